@@ -1,0 +1,399 @@
+//! The per-thread frame arena: a bump cursor over a list of chunks.
+//!
+//! An [`Arena`] is owned by one thread at a time (see `thread_arena.rs`); all
+//! of its `Cell`s are touched only by that thread. Other threads read the
+//! [`Published`] atomics, which the owner refreshes when a frame ends.
+//!
+//! Invariants the code relies on:
+//! - `cursor`, `end` and `chunk_start` point into (or one past) the chunk
+//!   `chunks[entered - 1]`, or are all the same dangling pointer when
+//!   `entered == 0`;
+//! - `chunk_start <= cursor <= end`, and `cursor` is a multiple of
+//!   [`MIN_ALIGN`];
+//! - the list only grows while a frame is open; chunks are released only by
+//!   [`Arena::reset`], which runs when no frame is open on the arena.
+
+use core::alloc::Layout;
+use core::cell::{Cell, RefCell};
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+
+use super::chunk::{CHUNK_ALIGN, Chunk, ChunkPool};
+use crate::error::AllocError;
+
+/// Every allocation's size is rounded up to this, so the cursor stays aligned
+/// and the common case (`align <= 8`) needs no padding arithmetic.
+pub(crate) const MIN_ALIGN: usize = 8;
+
+/// A new chunk is at most this large unless one allocation needs more.
+const MAX_GROWTH_CHUNK: usize = 16 << 20;
+
+/// How an arena may grow: where spare chunks come from and how far it may go.
+/// One per `SmartAlloc`, shared by all of its arenas.
+pub(crate) struct ArenaLimits {
+    pub(crate) pool: ChunkPool,
+    /// Bytes of chunks one arena may hold (`AllocConfig::frame_arena_size`).
+    pub(crate) cap: usize,
+    /// Size of an arena's first chunk (`AllocConfig::frame_chunk_size`).
+    pub(crate) first_chunk: usize,
+}
+
+/// Figures the owning thread publishes for other threads' `stats()` calls.
+/// Each field has a single writer (the arena's owner), so updates are plain
+/// relaxed loads and stores, never read-modify-write.
+#[derive(Default)]
+pub(crate) struct Published {
+    pub(crate) frames_completed: AtomicU64,
+    pub(crate) allocations: AtomicU64,
+    pub(crate) bytes: AtomicU64,
+    pub(crate) peak_frame_bytes: AtomicUsize,
+    pub(crate) reserved_bytes: AtomicUsize,
+    pub(crate) chunks_held: AtomicUsize,
+    pub(crate) chunk_allocations: AtomicU64,
+}
+
+impl Published {
+    fn add(counter: &AtomicU64, amount: u64) {
+        counter.store(counter.load(Relaxed).wrapping_add(amount), Relaxed);
+    }
+}
+
+/// Where a sub-scope rewinds to.
+#[derive(Clone, Copy)]
+pub(crate) struct Checkpoint {
+    entered: usize,
+    cursor: NonNull<u8>,
+    bytes_before_chunk: usize,
+}
+
+/// What one frame on this arena did, measured between two marks.
+#[derive(Clone, Copy)]
+pub(crate) struct Mark {
+    pub(crate) allocations: u64,
+    pub(crate) position: usize,
+}
+
+/// A frame arena. Aligned to two cache lines so two threads' arenas never
+/// share one.
+#[repr(align(128))]
+pub(crate) struct Arena {
+    // Touched by every allocation.
+    cursor: Cell<NonNull<u8>>,
+    end: Cell<NonNull<u8>>,
+    allocations: Cell<u64>,
+    // Touched on chunk changes, frame begin and end.
+    chunk_start: Cell<NonNull<u8>>,
+    bytes_before_chunk: Cell<usize>,
+    entered: Cell<usize>,
+    depth: Cell<u32>,
+    frames_begun: Cell<u64>,
+    allocations_at_reset: Cell<u64>,
+    chunks: RefCell<ChunkList>,
+    pub(crate) published: Published,
+}
+
+#[derive(Default)]
+struct ChunkList {
+    chunks: Vec<Chunk>,
+    used_last_frame: usize,
+    reserved: usize,
+}
+
+impl Arena {
+    pub(crate) fn new() -> Arena {
+        let nowhere = NonNull::<u64>::dangling().cast::<u8>();
+        Arena {
+            cursor: Cell::new(nowhere),
+            end: Cell::new(nowhere),
+            allocations: Cell::new(0),
+            chunk_start: Cell::new(nowhere),
+            bytes_before_chunk: Cell::new(0),
+            entered: Cell::new(0),
+            depth: Cell::new(0),
+            frames_begun: Cell::new(0),
+            allocations_at_reset: Cell::new(0),
+            chunks: RefCell::new(ChunkList::default()),
+            published: Published::default(),
+        }
+    }
+
+    /// The fast path: bumps the cursor by `size` (non-zero) at `align`, or
+    /// returns `None` when the current chunk cannot hold it.
+    #[inline(always)]
+    pub(crate) fn bump(&self, size: usize, align: usize) -> Option<NonNull<u8>> {
+        debug_assert!(size > 0 && align.is_power_of_two());
+        let cursor = self.cursor.get();
+        let remaining = self.end.get().addr().get() - cursor.addr().get();
+        // For `align <= MIN_ALIGN` the cursor is already aligned; the test
+        // folds away whenever the layout is known at compile time.
+        let padding = if align <= MIN_ALIGN {
+            0
+        } else {
+            cursor.addr().get().wrapping_neg() & (align - 1)
+        };
+        // `size` comes from a valid `Layout` (at most `isize::MAX` rounded to
+        // its alignment), so neither sum below can overflow.
+        let rounded = (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1);
+        if padding + rounded > remaining {
+            return None;
+        }
+        // SAFETY: `padding + rounded <= remaining`, so both offsets stay within
+        // the current chunk (at most one past its end), which is one live
+        // allocation (type invariant).
+        let (start, next) = unsafe { (cursor.add(padding), cursor.add(padding + rounded)) };
+        self.cursor.set(next);
+        self.allocations.set(self.allocations.get() + 1);
+        Some(start)
+    }
+
+    /// Allocates `layout` (which may be zero-sized), taking the slow path
+    /// when the current chunk is full.
+    #[inline(always)]
+    pub(crate) fn alloc_layout(
+        &self,
+        layout: Layout,
+        limits: &ArenaLimits,
+    ) -> Result<NonNull<u8>, AllocError> {
+        if layout.size() == 0 {
+            return Ok(dangling_for(layout.align()));
+        }
+        match self.bump(layout.size(), layout.align()) {
+            Some(ptr) => Ok(ptr),
+            None => self.alloc_slow(layout, limits),
+        }
+    }
+
+    /// Moves to the next kept chunk, or brings in a new one, and allocates
+    /// there.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn alloc_slow(
+        &self,
+        layout: Layout,
+        limits: &ArenaLimits,
+    ) -> Result<NonNull<u8>, AllocError> {
+        let (size, align) = (layout.size(), layout.align());
+        let mut list = self.chunks.borrow_mut();
+        let next = self.entered.get();
+        let reuse = list
+            .chunks
+            .get(next)
+            .is_some_and(|chunk| chunk.fits(size, align));
+        if !reuse {
+            let chunk = self.acquire_chunk(&list, layout, limits)?;
+            list.reserved += chunk.capacity();
+            list.chunks.insert(next, chunk);
+            self.publish_holdings(&list);
+        }
+        self.enter_chunk(&list.chunks[next], next + 1);
+        drop(list);
+        self.bump(size, align).ok_or(AllocError::Internal {
+            what: "a fresh frame chunk could not hold the allocation it was sized for",
+        })
+    }
+
+    fn acquire_chunk(
+        &self,
+        list: &ChunkList,
+        layout: Layout,
+        limits: &ArenaLimits,
+    ) -> Result<Chunk, AllocError> {
+        let (size, align) = (layout.size(), layout.align());
+        let room = limits.cap.saturating_sub(list.reserved);
+        // A fresh chunk is aligned to `max(align, CHUNK_ALIGN)`, so `size`
+        // bytes is all it needs.
+        if size > room {
+            return Err(AllocError::ArenaExhausted {
+                requested: size,
+                reserved: list.reserved,
+                limit: limits.cap,
+            });
+        }
+        if let Some(chunk) = limits.pool.take(size, align, room) {
+            return Ok(chunk);
+        }
+        let growth = list
+            .reserved
+            .clamp(limits.first_chunk, MAX_GROWTH_CHUNK.max(limits.first_chunk));
+        let capacity = growth.max(size).min(room);
+        let chunk =
+            Chunk::allocate(capacity, align.max(CHUNK_ALIGN)).ok_or(AllocError::OutOfMemory {
+                requested: capacity,
+            })?;
+        Published::add(&self.published.chunk_allocations, 1);
+        Ok(chunk)
+    }
+
+    fn enter_chunk(&self, chunk: &Chunk, entered: usize) {
+        let used_in_previous = self.cursor.get().addr().get() - self.chunk_start.get().addr().get();
+        self.bytes_before_chunk
+            .set(self.bytes_before_chunk.get() + used_in_previous);
+        self.cursor.set(chunk.start());
+        self.end.set(chunk.end());
+        self.chunk_start.set(chunk.start());
+        self.entered.set(entered);
+    }
+
+    fn publish_holdings(&self, list: &ChunkList) {
+        self.published.reserved_bytes.store(list.reserved, Relaxed);
+        self.published.chunks_held.store(list.chunks.len(), Relaxed);
+    }
+
+    /// Bytes handed out since the last reset (padding included).
+    pub(crate) fn position(&self) -> usize {
+        self.bytes_before_chunk.get()
+            + (self.cursor.get().addr().get() - self.chunk_start.get().addr().get())
+    }
+
+    pub(crate) fn mark(&self) -> Mark {
+        Mark {
+            allocations: self.allocations.get(),
+            position: self.position(),
+        }
+    }
+
+    /// Chunks in use by the frames open on this arena.
+    pub(crate) fn chunks_in_use(&self) -> usize {
+        self.entered.get()
+    }
+
+    /// Opens one more frame on this arena; returns its begin number.
+    pub(crate) fn enter(&self) -> u64 {
+        self.depth.set(self.depth.get() + 1);
+        let begun = self.frames_begun.get() + 1;
+        self.frames_begun.set(begun);
+        begun
+    }
+
+    /// Closes one frame; returns `true` when it was the last open one, in
+    /// which case the caller must [`reset`](Self::reset).
+    pub(crate) fn leave(&self) -> bool {
+        let depth = self.depth.get() - 1;
+        self.depth.set(depth);
+        depth == 0
+    }
+
+    pub(crate) fn depth(&self) -> u32 {
+        self.depth.get()
+    }
+
+    pub(crate) fn frames_begun(&self) -> u64 {
+        self.frames_begun.get()
+    }
+
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            entered: self.entered.get(),
+            cursor: self.cursor.get(),
+            bytes_before_chunk: self.bytes_before_chunk.get(),
+        }
+    }
+
+    /// Gives back everything allocated since `checkpoint`. The caller
+    /// guarantees none of it is still reachable (see `Frame`'s scope rule).
+    pub(crate) fn rewind(&self, checkpoint: Checkpoint) {
+        let list = self.chunks.borrow();
+        match checkpoint
+            .entered
+            .checked_sub(1)
+            .and_then(|index| list.chunks.get(index))
+        {
+            Some(chunk) => {
+                self.end.set(chunk.end());
+                self.chunk_start.set(chunk.start());
+            }
+            None => {
+                self.end.set(checkpoint.cursor);
+                self.chunk_start.set(checkpoint.cursor);
+            }
+        }
+        self.cursor.set(checkpoint.cursor);
+        self.entered.set(checkpoint.entered);
+        self.bytes_before_chunk.set(checkpoint.bytes_before_chunk);
+    }
+
+    /// Ends the outermost frame: publishes its figures, keeps enough chunks
+    /// for the larger of this frame's and the previous frame's use, gives the
+    /// rest to the shared pool, and moves the cursor back to the first chunk.
+    pub(crate) fn reset(&self, pool: &ChunkPool) {
+        debug_assert_eq!(self.depth.get(), 0);
+        let bytes = self.position();
+        let allocations = self.allocations.get() - self.allocations_at_reset.get();
+        self.allocations_at_reset.set(self.allocations.get());
+        let published = &self.published;
+        Published::add(&published.frames_completed, 1);
+        Published::add(&published.allocations, allocations);
+        Published::add(&published.bytes, bytes as u64);
+        if bytes > published.peak_frame_bytes.load(Relaxed) {
+            published.peak_frame_bytes.store(bytes, Relaxed);
+        }
+
+        let mut list = self.chunks.borrow_mut();
+        let used = self.entered.get();
+        let keep = used.max(list.used_last_frame);
+        list.used_last_frame = used;
+        if list.chunks.len() > keep {
+            let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
+            list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
+            pool.give_back(spare);
+            self.publish_holdings(&list);
+        }
+        self.bytes_before_chunk.set(0);
+        match list.chunks.first() {
+            Some(first) => {
+                self.cursor.set(first.start());
+                self.end.set(first.end());
+                self.chunk_start.set(first.start());
+                self.entered.set(1);
+            }
+            None => self.entered.set(0),
+        }
+    }
+
+    /// Whether `ptr .. ptr + size` is the most recent allocation, i.e. ends
+    /// exactly at the cursor.
+    fn is_last(&self, ptr: NonNull<u8>, size: usize) -> bool {
+        size != 0
+            && ptr.addr().get().checked_add(round_to_min_align(size))
+                == Some(self.cursor.get().addr().get())
+    }
+
+    /// Resizes the most recent allocation where it stands. Returns `false`
+    /// (changing nothing) when `ptr` is not the most recent allocation or the
+    /// chunk has no room.
+    pub(crate) fn resize_in_place(
+        &self,
+        ptr: NonNull<u8>,
+        old_size: usize,
+        new_size: usize,
+    ) -> bool {
+        if !self.is_last(ptr, old_size) {
+            return false;
+        }
+        let room = self.end.get().addr().get() - ptr.addr().get();
+        let rounded = round_to_min_align(new_size);
+        if rounded > room {
+            return false;
+        }
+        // SAFETY: `ptr` points into the current chunk (it ends at the cursor)
+        // and `rounded <= end - ptr`, so the result stays within the chunk.
+        self.cursor.set(unsafe { ptr.add(rounded) });
+        true
+    }
+}
+
+/// Rounds a `Layout` size up to [`MIN_ALIGN`]. Layout sizes are at most
+/// `isize::MAX`, so this cannot overflow.
+#[inline(always)]
+pub(crate) const fn round_to_min_align(size: usize) -> usize {
+    (size + (MIN_ALIGN - 1)) & !(MIN_ALIGN - 1)
+}
+
+/// A well-aligned, non-null pointer with no provenance, for zero-sized
+/// allocations.
+#[inline(always)]
+pub(crate) fn dangling_for(align: usize) -> NonNull<u8> {
+    NonNull::without_provenance(
+        core::num::NonZeroUsize::new(align).unwrap_or(core::num::NonZeroUsize::MIN),
+    )
+}

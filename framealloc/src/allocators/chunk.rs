@@ -1,0 +1,130 @@
+//! Chunks: the raw blocks of memory that frame arenas bump through, and the
+//! shared pool that recycles them between threads.
+//!
+//! A [`Chunk`] owns one allocation from the global allocator. Its metadata
+//! (pointer and layout) lives out of band, in the arena's chunk list, so a
+//! chunk with a 4 KiB alignment wastes no header space.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+use std::sync::Mutex;
+
+/// Every chunk is aligned at least this much. It keeps the start of a chunk on
+/// a cache line and above [`super::arena::MIN_ALIGN`].
+pub(crate) const CHUNK_ALIGN: usize = 64;
+
+/// One block of memory obtained from the global allocator.
+///
+/// Invariants:
+/// - `base` was returned by `std::alloc::alloc(layout)` and is not freed
+///   until this value is dropped;
+/// - `layout.size() > 0` and `layout.align() >= CHUNK_ALIGN`.
+pub(crate) struct Chunk {
+    base: NonNull<u8>,
+    layout: Layout,
+}
+
+// SAFETY: a chunk is a uniquely owned block of plain bytes, like `Box<[u8]>`;
+// nothing in it is tied to the thread that allocated it.
+unsafe impl Send for Chunk {}
+
+impl Chunk {
+    /// Allocates a chunk of at least `capacity` bytes aligned to at least
+    /// `align`. Returns `None` when the layout is impossible or the global
+    /// allocator refuses.
+    pub(crate) fn allocate(capacity: usize, align: usize) -> Option<Chunk> {
+        let layout = Layout::from_size_align(capacity.max(1), align.max(CHUNK_ALIGN)).ok()?;
+        // SAFETY: `layout` has a non-zero size (`max(1)` above).
+        let raw = unsafe { std::alloc::alloc(layout) };
+        NonNull::new(raw).map(|base| Chunk { base, layout })
+    }
+
+    /// First byte of the chunk, carrying the allocation's provenance.
+    #[inline]
+    pub(crate) fn start(&self) -> NonNull<u8> {
+        self.base
+    }
+
+    /// One past the last byte of the chunk.
+    #[inline]
+    pub(crate) fn end(&self) -> NonNull<u8> {
+        // SAFETY: `base .. base + layout.size()` is the allocated block, so the
+        // one-past-the-end pointer is in bounds of the same allocation.
+        unsafe { self.base.add(self.layout.size()) }
+    }
+
+    /// Usable bytes.
+    #[inline]
+    pub(crate) fn capacity(&self) -> usize {
+        self.layout.size()
+    }
+
+    /// Whether a block of `size` bytes aligned to `align` fits in a fresh
+    /// (empty) chunk like this one.
+    pub(crate) fn fits(&self, size: usize, align: usize) -> bool {
+        let padding = if align <= self.layout.align() {
+            0
+        } else {
+            align - self.layout.align()
+        };
+        size.checked_add(padding)
+            .is_some_and(|need| need <= self.capacity())
+    }
+}
+
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        // SAFETY: `base` came from `alloc(layout)` (type invariant) and is
+        // freed exactly once, here.
+        unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) }
+    }
+}
+
+/// Free chunks shared by every arena of one `SmartAlloc`.
+///
+/// The lock is taken only on an arena's slow path (a chunk is full) and when
+/// an arena gives back chunks it did not need last frame.
+#[derive(Default)]
+pub(crate) struct ChunkPool {
+    free: Mutex<Vec<Chunk>>,
+}
+
+impl ChunkPool {
+    /// Takes a free chunk that can hold `size` bytes aligned to `align` and
+    /// is no larger than `max_capacity`, preferring the smallest such chunk.
+    pub(crate) fn take(&self, size: usize, align: usize, max_capacity: usize) -> Option<Chunk> {
+        let mut free = lock(&self.free);
+        let best = free
+            .iter()
+            .enumerate()
+            .filter(|(_, chunk)| chunk.capacity() <= max_capacity && chunk.fits(size, align))
+            .min_by_key(|(_, chunk)| chunk.capacity())
+            .map(|(index, _)| index)?;
+        Some(free.swap_remove(best))
+    }
+
+    /// Returns chunks to the pool for other arenas to reuse.
+    pub(crate) fn give_back(&self, chunks: impl IntoIterator<Item = Chunk>) {
+        lock(&self.free).extend(chunks);
+    }
+
+    /// Frees every pooled chunk; returns how many bytes went back.
+    pub(crate) fn release_all(&self) -> usize {
+        let drained: Vec<Chunk> = core::mem::take(&mut *lock(&self.free));
+        drained.iter().map(Chunk::capacity).sum()
+    }
+
+    /// Number and total bytes of the pooled chunks.
+    pub(crate) fn totals(&self) -> (usize, usize) {
+        let free = lock(&self.free);
+        (free.len(), free.iter().map(Chunk::capacity).sum())
+    }
+}
+
+/// Locks a mutex, ignoring poisoning: every critical section in this crate
+/// leaves its data consistent before anything that can panic.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

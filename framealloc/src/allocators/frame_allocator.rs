@@ -1,0 +1,179 @@
+//! `Frame` as an allocator for collections: allocator-api2 0.2 on stable (the
+//! trait hashbrown and bumpalo implement) and, with feature `nightly`,
+//! `core::alloc::Allocator`.
+//!
+//! Growing or shrinking the most recent allocation happens in place, so a
+//! `Vec<T, &Frame>` that is pushed to while nothing else allocates never
+//! copies. Freeing the most recent allocation moves the cursor back; any
+//! other free is a no-op until the frame ends.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use crate::frame::Frame;
+
+impl Frame<'_> {
+    fn api_allocate(&self, layout: Layout) -> Option<NonNull<[u8]>> {
+        let ptr = self.arena().alloc_layout(layout, self.limits()).ok()?;
+        Some(NonNull::slice_from_raw_parts(ptr, layout.size()))
+    }
+
+    fn api_deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        self.arena().resize_in_place(ptr, layout.size(), 0);
+    }
+
+    /// # Safety
+    ///
+    /// As `Allocator::grow`: `ptr` is a live block from this frame allocated
+    /// with `old`, and `new.size() >= old.size()`.
+    unsafe fn api_grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+        zeroed: bool,
+    ) -> Option<NonNull<[u8]>> {
+        let aligned = ptr.addr().get().is_multiple_of(new.align());
+        let result = if aligned && self.arena().resize_in_place(ptr, old.size(), new.size()) {
+            ptr
+        } else {
+            let fresh = self.arena().alloc_layout(new, self.limits()).ok()?;
+            // SAFETY: `ptr` is valid for `old.size()` bytes (caller), `fresh`
+            // for `new.size() >= old.size()`, and a fresh block cannot overlap
+            // a live one.
+            unsafe { fresh.copy_from_nonoverlapping(ptr, old.size()) };
+            self.api_deallocate(ptr, old);
+            fresh
+        };
+        if zeroed {
+            // SAFETY: `result` is valid for `new.size()` bytes, of which the
+            // bytes past `old.size()` are the new tail.
+            unsafe {
+                result
+                    .add(old.size())
+                    .write_bytes(0, new.size() - old.size())
+            };
+        }
+        Some(NonNull::slice_from_raw_parts(result, new.size()))
+    }
+
+    /// # Safety
+    ///
+    /// As `Allocator::shrink`: `ptr` is a live block from this frame allocated
+    /// with `old`, and `new.size() <= old.size()`.
+    unsafe fn api_shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        if ptr.addr().get().is_multiple_of(new.align()) {
+            // Shrinking in place: give the tail back if this is the most
+            // recent allocation; otherwise keep the block as it is.
+            self.arena().resize_in_place(ptr, old.size(), new.size());
+            return Some(NonNull::slice_from_raw_parts(ptr, new.size()));
+        }
+        let fresh = self.arena().alloc_layout(new, self.limits()).ok()?;
+        // SAFETY: `ptr` is valid for `old.size() >= new.size()` bytes and
+        // `fresh` for `new.size()`; a fresh block cannot overlap a live one.
+        unsafe { fresh.copy_from_nonoverlapping(ptr, new.size()) };
+        Some(NonNull::slice_from_raw_parts(fresh, new.size()))
+    }
+}
+
+// SAFETY: blocks stay valid until deallocated or until the frame ends; the
+// frame cannot end while a `&Frame` (the allocator the collections hold) is
+// borrowed, and a frame is neither `Clone` nor `Send`. `grow` and `shrink`
+// keep the contents as the trait requires.
+unsafe impl allocator_api2::alloc::Allocator for Frame<'_> {
+    #[inline]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        self.api_allocate(layout)
+            .ok_or(allocator_api2::alloc::AllocError)
+    }
+
+    #[inline]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        self.api_deallocate(ptr, layout);
+    }
+
+    #[inline]
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        // SAFETY: forwarded from the caller of `grow`.
+        unsafe { self.api_grow(ptr, old, new, false) }.ok_or(allocator_api2::alloc::AllocError)
+    }
+
+    #[inline]
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        // SAFETY: forwarded from the caller of `grow_zeroed`.
+        unsafe { self.api_grow(ptr, old, new, true) }.ok_or(allocator_api2::alloc::AllocError)
+    }
+
+    #[inline]
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
+        // SAFETY: forwarded from the caller of `shrink`.
+        unsafe { self.api_shrink(ptr, old, new) }.ok_or(allocator_api2::alloc::AllocError)
+    }
+}
+
+// SAFETY: the same argument as for the allocator-api2 implementation above.
+#[cfg(feature = "nightly")]
+unsafe impl core::alloc::Allocator for Frame<'_> {
+    #[inline]
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        self.api_allocate(layout).ok_or(core::alloc::AllocError)
+    }
+
+    #[inline]
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        self.api_deallocate(ptr, layout);
+    }
+
+    #[inline]
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        // SAFETY: forwarded from the caller of `grow`.
+        unsafe { self.api_grow(ptr, old, new, false) }.ok_or(core::alloc::AllocError)
+    }
+
+    #[inline]
+    unsafe fn grow_zeroed(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        // SAFETY: forwarded from the caller of `grow_zeroed`.
+        unsafe { self.api_grow(ptr, old, new, true) }.ok_or(core::alloc::AllocError)
+    }
+
+    #[inline]
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
+        // SAFETY: forwarded from the caller of `shrink`.
+        unsafe { self.api_shrink(ptr, old, new) }.ok_or(core::alloc::AllocError)
+    }
+}

@@ -1,0 +1,85 @@
+//! Which arena the calling thread uses for a given `SmartAlloc`.
+//!
+//! Each thread keeps a short list of leases, one per `SmartAlloc` it has
+//! opened frames on. `begin_frame` looks the lease up once; the returned
+//! `Frame` then points straight at the arena, so allocations never touch
+//! thread-local storage.
+//!
+//! When the thread exits, its leases are given back (`FrameMemory::give_up`).
+//! A lease holds only a `Weak` to the allocator's state, so a thread that once
+//! used an allocator does not keep its memory alive.
+
+use core::cell::RefCell;
+use core::ptr::NonNull;
+use std::sync::{Arc, Weak};
+
+use super::arena::Arena;
+use crate::shared::Shared;
+
+struct Lease {
+    /// `Shared::id` of the allocator; unique for the life of the process, so
+    /// a lease whose allocator is gone can never match a live one.
+    allocator: u64,
+    owner: Weak<Shared>,
+    arena: NonNull<Arena>,
+}
+
+struct ThreadLeases {
+    leases: RefCell<Vec<Lease>>,
+}
+
+impl Drop for ThreadLeases {
+    fn drop(&mut self) {
+        for lease in self.leases.get_mut().drain(..) {
+            if let Some(shared) = lease.owner.upgrade() {
+                // SAFETY: the allocator is alive (we hold a strong count), so
+                // its arenas are too; this thread is the arena's only user.
+                shared.frames.give_up(unsafe { lease.arena.as_ref() });
+            }
+        }
+    }
+}
+
+thread_local! {
+    static LEASES: ThreadLeases = const { ThreadLeases { leases: RefCell::new(Vec::new()) } };
+}
+
+/// How the calling thread holds the arena `arena_for_current_thread` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Tenancy {
+    /// Recorded in the thread's leases; used again by the thread's next frame.
+    Leased,
+    /// The thread is tearing down its thread-locals, so the arena is lent to
+    /// this one frame and must be given back when it ends (FA202).
+    Borrowed,
+}
+
+/// Returns the calling thread's arena for `shared`, adopting one on first use.
+///
+/// The arena is used by the calling thread only, until the thread exits
+/// (`Leased`) or until the caller gives it back (`Borrowed`).
+pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (&Arena, Tenancy) {
+    let leased = LEASES.try_with(|leases| {
+        let mut leases = leases.leases.borrow_mut();
+        if let Some(lease) = leases.iter().find(|lease| lease.allocator == shared.id) {
+            return lease.arena;
+        }
+        leases.retain(|lease| lease.owner.strong_count() > 0);
+        let arena = shared.frames.adopt();
+        leases.push(Lease {
+            allocator: shared.id,
+            owner: Arc::downgrade(shared),
+            arena,
+        });
+        arena
+    });
+    let (arena, tenancy) = match leased {
+        Ok(arena) => (arena, Tenancy::Leased),
+        Err(_) => (shared.frames.adopt(), Tenancy::Borrowed),
+    };
+    // SAFETY: `arena` belongs to `shared.frames`, which is freed only when the
+    // last handle to `shared` drops, and `shared` is borrowed for the returned
+    // lifetime. `adopt` gave it to this thread alone, so nothing else uses its
+    // cells while the reference lives.
+    (unsafe { arena.as_ref() }, tenancy)
+}

@@ -1,0 +1,92 @@
+//! Allocator configuration.
+
+/// Settings for a [`SmartAlloc`](crate::SmartAlloc), built with `with_*`
+/// methods on top of [`AllocConfig::default`].
+///
+/// # Example
+///
+/// ```
+/// use framealloc::{AllocConfig, SmartAlloc};
+///
+/// let config = AllocConfig::default()
+///     .with_frame_arena_size(64 << 20)
+///     .with_frame_chunk_size(256 << 10);
+/// assert_eq!(config.frame_arena_size(), 64 << 20);
+/// let alloc = SmartAlloc::new(config);
+/// # drop(alloc);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllocConfig {
+    frame_arena_size: usize,
+    frame_chunk_size: usize,
+}
+
+impl AllocConfig {
+    /// Default per-thread frame arena limit: 32 MiB.
+    pub const DEFAULT_FRAME_ARENA_SIZE: usize = 32 << 20;
+    /// Default size of an arena's first chunk: 64 KiB.
+    pub const DEFAULT_FRAME_CHUNK_SIZE: usize = 64 << 10;
+    /// The smallest chunk size accepted; smaller requests are raised to it.
+    pub const MIN_FRAME_CHUNK_SIZE: usize = 1 << 10;
+
+    /// Sets how many bytes of chunks one thread's frame arena may hold.
+    /// Allocations past it fail with FA003 ([`AllocError::ArenaExhausted`]):
+    /// an `Err` from `try_*` methods, a panic from the others. Zero is
+    /// accepted and makes every non-empty frame allocation fail.
+    ///
+    /// [`AllocError::ArenaExhausted`]: crate::AllocError::ArenaExhausted
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default().with_frame_arena_size(1 << 20);
+    /// assert_eq!(config.frame_arena_size(), 1 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_frame_arena_size(mut self, bytes: usize) -> Self {
+        self.frame_arena_size = bytes;
+        self
+    }
+
+    /// Sets the size of a frame arena's first chunk. Later chunks grow with
+    /// the arena (each about as large as all before it, up to 16 MiB, or as
+    /// large as one allocation needs). Values below
+    /// [`MIN_FRAME_CHUNK_SIZE`](Self::MIN_FRAME_CHUNK_SIZE) are raised to it.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default().with_frame_chunk_size(0);
+    /// assert_eq!(config.frame_chunk_size(), framealloc::AllocConfig::MIN_FRAME_CHUNK_SIZE);
+    /// ```
+    #[must_use]
+    pub fn with_frame_chunk_size(mut self, bytes: usize) -> Self {
+        self.frame_chunk_size = bytes.max(Self::MIN_FRAME_CHUNK_SIZE);
+        self
+    }
+
+    /// The per-thread frame arena limit in bytes.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default();
+    /// assert_eq!(config.frame_arena_size(), framealloc::AllocConfig::DEFAULT_FRAME_ARENA_SIZE);
+    /// ```
+    pub fn frame_arena_size(&self) -> usize {
+        self.frame_arena_size
+    }
+
+    /// The size of a frame arena's first chunk in bytes.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default();
+    /// assert_eq!(config.frame_chunk_size(), framealloc::AllocConfig::DEFAULT_FRAME_CHUNK_SIZE);
+    /// ```
+    pub fn frame_chunk_size(&self) -> usize {
+        self.frame_chunk_size
+    }
+}
+
+impl Default for AllocConfig {
+    fn default() -> Self {
+        AllocConfig {
+            frame_arena_size: Self::DEFAULT_FRAME_ARENA_SIZE,
+            frame_chunk_size: Self::DEFAULT_FRAME_CHUNK_SIZE,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! The error type of every fallible allocation.
+
+use core::fmt;
+
+/// Why an allocation failed.
+///
+/// Every variant carries a diagnostic code (`FA…`, see [`AllocError::code`]);
+/// its [`Display`](fmt::Display) output names the code, says what happened
+/// with the figures involved, and ends with a `help:` line that says what to
+/// change.
+///
+/// # Example
+///
+/// ```
+/// use framealloc::{AllocConfig, AllocError, SmartAlloc};
+///
+/// let alloc = SmartAlloc::new(AllocConfig::default().with_frame_arena_size(4096));
+/// let frame = alloc.begin_frame();
+/// let err = frame.try_alloc([0u8; 8192]).unwrap_err();
+/// assert_eq!(err.code(), "FA003");
+/// assert!(matches!(err, AllocError::ArenaExhausted { requested: 8192, .. }));
+/// assert!(err.to_string().contains("help: "));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AllocError {
+    /// FA003: the calling thread's frame arena would grow past
+    /// [`AllocConfig::frame_arena_size`](crate::AllocConfig::frame_arena_size).
+    ArenaExhausted {
+        /// Bytes the failed allocation asked for.
+        requested: usize,
+        /// Bytes of chunks the arena already holds.
+        reserved: usize,
+        /// The per-thread limit in force.
+        limit: usize,
+    },
+    /// FA004: `count` values of `element_size` bytes do not fit in a `Layout`
+    /// (the total overflows `isize::MAX`).
+    SizeOverflow {
+        /// Number of elements requested.
+        count: usize,
+        /// Size of one element in bytes.
+        element_size: usize,
+    },
+    /// FA005: the global allocator refused a block of `requested` bytes.
+    OutOfMemory {
+        /// Bytes asked of the global allocator.
+        requested: usize,
+    },
+    /// FA901: an internal invariant broke. This is a bug in framealloc.
+    Internal {
+        /// Which invariant.
+        what: &'static str,
+    },
+}
+
+impl AllocError {
+    /// The diagnostic code, such as `"FA003"`.
+    ///
+    /// ```
+    /// let err = framealloc::AllocError::OutOfMemory { requested: 1 << 40 };
+    /// assert_eq!(err.code(), "FA005");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            AllocError::ArenaExhausted { .. } => "FA003",
+            AllocError::SizeOverflow { .. } => "FA004",
+            AllocError::OutOfMemory { .. } => "FA005",
+            AllocError::Internal { .. } => "FA901",
+        }
+    }
+
+    /// What to do about it, in one line.
+    ///
+    /// ```
+    /// let err = framealloc::AllocError::SizeOverflow { count: usize::MAX, element_size: 8 };
+    /// assert!(err.help().contains("length"));
+    /// ```
+    pub fn help(&self) -> &'static str {
+        match self {
+            AllocError::ArenaExhausted { .. } => {
+                "raise the per-thread limit with `AllocConfig::with_frame_arena_size`, end frames more often, or move long-lived data to `pool_box`/`heap_box`"
+            }
+            AllocError::SizeOverflow { .. } => {
+                "check the slice length: the total size must stay below isize::MAX bytes"
+            }
+            AllocError::OutOfMemory { .. } => {
+                "the system is out of memory; free memory or lower the allocation size"
+            }
+            AllocError::Internal { .. } => {
+                "this is a bug in framealloc; please report it with the message above"
+            }
+        }
+    }
+}
+
+impl fmt::Display for AllocError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] ", self.code())?;
+        match self {
+            AllocError::ArenaExhausted {
+                requested,
+                reserved,
+                limit,
+            } => write!(
+                f,
+                "frame arena exhausted: {requested} more bytes requested, but this thread's arena already holds {reserved} of its {limit}-byte limit"
+            )?,
+            AllocError::SizeOverflow {
+                count,
+                element_size,
+            } => write!(
+                f,
+                "allocation size overflows: {count} elements of {element_size} bytes"
+            )?,
+            AllocError::OutOfMemory { requested } => {
+                write!(f, "the global allocator refused {requested} bytes")?
+            }
+            AllocError::Internal { what } => write!(f, "internal allocator error: {what}")?,
+        }
+        write!(f, "\n  help: {}", self.help())
+    }
+}
+
+impl std::error::Error for AllocError {}
+
+/// Panics with the error's code and help line; the panicking counterpart of
+/// every `try_*` method.
+#[cold]
+#[inline(never)]
+#[track_caller]
+pub(crate) fn fail(error: AllocError) -> ! {
+    panic!("framealloc: {error}")
+}

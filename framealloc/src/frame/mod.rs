@@ -1,0 +1,569 @@
+//! The frame intent: `Frame`, the token that frame memory borrows.
+
+mod report;
+
+use core::alloc::Layout;
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+pub use crate::allocators::frame_box::FrameBox;
+pub use report::FrameReport;
+
+use crate::allocators::arena::{Arena, ArenaLimits, Checkpoint, Mark};
+use crate::allocators::frame_memory::FrameMemory;
+use crate::allocators::thread_arena::Tenancy;
+use crate::error::{AllocError, fail};
+
+/// An open frame on the calling thread's arena: the token every frame
+/// allocation borrows.
+///
+/// Get one from [`SmartAlloc::begin_frame`]. Allocations return
+/// [`FrameBox<'frame, T>`](FrameBox), slices, `&mut str` or raw pointers, all
+/// tied to the borrow of the frame, so the compiler refuses to let frame
+/// memory outlive its frame. Dropping the frame, or calling
+/// [`end`](Self::end), ends it; when the outermost frame of a thread ends,
+/// the thread's arena is reset in O(1) and its chunks are kept for the next
+/// frame, which therefore makes no call to the global allocator.
+///
+/// A `Frame` is neither `Send` nor `Sync`: it stands for *this thread's*
+/// arena, whose cursor only this thread moves. The boxes it hands out are
+/// `Send`/`Sync` when their contents are, so scoped threads can use them.
+///
+/// | method | returns |
+/// |---|---|
+/// | [`alloc`](Self::alloc), [`alloc_with`](Self::alloc_with) | `FrameBox<T>` |
+/// | [`alloc_uninit`](Self::alloc_uninit) | `FrameBox<MaybeUninit<T>>` |
+/// | [`alloc_slice_copy`](Self::alloc_slice_copy), [`alloc_slice_clone`](Self::alloc_slice_clone), [`alloc_slice_fill_with`](Self::alloc_slice_fill_with), [`alloc_slice_fill_iter`](Self::alloc_slice_fill_iter) | `FrameBox<[T]>` |
+/// | [`alloc_str`](Self::alloc_str) | `&mut str` |
+/// | [`alloc_layout`](Self::alloc_layout) | `NonNull<u8>` |
+/// | `&Frame` as an allocator-api2 [`Allocator`](allocator_api2::alloc::Allocator) | collections: `Vec<T, &Frame>`, hashbrown maps |
+///
+/// Each has a `try_` twin that returns [`AllocError`] instead of panicking.
+///
+/// # Example
+///
+/// ```
+/// use allocator_api2::vec::Vec;
+/// use framealloc::SmartAlloc;
+///
+/// let alloc = SmartAlloc::with_defaults();
+/// let frame = alloc.begin_frame();
+/// let mut visible = Vec::new_in(&frame);
+/// visible.extend([3u32, 1, 2]);
+/// visible.sort_unstable();
+/// let label = frame.alloc_str("visible");
+/// assert_eq!((&*label, visible.as_slice()), ("visible", &[1, 2, 3][..]));
+/// ```
+///
+/// [`SmartAlloc::begin_frame`]: crate::SmartAlloc::begin_frame
+pub struct Frame<'a> {
+    arena: &'a Arena,
+    memory: &'a FrameMemory,
+    kind: Kind,
+    start: Mark,
+    /// A frame stands for the calling thread's arena: never `Send` or `Sync`.
+    _this_thread: PhantomData<*const ()>,
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    /// From `begin_frame`: counted in the arena's depth.
+    Root(Tenancy),
+    /// From `scope`: rewinds to `checkpoint` when dropped if `may_rewind` and
+    /// no frame began on the arena since (`frames_begun` unchanged).
+    Scope {
+        checkpoint: Checkpoint,
+        frames_begun: u64,
+        may_rewind: bool,
+    },
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn begin(arena: &'a Arena, memory: &'a FrameMemory, tenancy: Tenancy) -> Frame<'a> {
+        arena.enter();
+        Frame {
+            arena,
+            memory,
+            kind: Kind::Root(tenancy),
+            start: arena.mark(),
+            _this_thread: PhantomData,
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn arena(&self) -> &'a Arena {
+        self.arena
+    }
+
+    #[inline(always)]
+    pub(crate) fn limits(&self) -> &'a ArenaLimits {
+        &self.memory.limits
+    }
+
+    /// Moves `value` into frame memory.
+    ///
+    /// # Panics
+    ///
+    /// With an FA003 message when the thread's arena would pass its limit
+    /// ([`AllocConfig::with_frame_arena_size`]); [`try_alloc`](Self::try_alloc)
+    /// returns the error instead.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let mut hp = frame.alloc(100u32);
+    /// *hp -= 30;
+    /// assert_eq!(*hp, 70);
+    /// ```
+    ///
+    /// [`AllocConfig::with_frame_arena_size`]: crate::AllocConfig::with_frame_arena_size
+    #[inline(always)]
+    #[track_caller]
+    pub fn alloc<T>(&self, value: T) -> FrameBox<'_, T> {
+        self.try_alloc(value).unwrap_or_else(|error| fail(error))
+    }
+
+    /// Moves `value` into frame memory, or returns FA003 when the arena is at
+    /// its limit (the value is dropped).
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::ArenaExhausted`] (FA003), or
+    /// [`AllocError::OutOfMemory`] if the global allocator refuses a chunk.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let value = frame.try_alloc(1.5f32)?;
+    /// assert_eq!(*value, 1.5);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_alloc<T>(&self, value: T) -> Result<FrameBox<'_, T>, AllocError> {
+        self.arena.boxed(self.limits(), value)
+    }
+
+    /// Allocates room for a `T` and writes `make()` straight into it, so a
+    /// large value need not pass through the stack.
+    ///
+    /// # Panics
+    ///
+    /// With FA003 when the arena is at its limit; see
+    /// [`try_alloc_with`](Self::try_alloc_with).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let grid = frame.alloc_with(|| [[0u8; 256]; 256]);
+    /// assert_eq!(grid[255][255], 0);
+    /// ```
+    #[inline(always)]
+    #[track_caller]
+    pub fn alloc_with<T>(&self, make: impl FnOnce() -> T) -> FrameBox<'_, T> {
+        self.try_alloc_with(make)
+            .unwrap_or_else(|error| fail(error))
+    }
+
+    /// Like [`alloc_with`](Self::alloc_with), returning the error instead of
+    /// panicking. `make` is not called when allocation fails.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_alloc`](Self::try_alloc).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// assert_eq!(*frame.try_alloc_with(|| 7u8)?, 7);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_alloc_with<T>(
+        &self,
+        make: impl FnOnce() -> T,
+    ) -> Result<FrameBox<'_, T>, AllocError> {
+        self.arena.boxed_with(self.limits(), make)
+    }
+
+    /// Allocates room for a `T` without initialising it; fill it with
+    /// [`FrameBox::write`] or through `MaybeUninit`'s methods.
+    ///
+    /// # Panics
+    ///
+    /// With FA003 when the arena is at its limit; see
+    /// [`try_alloc_uninit`](Self::try_alloc_uninit).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// # #[derive(Clone, Copy)] struct Vertex { pos: [f32; 3] }
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let mut verts = frame.alloc_uninit::<[Vertex; 4096]>();
+    /// let first = verts.as_mut_ptr().cast::<Vertex>();
+    /// # let _ = first;
+    /// ```
+    #[inline(always)]
+    #[track_caller]
+    pub fn alloc_uninit<T>(&self) -> FrameBox<'_, MaybeUninit<T>> {
+        self.try_alloc_uninit().unwrap_or_else(|error| fail(error))
+    }
+
+    /// Like [`alloc_uninit`](Self::alloc_uninit), returning the error instead
+    /// of panicking.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_alloc`](Self::try_alloc).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let slot = frame.try_alloc_uninit::<u64>()?;
+    /// assert_eq!(*framealloc::FrameBox::write(slot, 9), 9);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_alloc_uninit<T>(&self) -> Result<FrameBox<'_, MaybeUninit<T>>, AllocError> {
+        self.arena.boxed_uninit(self.limits())
+    }
+
+    /// Copies a slice into frame memory.
+    ///
+    /// # Panics
+    ///
+    /// With FA003 when the arena is at its limit.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let weights = frame.alloc_slice_copy(&[0.25f32, 0.75]);
+    /// assert_eq!(weights.iter().sum::<f32>(), 1.0);
+    /// ```
+    #[track_caller]
+    pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> FrameBox<'_, [T]> {
+        self.try_alloc_slice_copy(src)
+            .unwrap_or_else(|error| fail(error))
+    }
+
+    /// Like [`alloc_slice_copy`](Self::alloc_slice_copy), returning the error
+    /// instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_alloc`](Self::try_alloc).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// assert_eq!(frame.try_alloc_slice_copy(&[1u8, 2])?.len(), 2);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn try_alloc_slice_copy<T: Copy>(
+        &self,
+        src: &[T],
+    ) -> Result<FrameBox<'_, [T]>, AllocError> {
+        self.arena.slice_copy(self.limits(), src)
+    }
+
+    /// Clones every element of a slice into frame memory.
+    ///
+    /// # Panics
+    ///
+    /// With FA003 when the arena is at its limit. If a `clone` panics, the
+    /// clones made so far are dropped.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let names = frame.alloc_slice_clone(&[String::from("a"), String::from("b")]);
+    /// assert_eq!(names.concat(), "ab");
+    /// ```
+    #[track_caller]
+    pub fn alloc_slice_clone<T: Clone>(&self, src: &[T]) -> FrameBox<'_, [T]> {
+        self.arena
+            .slice_from_iter(self.limits(), src.len(), src.iter().cloned())
+            .unwrap_or_else(|error| fail(error))
+    }
+
+    /// Builds a slice of `len` values, `make(i)` for each index.
+    ///
+    /// # Panics
+    ///
+    /// With FA004 when `len` values of `T` overflow the address space, FA003
+    /// when the arena is at its limit. If `make` panics, the values made so
+    /// far are dropped.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let squares = frame.alloc_slice_fill_with(4, |i| i * i);
+    /// assert_eq!(*squares, [0, 1, 4, 9]);
+    /// ```
+    #[track_caller]
+    pub fn alloc_slice_fill_with<T>(
+        &self,
+        len: usize,
+        make: impl FnMut(usize) -> T,
+    ) -> FrameBox<'_, [T]> {
+        self.try_alloc_slice_fill_with(len, make)
+            .unwrap_or_else(|error| fail(error))
+    }
+
+    /// Like [`alloc_slice_fill_with`](Self::alloc_slice_fill_with), returning
+    /// the error instead of panicking.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::SizeOverflow`] (FA004) when the total size overflows,
+    /// otherwise as [`try_alloc`](Self::try_alloc).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let err = frame.try_alloc_slice_fill_with(usize::MAX, |_| 0u64).unwrap_err();
+    /// assert_eq!(err.code(), "FA004");
+    /// ```
+    pub fn try_alloc_slice_fill_with<T>(
+        &self,
+        len: usize,
+        make: impl FnMut(usize) -> T,
+    ) -> Result<FrameBox<'_, [T]>, AllocError> {
+        self.arena
+            .slice_from_iter(self.limits(), len, (0..len).map(make))
+    }
+
+    /// Collects an exact-size iterator into a frame slice. An iterator that
+    /// yields fewer items than it announced gives a shorter slice; extra items
+    /// are not taken.
+    ///
+    /// # Panics
+    ///
+    /// With FA004 or FA003, as [`alloc_slice_fill_with`](Self::alloc_slice_fill_with).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let evens = frame.alloc_slice_fill_iter((0..5).map(|i| i * 2));
+    /// assert_eq!(*evens, [0, 2, 4, 6, 8]);
+    /// ```
+    #[track_caller]
+    pub fn alloc_slice_fill_iter<T, I>(&self, items: I) -> FrameBox<'_, [T]>
+    where
+        I: IntoIterator<Item = T>,
+        I::IntoIter: ExactSizeIterator,
+    {
+        let items = items.into_iter();
+        self.arena
+            .slice_from_iter(self.limits(), items.len(), items)
+            .unwrap_or_else(|error| fail(error))
+    }
+
+    /// Copies a string into frame memory.
+    ///
+    /// # Panics
+    ///
+    /// With FA003 when the arena is at its limit.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let name = frame.alloc_str("enemy");
+    /// name.make_ascii_uppercase();
+    /// assert_eq!(name, "ENEMY");
+    /// ```
+    #[track_caller]
+    pub fn alloc_str(&self, src: &str) -> &mut str {
+        self.try_alloc_str(src).unwrap_or_else(|error| fail(error))
+    }
+
+    /// Like [`alloc_str`](Self::alloc_str), returning the error instead of
+    /// panicking.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_alloc`](Self::try_alloc).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// assert_eq!(frame.try_alloc_str("hud")?, "hud");
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn try_alloc_str(&self, src: &str) -> Result<&mut str, AllocError> {
+        self.arena.str_copy(self.limits(), src)
+    }
+
+    /// Allocates a block for a runtime `Layout` and returns a raw pointer to
+    /// it, valid until the frame ends. Reading or writing through it is the
+    /// caller's `unsafe`. A zero-sized layout gives a dangling, aligned
+    /// pointer.
+    ///
+    /// # Panics
+    ///
+    /// With FA003 when the arena is at its limit.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let block = frame.alloc_layout(Layout::from_size_align(256, 64).unwrap());
+    /// assert_eq!(block.as_ptr() as usize % 64, 0);
+    /// ```
+    #[inline(always)]
+    #[track_caller]
+    pub fn alloc_layout(&self, layout: Layout) -> NonNull<u8> {
+        self.try_alloc_layout(layout)
+            .unwrap_or_else(|error| fail(error))
+    }
+
+    /// Like [`alloc_layout`](Self::alloc_layout), returning the error instead
+    /// of panicking.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_alloc`](Self::try_alloc).
+    ///
+    /// ```
+    /// use std::alloc::Layout;
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// assert!(frame.try_alloc_layout(Layout::new::<[u64; 4]>()).is_ok());
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        self.arena.alloc_layout(layout, self.limits())
+    }
+
+    /// Opens a sub-scope: a child frame whose memory is given back when it is
+    /// dropped, so a loop body can use scratch memory without growing the
+    /// frame.
+    ///
+    /// The parent is borrowed mutably, so it can neither allocate nor hand
+    /// out memory while the scope is open. The scope rewinds only when nothing
+    /// else could have allocated in between: when its thread had no other
+    /// frame open as it began and no frame began since. Otherwise its memory
+    /// simply stays until the outermost frame ends.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let mut frame = alloc.begin_frame();
+    /// for pass in 0..3 {
+    ///     let scratch = frame.scope();
+    ///     let tmp = scratch.alloc_slice_fill_with(1000, |i| i + pass);
+    ///     assert_eq!(tmp[0], pass);
+    /// }
+    /// // Each pass reused the same memory.
+    /// assert!(frame.report().bytes_used < 2 * 8 * 1000);
+    /// ```
+    pub fn scope(&mut self) -> Frame<'_> {
+        let arena = self.arena;
+        let kind = Kind::Scope {
+            checkpoint: arena.checkpoint(),
+            frames_begun: arena.frames_begun(),
+            may_rewind: arena.depth() == 1,
+        };
+        Frame {
+            arena,
+            memory: self.memory,
+            kind,
+            start: arena.mark(),
+            _this_thread: PhantomData,
+        }
+    }
+
+    /// The figures of this frame so far.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// frame.alloc(0u64);
+    /// assert_eq!(frame.report().allocations, 1);
+    /// ```
+    pub fn report(&self) -> FrameReport {
+        let now = self.arena.mark();
+        FrameReport {
+            bytes_used: now.position.saturating_sub(self.start.position),
+            allocations: now.allocations - self.start.allocations,
+            chunks: self.arena.chunks_in_use(),
+        }
+    }
+
+    /// Ends the frame and returns its figures. Dropping the frame ends it
+    /// too; `end` only adds the report.
+    ///
+    /// Everything allocated from the frame must be gone first (the compiler
+    /// checks): `FrameBox`es run destructors, so one still in scope keeps
+    /// the frame borrowed until it is dropped.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let data = frame.alloc_slice_copy(&[0u32; 16]);
+    /// assert_eq!(data.len(), 16);
+    /// drop(data);
+    /// assert_eq!(frame.end().bytes_used, 64);
+    /// ```
+    pub fn end(self) -> FrameReport {
+        self.report()
+    }
+}
+
+impl Drop for Frame<'_> {
+    fn drop(&mut self) {
+        match self.kind {
+            Kind::Root(tenancy) => {
+                if self.arena.leave() {
+                    self.arena.reset(&self.memory.limits.pool);
+                }
+                if tenancy == Tenancy::Borrowed {
+                    self.memory.give_up(self.arena);
+                }
+            }
+            Kind::Scope {
+                checkpoint,
+                frames_begun,
+                may_rewind,
+            } => {
+                if may_rewind && self.arena.frames_begun() == frames_begun {
+                    self.arena.rewind(checkpoint);
+                }
+            }
+        }
+    }
+}
+
+impl core::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let kind = match self.kind {
+            Kind::Root(_) => "frame",
+            Kind::Scope { .. } => "scope",
+        };
+        f.debug_struct("Frame")
+            .field("kind", &kind)
+            .field("report", &self.report())
+            .finish()
+    }
+}

@@ -1,0 +1,3 @@
+//! framealloc's integration tests: one binary, one link step.
+
+mod frame_basics;
