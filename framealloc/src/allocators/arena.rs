@@ -66,6 +66,13 @@ pub(crate) struct Checkpoint {
     bytes_before_chunk: usize,
 }
 
+// SAFETY: a checkpoint is a position, never dereferenced; only the arena's
+// owner thread turns it back into a cursor. Being `Send`/`Sync` keeps it out
+// of the compiler's explanation of why a `Frame` is not.
+unsafe impl Send for Checkpoint {}
+// SAFETY: as above.
+unsafe impl Sync for Checkpoint {}
+
 /// What one frame on this arena did, measured between two marks.
 #[derive(Clone, Copy)]
 pub(crate) struct Mark {

@@ -10,6 +10,7 @@
 //! used an allocator does not keep its memory alive.
 
 use core::cell::RefCell;
+use core::marker::PhantomData;
 use core::ptr::NonNull;
 use std::sync::{Arc, Weak};
 
@@ -44,6 +45,26 @@ thread_local! {
     static LEASES: ThreadLeases = const { ThreadLeases { leases: RefCell::new(Vec::new()) } };
 }
 
+/// A borrow of the calling thread's arena for `'a`.
+///
+/// Made only by [`arena_for_current_thread`]. It is neither `Send` nor `Sync`
+/// (it holds a `NonNull`), which is what makes `Frame` thread-bound.
+#[derive(Clone, Copy)]
+pub(crate) struct ArenaRef<'a> {
+    /// Invariant: live for `'a` and used by the calling thread alone.
+    arena: NonNull<Arena>,
+    _allocator: PhantomData<&'a Shared>,
+}
+
+impl<'a> ArenaRef<'a> {
+    #[inline(always)]
+    pub(crate) fn get(self) -> &'a Arena {
+        // SAFETY: type invariant; the arena's cells are touched only by this
+        // thread because `ArenaRef` cannot leave it.
+        unsafe { self.arena.as_ref() }
+    }
+}
+
 /// How the calling thread holds the arena `arena_for_current_thread` returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Tenancy {
@@ -58,7 +79,7 @@ pub(crate) enum Tenancy {
 ///
 /// The arena is used by the calling thread only, until the thread exits
 /// (`Leased`) or until the caller gives it back (`Borrowed`).
-pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (&Arena, Tenancy) {
+pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (ArenaRef<'_>, Tenancy) {
     let leased = LEASES.try_with(|leases| {
         let mut leases = leases.leases.borrow_mut();
         if let Some(lease) = leases.iter().find(|lease| lease.allocator == shared.id) {
@@ -77,9 +98,15 @@ pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (&Arena, Tenancy
         Ok(arena) => (arena, Tenancy::Leased),
         Err(_) => (shared.frames.adopt(), Tenancy::Borrowed),
     };
-    // SAFETY: `arena` belongs to `shared.frames`, which is freed only when the
-    // last handle to `shared` drops, and `shared` is borrowed for the returned
-    // lifetime. `adopt` gave it to this thread alone, so nothing else uses its
-    // cells while the reference lives.
-    (unsafe { arena.as_ref() }, tenancy)
+    // `arena` belongs to `shared.frames`, which is freed only when the last
+    // handle to `shared` drops, and `shared` is borrowed for the returned
+    // lifetime. `adopt` gave it to this thread alone (the `ArenaRef`
+    // invariant).
+    (
+        ArenaRef {
+            arena,
+            _allocator: PhantomData,
+        },
+        tenancy,
+    )
 }

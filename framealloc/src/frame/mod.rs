@@ -3,7 +3,6 @@
 mod report;
 
 use core::alloc::Layout;
-use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
@@ -12,7 +11,7 @@ pub use report::FrameReport;
 
 use crate::allocators::arena::{Arena, ArenaLimits, Checkpoint, Mark};
 use crate::allocators::frame_memory::FrameMemory;
-use crate::allocators::thread_arena::Tenancy;
+use crate::allocators::thread_arena::{ArenaRef, Tenancy};
 use crate::error::{AllocError, fail};
 
 /// An open frame on the calling thread's arena: the token every frame
@@ -58,12 +57,11 @@ use crate::error::{AllocError, fail};
 ///
 /// [`SmartAlloc::begin_frame`]: crate::SmartAlloc::begin_frame
 pub struct Frame<'a> {
-    arena: &'a Arena,
+    /// The calling thread's arena; this field makes `Frame` `!Send + !Sync`.
+    arena: ArenaRef<'a>,
     memory: &'a FrameMemory,
     kind: Kind,
     start: Mark,
-    /// A frame stands for the calling thread's arena: never `Send` or `Sync`.
-    _this_thread: PhantomData<*const ()>,
 }
 
 #[derive(Clone, Copy)]
@@ -80,20 +78,23 @@ enum Kind {
 }
 
 impl<'a> Frame<'a> {
-    pub(crate) fn begin(arena: &'a Arena, memory: &'a FrameMemory, tenancy: Tenancy) -> Frame<'a> {
-        arena.enter();
+    pub(crate) fn begin(
+        arena: ArenaRef<'a>,
+        memory: &'a FrameMemory,
+        tenancy: Tenancy,
+    ) -> Frame<'a> {
+        arena.get().enter();
         Frame {
             arena,
             memory,
             kind: Kind::Root(tenancy),
-            start: arena.mark(),
-            _this_thread: PhantomData,
+            start: arena.get().mark(),
         }
     }
 
     #[inline(always)]
     pub(crate) fn arena(&self) -> &'a Arena {
-        self.arena
+        self.arena.get()
     }
 
     #[inline(always)]
@@ -145,7 +146,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[inline(always)]
     pub fn try_alloc<T>(&self, value: T) -> Result<FrameBox<'_, T>, AllocError> {
-        self.arena.boxed(self.limits(), value)
+        self.arena().boxed(self.limits(), value)
     }
 
     /// Allocates room for a `T` and writes `make()` straight into it, so a
@@ -189,7 +190,7 @@ impl<'a> Frame<'a> {
         &self,
         make: impl FnOnce() -> T,
     ) -> Result<FrameBox<'_, T>, AllocError> {
-        self.arena.boxed_with(self.limits(), make)
+        self.arena().boxed_with(self.limits(), make)
     }
 
     /// Allocates room for a `T` without initialising it; fill it with
@@ -232,7 +233,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[inline(always)]
     pub fn try_alloc_uninit<T>(&self) -> Result<FrameBox<'_, MaybeUninit<T>>, AllocError> {
-        self.arena.boxed_uninit(self.limits())
+        self.arena().boxed_uninit(self.limits())
     }
 
     /// Copies a slice into frame memory.
@@ -272,7 +273,7 @@ impl<'a> Frame<'a> {
         &self,
         src: &[T],
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
-        self.arena.slice_copy(self.limits(), src)
+        self.arena().slice_copy(self.limits(), src)
     }
 
     /// Clones every element of a slice into frame memory.
@@ -292,7 +293,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[track_caller]
     pub fn alloc_slice_clone<T: Clone>(&self, src: &[T]) -> FrameBox<'_, [T]> {
-        self.arena
+        self.arena()
             .slice_from_iter(self.limits(), src.len(), src.iter().cloned())
             .unwrap_or_else(|error| fail(error))
     }
@@ -342,7 +343,7 @@ impl<'a> Frame<'a> {
         len: usize,
         make: impl FnMut(usize) -> T,
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
-        self.arena
+        self.arena()
             .slice_from_iter(self.limits(), len, (0..len).map(make))
     }
 
@@ -369,7 +370,7 @@ impl<'a> Frame<'a> {
         I::IntoIter: ExactSizeIterator,
     {
         let items = items.into_iter();
-        self.arena
+        self.arena()
             .slice_from_iter(self.limits(), items.len(), items)
             .unwrap_or_else(|error| fail(error))
     }
@@ -408,7 +409,7 @@ impl<'a> Frame<'a> {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn try_alloc_str(&self, src: &str) -> Result<&mut str, AllocError> {
-        self.arena.str_copy(self.limits(), src)
+        self.arena().str_copy(self.limits(), src)
     }
 
     /// Allocates a block for a runtime `Layout` and returns a raw pointer to
@@ -452,7 +453,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[inline(always)]
     pub fn try_alloc_layout(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
-        self.arena.alloc_layout(layout, self.limits())
+        self.arena().alloc_layout(layout, self.limits())
     }
 
     /// Opens a sub-scope: a child frame whose memory is given back when it is
@@ -479,18 +480,17 @@ impl<'a> Frame<'a> {
     /// assert!(frame.report().bytes_used < 2 * 8 * 1000);
     /// ```
     pub fn scope(&mut self) -> Frame<'_> {
-        let arena = self.arena;
+        let arena = self.arena();
         let kind = Kind::Scope {
             checkpoint: arena.checkpoint(),
             frames_begun: arena.frames_begun(),
             may_rewind: arena.depth() == 1,
         };
         Frame {
-            arena,
+            arena: self.arena,
             memory: self.memory,
             kind,
             start: arena.mark(),
-            _this_thread: PhantomData,
         }
     }
 
@@ -503,11 +503,11 @@ impl<'a> Frame<'a> {
     /// assert_eq!(frame.report().allocations, 1);
     /// ```
     pub fn report(&self) -> FrameReport {
-        let now = self.arena.mark();
+        let now = self.arena().mark();
         FrameReport {
             bytes_used: now.position.saturating_sub(self.start.position),
             allocations: now.allocations - self.start.allocations,
-            chunks: self.arena.chunks_in_use(),
+            chunks: self.arena().chunks_in_use(),
         }
     }
 
@@ -535,11 +535,11 @@ impl Drop for Frame<'_> {
     fn drop(&mut self) {
         match self.kind {
             Kind::Root(tenancy) => {
-                if self.arena.leave() {
-                    self.arena.reset(&self.memory.limits.pool);
+                if self.arena().leave() {
+                    self.arena().reset(&self.memory.limits.pool);
                 }
                 if tenancy == Tenancy::Borrowed {
-                    self.memory.give_up(self.arena);
+                    self.memory.give_up(self.arena());
                 }
             }
             Kind::Scope {
@@ -547,8 +547,8 @@ impl Drop for Frame<'_> {
                 frames_begun,
                 may_rewind,
             } => {
-                if may_rewind && self.arena.frames_begun() == frames_begun {
-                    self.arena.rewind(checkpoint);
+                if may_rewind && self.arena().frames_begun() == frames_begun {
+                    self.arena().rewind(checkpoint);
                 }
             }
         }
