@@ -1,3 +1,13 @@
 //! framealloc's integration tests: one binary, one link step.
+//!
+//! `counting` installs a `#[global_allocator]` that counts calls per thread,
+//! so every test here runs under it; the counts are thread-local, so tests
+//! running in parallel do not disturb each other.
 
+mod counting;
 mod frame_basics;
+mod frame_collections;
+mod frame_drops;
+mod frame_scopes;
+mod frame_threads;
+mod ui;

@@ -1,0 +1,19 @@
+//! Compile-fail and compile-pass UI tests (trybuild) for the lifetime-typed
+//! frame API: `ui-tests/fail/*.rs` must not compile, with the diagnostics
+//! recorded in their `.stderr` files; `ui-tests/pass/*.rs` must compile and
+//! run.
+//!
+//! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test all ui`.
+
+// `rustversion::attr` must come before `#[test]`: the built-in `#[test]`
+// reads `#[ignore]` when it expands, and attributes expand in order.
+#[rustversion::attr(
+    not(stable(1.95)),
+    ignore = "UI snapshots are recorded with Rust 1.95 stable"
+)]
+#[test]
+fn ui() {
+    let cases = trybuild::TestCases::new();
+    cases.compile_fail("ui-tests/fail/*.rs");
+    cases.pass("ui-tests/pass/*.rs");
+}
