@@ -110,3 +110,33 @@ pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (ArenaRef<'_>, T
         tenancy,
     )
 }
+
+/// What the calling thread's arenas say about frames, across every allocator
+/// the thread has used (for diagnostic context).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ThreadFrames {
+    /// Outermost frames ended on the arenas this thread holds.
+    pub(crate) ended: u64,
+    /// Whether a frame is open on any of them.
+    pub(crate) open: bool,
+}
+
+/// Reads [`ThreadFrames`] for the calling thread. Returns the default while
+/// the thread is tearing down its thread-locals.
+pub(crate) fn current_thread_frames() -> ThreadFrames {
+    LEASES
+        .try_with(|leases| {
+            let mut state = ThreadFrames::default();
+            for lease in leases.leases.borrow().iter() {
+                // Holding a strong count keeps the arena alive while we look.
+                let Some(_alive) = lease.owner.upgrade() else { continue };
+                // SAFETY: the allocator is alive, so its arena is; the lease
+                // is this thread's, so no other thread uses the arena.
+                let arena = unsafe { lease.arena.as_ref() };
+                state.open |= arena.depth() > 0;
+                state.ended += arena.published.frames_completed.load(core::sync::atomic::Ordering::Relaxed);
+            }
+            state
+        })
+        .unwrap_or_default()
+}
