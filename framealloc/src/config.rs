@@ -19,6 +19,7 @@
 pub struct AllocConfig {
     frame_arena_size: usize,
     frame_chunk_size: usize,
+    pool_max_size: usize,
 }
 
 impl AllocConfig {
@@ -28,6 +29,34 @@ impl AllocConfig {
     pub const DEFAULT_FRAME_CHUNK_SIZE: usize = 64 << 10;
     /// The smallest chunk size accepted; smaller requests are raised to it.
     pub const MIN_FRAME_CHUNK_SIZE: usize = 1 << 10;
+    /// Default (and largest) pool object size: 4 KiB.
+    pub const DEFAULT_POOL_MAX_SIZE: usize = 4 << 10;
+
+    /// Sets the largest object the pool intent serves from its size classes
+    /// (8 bytes to 4 KiB). Larger objects, and objects aligned more than
+    /// their size class can honour, go to the heap intent and are counted
+    /// there. Values above 4 KiB are lowered to it; 0 sends every
+    /// `pool_box` to the heap.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default().with_pool_max_size(256);
+    /// assert_eq!(config.pool_max_size(), 256);
+    /// ```
+    #[must_use]
+    pub fn with_pool_max_size(mut self, bytes: usize) -> Self {
+        self.pool_max_size = bytes.min(Self::DEFAULT_POOL_MAX_SIZE);
+        self
+    }
+
+    /// The largest object size the pool intent serves.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default();
+    /// assert_eq!(config.pool_max_size(), 4096);
+    /// ```
+    pub fn pool_max_size(&self) -> usize {
+        self.pool_max_size
+    }
 
     /// Sets how many bytes of chunks one thread's frame arena may hold.
     /// Allocations past it fail with FA003 ([`AllocError::ArenaExhausted`]):
@@ -87,6 +116,7 @@ impl Default for AllocConfig {
         AllocConfig {
             frame_arena_size: Self::DEFAULT_FRAME_ARENA_SIZE,
             frame_chunk_size: Self::DEFAULT_FRAME_CHUNK_SIZE,
+            pool_max_size: Self::DEFAULT_POOL_MAX_SIZE,
         }
     }
 }

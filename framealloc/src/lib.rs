@@ -77,11 +77,12 @@ mod smart_alloc;
 mod stats;
 
 pub use allocator_api2;
+pub use allocators::pool_box::{HeapBox, PoolBox};
 pub use config::AllocConfig;
 pub use error::AllocError;
 pub use frame::{Frame, FrameBox, FrameReport};
-pub use smart_alloc::{FrameRequired, SmartAlloc};
-pub use stats::{AllocStats, FrameStats};
+pub use smart_alloc::{FrameRequired, MemoryProbe, SmartAlloc};
+pub use stats::{AllocStats, FrameStats, IntentStats, ThreadStats};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

@@ -1,8 +1,11 @@
 //! The state every clone of one `SmartAlloc` shares.
 
 use core::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::allocators::frame_memory::FrameMemory;
+use crate::allocators::pool_page::CLASS_SIZES;
+use crate::allocators::pool_state::PoolState;
 use crate::config::AllocConfig;
 
 pub(crate) struct Shared {
@@ -10,16 +13,38 @@ pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) config: AllocConfig,
     pub(crate) frames: FrameMemory,
+    /// Pool and heap intents. Outlives this struct while boxes are live.
+    pub(crate) pools: Arc<PoolState>,
 }
 
 impl Shared {
     pub(crate) fn new(config: AllocConfig) -> Shared {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let frames = FrameMemory::new(config.frame_arena_size(), config.frame_chunk_size());
+        // Classes whose slots fit under the configured pool limit.
+        let class_limit = if config.pool_max_size() == 0 {
+            0
+        } else {
+            CLASS_SIZES
+                .iter()
+                .take_while(|&&size| size <= config.pool_max_size())
+                .count()
+        };
+        let pools = Arc::new(PoolState::new(id, class_limit));
         Shared {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             config,
             frames,
+            pools,
         }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The last handle is gone: no allocation can happen any more, so the
+        // pool state frees its memory as soon as the last box is gone.
+        self.pools.close();
     }
 }

@@ -2,11 +2,17 @@
 
 use std::sync::Arc;
 
+use core::mem::MaybeUninit;
+
+use crate::allocators::pool_box::{self, HeapBox, PoolBox};
 use crate::allocators::thread_arena::arena_for_current_thread;
+use crate::allocators::thread_heap::heap_for_current_thread;
 use crate::config::AllocConfig;
+use crate::error::AllocError;
 use crate::frame::{Frame, FrameBox};
 use crate::shared::Shared;
 use crate::stats::AllocStats;
+use crate::stats::ThreadStats;
 
 /// A handle to one allocator: its frame arenas (one per thread), and the
 /// state they share.
@@ -18,6 +24,8 @@ use crate::stats::AllocStats;
 /// | intent | how | memory lives until |
 /// |---|---|---|
 /// | frame | [`begin_frame`](Self::begin_frame), then [`Frame::alloc`] and friends | the frame ends |
+/// | pool | [`pool_box`](Self::pool_box), [`pool_alloc`](Self::pool_alloc) | the [`PoolBox`] drops, on any thread |
+/// | heap | [`heap_box`](Self::heap_box), [`heap_alloc`](Self::heap_alloc) | the [`HeapBox`] drops, on any thread |
 ///
 /// # Example
 ///
@@ -123,6 +131,144 @@ impl SmartAlloc {
         self.shared.frames.limits.pool.release_all()
     }
 
+    /// Moves `value` into the calling thread's small-object pool.
+    ///
+    /// Objects up to [`AllocConfig::pool_max_size`] (4 KiB by default) take
+    /// a slot of the smallest size class that fits their size and alignment;
+    /// larger or more strictly aligned ones are served by the heap intent.
+    /// The fast path pops a thread-local free list: no lock, no atomic.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::OutOfMemory`] (FA005) when the global allocator refuses
+    /// a new page.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// #[derive(Debug)]
+    /// struct Enemy { hp: u32 }
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let enemy = alloc.pool_box(Enemy { hp: 30 })?;
+    /// assert_eq!(enemy.hp, 30);
+    /// drop(enemy); // the slot goes back to this thread's free list
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline]
+    pub fn pool_box<T>(&self, value: T) -> Result<PoolBox<T>, AllocError> {
+        pool_box::pool_box(&self.shared.pools, value)
+    }
+
+    /// A pool box holding `T::default()`.
+    ///
+    /// # Errors
+    ///
+    /// As [`pool_box`](Self::pool_box).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let scores = alloc.pool_alloc::<[u32; 8]>()?;
+    /// assert_eq!(*scores, [0; 8]);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn pool_alloc<T: Default>(&self) -> Result<PoolBox<T>, AllocError> {
+        self.pool_box(T::default())
+    }
+
+    /// A pool slot for a `T`, left uninitialised; fill it with
+    /// [`PoolBox::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`pool_box`](Self::pool_box).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let slot = alloc.pool_alloc_uninit::<u64>()?;
+    /// let value = framealloc::PoolBox::write(slot, 5);
+    /// assert_eq!(*value, 5);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn pool_alloc_uninit<T>(&self) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
+        pool_box::pool_box_uninit(&self.shared.pools)
+    }
+
+    /// Moves `value` into a block from the global allocator, counted in this
+    /// allocator's heap figures.
+    ///
+    /// # Errors
+    ///
+    /// [`AllocError::OutOfMemory`] (FA005) when the global allocator refuses.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let level = alloc.heap_box(vec![0u8; 1024])?;
+    /// assert_eq!(alloc.stats().heap.allocations, 1);
+    /// # drop(level);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline]
+    pub fn heap_box<T>(&self, value: T) -> Result<HeapBox<T>, AllocError> {
+        pool_box::heap_box(&self.shared.pools, value)
+    }
+
+    /// A heap box holding `T::default()`.
+    ///
+    /// # Errors
+    ///
+    /// As [`heap_box`](Self::heap_box).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let grid = alloc.heap_alloc::<[[u8; 64]; 64]>()?;
+    /// assert_eq!(grid[63][63], 0);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn heap_alloc<T: Default>(&self) -> Result<HeapBox<T>, AllocError> {
+        self.heap_box(T::default())
+    }
+
+    /// Takes back, now, the pool slots and heap blocks that other threads
+    /// freed from the calling thread's heap, so they can be reused and
+    /// [`stats`](Self::stats) counts them. This otherwise happens when the
+    /// thread next refills a size class, or exits.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let boxed = alloc.pool_box(1u64)?;
+    /// std::thread::spawn(move || drop(boxed)).join().unwrap();
+    /// alloc.collect_remote_frees();
+    /// assert_eq!(alloc.stats().pool.deallocations, 1);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn collect_remote_frees(&self) {
+        heap_for_current_thread(&self.shared.pools)
+            .heap()
+            .collect(false);
+    }
+
+    /// Pool and heap figures of the calling thread's heap.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let a = alloc.pool_box(1u32)?;
+    /// assert_eq!(alloc.thread_stats().pool.allocations, 1);
+    /// # drop(a);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn thread_stats(&self) -> ThreadStats {
+        ThreadStats::of(heap_for_current_thread(&self.shared.pools).heap())
+    }
+
+    /// Test support: a probe that tells when this allocator's pool and heap
+    /// memory has been given back to the system (no handle and no box left).
+    #[doc(hidden)]
+    pub fn __memory_probe(&self) -> MemoryProbe {
+        MemoryProbe(crate::allocators::pool_state::PoolState::probe(
+            &self.shared.pools,
+        ))
+    }
+
     /// Does not compile: frame memory comes from a [`Frame`], never from the
     /// allocator itself (diagnostic FA001).
     ///
@@ -160,6 +306,17 @@ impl SmartAlloc {
     {
         drop(value);
         <Self as FrameRequired<T>>::refuse(self)
+    }
+}
+
+/// Test support, see `SmartAlloc::__memory_probe`.
+#[doc(hidden)]
+pub struct MemoryProbe(std::sync::Weak<crate::allocators::pool_state::PoolState>);
+
+impl MemoryProbe {
+    /// Whether every page and heap of the allocator has been freed.
+    pub fn all_freed(&self) -> bool {
+        self.0.strong_count() == 0
     }
 }
 

@@ -2,6 +2,8 @@
 
 use core::sync::atomic::Ordering::Relaxed;
 
+use crate::allocators::local_heap::LocalHeap;
+use crate::allocators::pool_page::CLASSES;
 use crate::shared::Shared;
 
 /// A snapshot of what an allocator has done, from [`SmartAlloc::stats`].
@@ -39,6 +41,90 @@ pub struct AllocStats {
     pub deallocation_count: u64,
     /// Frame intent figures.
     pub frame: FrameStats,
+    /// Pool intent figures (`pool_box`, `pool_alloc`).
+    pub pool: IntentStats,
+    /// Heap intent figures (`heap_box`, `heap_alloc`, and pool requests too
+    /// large for the pool).
+    pub heap: IntentStats,
+    /// Pool pages held (64 KiB each), in thread heaps or free.
+    pub pool_pages: usize,
+    /// Pool pages free for any thread or size class.
+    pub pool_free_pages: usize,
+    /// The same pool and heap figures for each thread heap (one per thread
+    /// that allocated; a heap passes to a new thread when its thread exits).
+    pub per_thread: Vec<ThreadStats>,
+}
+
+/// Pool or heap intent figures inside [`AllocStats`].
+///
+/// Counting happens on the owning thread without atomics. A free made on
+/// another thread is counted when the owning thread takes it back: when it
+/// next refills that size class, calls
+/// [`SmartAlloc::collect_remote_frees`](crate::SmartAlloc::collect_remote_frees),
+/// or exits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IntentStats {
+    /// Allocations made.
+    pub allocations: u64,
+    /// Deallocations counted.
+    pub deallocations: u64,
+    /// Bytes live: slot sizes for the pool, whole blocks (header included)
+    /// for the heap.
+    pub live_bytes: u64,
+    /// The sum of each thread heap's highest live bytes. The pool samples it
+    /// when a thread refills a size class, so it may lag by one page.
+    pub peak_bytes: u64,
+}
+
+impl IntentStats {
+    fn add(&mut self, other: IntentStats) {
+        self.allocations += other.allocations;
+        self.deallocations += other.deallocations;
+        self.live_bytes += other.live_bytes;
+        self.peak_bytes += other.peak_bytes;
+    }
+}
+
+/// One thread heap's figures, inside [`AllocStats::per_thread`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThreadStats {
+    /// Whether a live thread owns this heap now (otherwise it is idle,
+    /// waiting for a new thread).
+    pub owned: bool,
+    /// Pool intent figures of this heap.
+    pub pool: IntentStats,
+    /// Heap intent figures of this heap.
+    pub heap: IntentStats,
+    /// Pool pages in this heap.
+    pub pages: u64,
+}
+
+impl ThreadStats {
+    pub(crate) fn of(heap: &LocalHeap) -> ThreadStats {
+        let counters = &heap.counters;
+        let allocations: u64 = (0..CLASSES).map(|c| counters.pool_allocs[c].get()).sum();
+        let deallocations: u64 = (0..CLASSES).map(|c| counters.pool_frees[c].get()).sum();
+        let live = counters.pool_live_bytes();
+        let heap_live = counters.heap_bytes_allocated.get() - counters.heap_bytes_freed.get();
+        ThreadStats {
+            owned: heap.owner.load(Relaxed) != 0,
+            pool: IntentStats {
+                allocations,
+                deallocations,
+                live_bytes: live,
+                peak_bytes: counters.pool_peak_bytes.get().max(live),
+            },
+            heap: IntentStats {
+                allocations: counters.heap_allocs.get(),
+                deallocations: counters.heap_frees.get(),
+                live_bytes: heap_live,
+                peak_bytes: counters.heap_peak_bytes.get().max(heap_live),
+            },
+            pages: counters.pages.get(),
+        }
+    }
 }
 
 /// Frame intent figures inside [`AllocStats`].
@@ -87,10 +173,26 @@ impl AllocStats {
         });
         (frame.pooled_chunks, frame.pooled_bytes) = shared.frames.limits.pool.totals();
         (frame.arenas, frame.idle_arenas) = shared.frames.arena_counts();
+
+        let mut per_thread = Vec::new();
+        shared
+            .pools
+            .for_each_heap(|heap| per_thread.push(ThreadStats::of(heap)));
+        let (mut pool, mut heap) = (IntentStats::default(), IntentStats::default());
+        for thread in &per_thread {
+            pool.add(thread.pool);
+            heap.add(thread.heap);
+        }
+        let (pool_pages, pool_free_pages) = shared.pools.page_counts();
         AllocStats {
-            allocation_count: frame.allocations,
-            deallocation_count: frame.allocations,
+            allocation_count: frame.allocations + pool.allocations + heap.allocations,
+            deallocation_count: frame.allocations + pool.deallocations + heap.deallocations,
             frame,
+            pool,
+            heap,
+            pool_pages,
+            pool_free_pages,
+            per_thread,
         }
     }
 }

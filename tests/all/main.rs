@@ -10,4 +10,6 @@ mod frame_collections;
 mod frame_drops;
 mod frame_scopes;
 mod frame_threads;
+mod pool_basics;
+mod pool_threads;
 mod ui;

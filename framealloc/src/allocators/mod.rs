@@ -7,11 +7,22 @@
 //! - `frame_memory`: ownership of all arenas of one `SmartAlloc`;
 //! - `thread_arena`: which arena the calling thread uses;
 //! - `frame_box`: `FrameBox` and the routines that write into fresh memory;
-//! - `frame_allocator`: `Frame` as a collections allocator.
+//! - `frame_allocator`: `Frame` as a collections allocator;
+//! - `pool_page`: 64 KiB pages of equal slots with a remote-free queue;
+//! - `local_heap`: one thread's pages and counters for one allocator;
+//! - `pool_state`: all pages and heaps of one allocator, and when they go
+//!   back to the system;
+//! - `thread_heap`: which heap the calling thread uses, and its token;
+//! - `pool_box`: `PoolBox`, `HeapBox` and their allocation and free paths.
 
 pub(crate) mod arena;
 pub(crate) mod chunk;
 pub(crate) mod frame_allocator;
 pub(crate) mod frame_box;
 pub(crate) mod frame_memory;
+pub(crate) mod local_heap;
+pub(crate) mod pool_box;
+pub(crate) mod pool_page;
+pub(crate) mod pool_state;
 pub(crate) mod thread_arena;
+pub(crate) mod thread_heap;

@@ -1,0 +1,331 @@
+//! Pool pages: 64 KiB blocks of equal-sized slots, with a local free list for
+//! the owning thread and a lock-free queue for frees from other threads.
+//!
+//! A page is one allocation of [`PAGE_SIZE`] bytes aligned to [`PAGE_SIZE`].
+//! Slots start at the page's first byte (so a slot is aligned to the largest
+//! power of two dividing its size) and the [`PageHeader`] sits in the last
+//! bytes, where [`PageHeader::of`] finds it from any slot address with one
+//! mask.
+//!
+//! The remote queue is Dmitry Vyukov's intrusive MPSC queue: a remote free is
+//! one `swap` and one store, and the owner pops in batches. Its consumer side
+//! can briefly see a producer between its two steps; it then stops and tries
+//! again on a later collection.
+
+use core::cell::Cell;
+use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use super::local_heap::LocalHeap;
+
+/// Bytes per page, and their alignment.
+pub(crate) const PAGE_SIZE: usize = 64 << 10;
+
+/// Slot sizes. Each serves any layout whose size fits and whose alignment
+/// divides the slot size's lowest set bit.
+pub(crate) const CLASS_SIZES: [usize; 30] = [
+    8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896,
+    1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
+];
+
+/// Number of size classes.
+pub(crate) const CLASSES: usize = CLASS_SIZES.len();
+
+/// The smallest class that can hold `size` bytes aligned to `align`, or
+/// `CLASSES` when none can (the caller then uses the heap).
+pub(crate) const fn class_for(size: usize, align: usize) -> usize {
+    let mut class = 0;
+    while class < CLASSES {
+        let slot = CLASS_SIZES[class];
+        // A slot at `base + i * slot` is aligned to `slot & slot.wrapping_neg()`.
+        if slot >= size && (slot & slot.wrapping_neg()) >= align {
+            return class;
+        }
+        class += 1;
+    }
+    CLASSES
+}
+
+/// A free slot's first word: the link of whichever list it is on.
+#[repr(C)]
+pub(crate) struct Slot {
+    next: AtomicPtr<Slot>,
+}
+
+/// Metadata at the end of every page.
+///
+/// Fields in `Cell`s belong to the thread that owns `heap` (or to whoever
+/// holds the pool lock while the heap has no owner); the remote queue's
+/// `head` is shared.
+#[repr(C, align(64))]
+pub(crate) struct PageHeader {
+    /// Pushed to by other threads.
+    remote_head: AtomicPtr<Slot>,
+    /// Queue stub: stays in the header, never handed out.
+    stub: Slot,
+    remote_tail: Cell<*mut Slot>,
+    local_free: Cell<*mut Slot>,
+    /// Slots never handed out yet start at this index.
+    untouched: Cell<u32>,
+    used: Cell<u32>,
+    capacity: Cell<u32>,
+    class: Cell<u32>,
+    /// The heap this page serves; changed only while no slot is live.
+    heap: Cell<*const LocalHeap>,
+    /// Next page of the same class in the heap's list.
+    pub(crate) next_in_class: Cell<*mut PageHeader>,
+}
+
+// SAFETY: see the struct docs: cells are touched by one thread at a time
+// (the heap's owner, or the pool lock holder), handed over under the pool
+// lock; the queue head is atomic.
+unsafe impl Sync for PageHeader {}
+
+const HEADER_OFFSET: usize = PAGE_SIZE - size_of::<PageHeader>();
+
+impl PageHeader {
+    /// Initialises a fresh page for slots of `class`, served by `heap`.
+    ///
+    /// Returns the header, whose pointer carries the whole page's provenance.
+    pub(crate) fn init(
+        page: NonNull<u8>,
+        class: usize,
+        heap: *const LocalHeap,
+    ) -> NonNull<PageHeader> {
+        // SAFETY: `page` is a live allocation of `PAGE_SIZE` bytes aligned to
+        // `PAGE_SIZE`, so the header lies inside it and is aligned (64 divides
+        // `HEADER_OFFSET`).
+        let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
+        let fresh = PageHeader {
+            remote_head: AtomicPtr::new(ptr::null_mut()),
+            stub: Slot {
+                next: AtomicPtr::new(ptr::null_mut()),
+            },
+            remote_tail: Cell::new(ptr::null_mut()),
+            local_free: Cell::new(ptr::null_mut()),
+            untouched: Cell::new(0),
+            used: Cell::new(0),
+            capacity: Cell::new((HEADER_OFFSET / CLASS_SIZES[class]) as u32),
+            class: Cell::new(class as u32),
+            heap: Cell::new(heap),
+            next_in_class: Cell::new(ptr::null_mut()),
+        };
+        // SAFETY: in bounds and aligned (above); the page is not shared yet.
+        unsafe { header.write(fresh) };
+        // SAFETY: just initialised; the stub's address is now stable.
+        let this = unsafe { header.as_ref() };
+        let stub = this.stub_ptr();
+        this.remote_head.store(stub, Ordering::Relaxed);
+        this.remote_tail.set(stub);
+        header
+    }
+
+    /// Reassigns an empty page to another class and heap.
+    pub(crate) fn reuse(&self, class: usize, heap: *const LocalHeap) {
+        debug_assert_eq!(self.used.get(), 0);
+        self.local_free.set(ptr::null_mut());
+        self.untouched.set(0);
+        self.capacity
+            .set((HEADER_OFFSET / CLASS_SIZES[class]) as u32);
+        self.class.set(class as u32);
+        self.heap.set(heap);
+        self.next_in_class.set(ptr::null_mut());
+    }
+
+    /// The header of the page holding `slot`.
+    ///
+    /// # Safety
+    ///
+    /// `slot` points into a live page (it was handed out by `pop`), with the
+    /// page's provenance.
+    #[inline(always)]
+    pub(crate) unsafe fn of<'a>(slot: NonNull<u8>) -> &'a PageHeader {
+        let header = slot.map_addr(|addr| {
+            let base = addr.get() & !(PAGE_SIZE - 1);
+            // Never zero: a live allocation is not at address 0.
+            core::num::NonZeroUsize::new(base + HEADER_OFFSET).unwrap_or(addr)
+        });
+        // SAFETY: the caller's slot is inside a live page, whose header lies
+        // at this offset from the page base and was initialised by `init`.
+        unsafe { header.cast::<PageHeader>().as_ref() }
+    }
+
+    fn stub_ptr(&self) -> *mut Slot {
+        (&raw const self.stub).cast_mut()
+    }
+
+    fn base(&self) -> *mut u8 {
+        let header: *const PageHeader = self;
+        header.cast::<u8>().cast_mut().wrapping_sub(HEADER_OFFSET)
+    }
+
+    pub(crate) fn heap(&self) -> *const LocalHeap {
+        self.heap.get()
+    }
+
+    pub(crate) fn class(&self) -> usize {
+        self.class.get() as usize
+    }
+
+    pub(crate) fn used(&self) -> u32 {
+        self.used.get()
+    }
+
+    /// Whether a slot can be taken without collecting remote frees.
+    pub(crate) fn has_room(&self) -> bool {
+        !self.local_free.get().is_null() || self.untouched.get() < self.capacity.get()
+    }
+
+    /// Takes a free slot (owner only).
+    #[inline(always)]
+    pub(crate) fn pop(&self) -> Option<NonNull<u8>> {
+        let slot = self.local_free.get();
+        if let Some(slot) = NonNull::new(slot) {
+            // SAFETY: slots on the local list are free slots of this page,
+            // whose first word is their link.
+            let next = unsafe { slot.as_ref() }.next.load(Ordering::Relaxed);
+            self.local_free.set(next);
+            self.used.set(self.used.get() + 1);
+            return Some(slot.cast());
+        }
+        self.pop_untouched()
+    }
+
+    #[cold]
+    fn pop_untouched(&self) -> Option<NonNull<u8>> {
+        let index = self.untouched.get();
+        if index >= self.capacity.get() {
+            return None;
+        }
+        self.untouched.set(index + 1);
+        self.used.set(self.used.get() + 1);
+        let offset = index as usize * CLASS_SIZES[self.class()];
+        // `offset + slot size <= HEADER_OFFSET`, inside the page.
+        NonNull::new(self.base().wrapping_add(offset))
+    }
+
+    /// Returns a slot freed by the owner. Returns `true` when the page became
+    /// empty.
+    #[inline(always)]
+    pub(crate) fn push_local(&self, slot: NonNull<u8>) -> bool {
+        let slot = slot.cast::<Slot>();
+        // SAFETY: the slot is a dead slot of this page, at least 8 bytes and
+        // 8-aligned; its first word becomes the link.
+        unsafe {
+            slot.as_ptr().write(Slot {
+                next: AtomicPtr::new(self.local_free.get()),
+            })
+        };
+        self.local_free.set(slot.as_ptr());
+        let used = self.used.get() - 1;
+        self.used.set(used);
+        used == 0
+    }
+
+    /// Returns a slot freed by a thread that does not own the page: one
+    /// atomic swap and one store.
+    pub(crate) fn push_remote(&self, slot: NonNull<u8>) {
+        let slot = slot.cast::<Slot>().as_ptr();
+        // SAFETY: the slot is dead and ours to overwrite (as in `push_local`).
+        unsafe {
+            slot.write(Slot {
+                next: AtomicPtr::new(ptr::null_mut()),
+            })
+        };
+        let previous = self.remote_head.swap(slot, Ordering::AcqRel);
+        // SAFETY: `previous` is the stub or a slot pushed earlier and not yet
+        // popped (the consumer never pops the newest slot while a producer
+        // may still link it), so it is valid to write its link.
+        unsafe { (*previous).next.store(slot, Ordering::Release) };
+    }
+
+    /// Whether the remote queue holds nothing, not even a half-pushed slot:
+    /// the consumer's tail is the producers' head and has no successor.
+    fn remote_settled(&self) -> bool {
+        let tail = self.remote_tail.get();
+        // SAFETY: the tail is the stub or a pushed, not yet popped slot.
+        let linked = unsafe { (*tail).next.load(Ordering::SeqCst) };
+        self.remote_head.load(Ordering::SeqCst) == tail && linked.is_null()
+    }
+
+    /// Moves every remote free that is fully linked onto the local list.
+    /// Returns how many slots came back (owner or lock holder only).
+    pub(crate) fn collect_remote(&self) -> u32 {
+        let mut count = 0;
+        while let Some(slot) = self.pop_remote() {
+            self.push_local(slot);
+            count += 1;
+        }
+        count
+    }
+
+    /// Like [`collect_remote`](Self::collect_remote), but also waits for
+    /// frees caught between their two steps, so the queue ends empty. Used
+    /// only when a heap changes hands or closes, where nothing may be left
+    /// behind; a producer is never more than a few instructions from done.
+    pub(crate) fn collect_remote_all(&self) -> u32 {
+        let mut count = self.collect_remote();
+        while !self.remote_settled() {
+            std::thread::yield_now();
+            count += self.collect_remote();
+        }
+        count
+    }
+
+    fn pop_remote(&self) -> Option<NonNull<u8>> {
+        let stub = self.stub_ptr();
+        let mut tail = self.remote_tail.get();
+        // SAFETY (all derefs below): `tail`, `next` and `stub` are the stub or
+        // slots pushed and not yet popped; producers only write their `next`.
+        let mut next = unsafe { (*tail).next.load(Ordering::Acquire) };
+        if tail == stub {
+            if next.is_null() {
+                return None;
+            }
+            self.remote_tail.set(next);
+            tail = next;
+            next = unsafe { (*next).next.load(Ordering::Acquire) };
+        }
+        if !next.is_null() {
+            self.remote_tail.set(next);
+            return NonNull::new(tail.cast());
+        }
+        if tail != self.remote_head.load(Ordering::Acquire) {
+            // A producer swapped the head but has not linked yet.
+            return None;
+        }
+        // `tail` is the last slot: push the stub behind it so it can be taken.
+        // SAFETY: the stub is ours; writing its link before publishing it.
+        unsafe { (*stub).next.store(ptr::null_mut(), Ordering::Relaxed) };
+        let previous = self.remote_head.swap(stub, Ordering::AcqRel);
+        unsafe { (*previous).next.store(stub, Ordering::Release) };
+        next = unsafe { (*tail).next.load(Ordering::Acquire) };
+        if !next.is_null() {
+            self.remote_tail.set(next);
+            return NonNull::new(tail.cast());
+        }
+        None
+    }
+}
+
+/// Allocates one page from the global allocator.
+pub(crate) fn allocate_page() -> Option<NonNull<u8>> {
+    // SAFETY: the layout has a non-zero size.
+    NonNull::new(unsafe { std::alloc::alloc(page_layout()) })
+}
+
+/// Frees a page.
+///
+/// # Safety
+///
+/// `page` came from [`allocate_page`], is freed once, and no slot of it is
+/// used afterwards.
+pub(crate) unsafe fn free_page(page: NonNull<u8>) {
+    // SAFETY: forwarded from the caller.
+    unsafe { std::alloc::dealloc(page.as_ptr(), page_layout()) }
+}
+
+fn page_layout() -> core::alloc::Layout {
+    // PAGE_SIZE is a power of two, so the layout is valid.
+    core::alloc::Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).unwrap_or_else(|_| unreachable!())
+}

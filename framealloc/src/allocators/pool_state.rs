@@ -1,0 +1,253 @@
+//! `PoolState`: the pages and heaps of one allocator's pool and heap intents,
+//! and the rules that decide when their memory goes back to the system.
+//!
+//! It lives in an `Arc` with these strong counts: one held by the
+//! allocator's shared state (dropped with the last `SmartAlloc`), and one
+//! held by each *retained* heap (a heap that has a thread or live objects).
+//! Thread leases hold `Weak`s. When the count reaches zero, no box and no
+//! handle is left, and `Drop` frees every page and heap.
+//!
+//! After the last `SmartAlloc` is gone the state is *closed*: no allocation
+//! can happen any more, and heaps are released as soon as they are empty:
+//! - by their owner thread, on its next free or when it exits;
+//! - for an idle heap (owner exited), by whichever thread frees into it
+//!   (under the heaps lock), or by the closing thread.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::chunk::lock;
+use super::local_heap::LocalHeap;
+use super::pool_page::{self, PageHeader};
+
+pub(crate) struct PoolState {
+    pub(crate) id: u64,
+    /// Classes at or above this index are served by the heap intent.
+    pub(crate) class_limit: usize,
+    pub(crate) closed: AtomicBool,
+    pages: Mutex<PageSet>,
+    heaps: Mutex<HeapSet>,
+}
+
+#[derive(Default)]
+struct PageSet {
+    /// Every page base from `allocate_page`; freed in `Drop`.
+    all: Vec<NonNull<u8>>,
+    /// Empty pages ready for any class.
+    free: Vec<NonNull<PageHeader>>,
+}
+
+#[derive(Default)]
+struct HeapSet {
+    /// Every heap from `Box::into_raw`; freed in `Drop`.
+    all: Vec<NonNull<LocalHeap>>,
+    /// Heaps whose thread exited, ready for a new thread.
+    idle: Vec<NonNull<LocalHeap>>,
+}
+
+// SAFETY: the raw pointers in the sets are owned by the state and only
+// handed to one thread at a time under the locks (see `LocalHeap`'s docs for
+// who may touch a heap's cells); all other shared fields are atomics.
+unsafe impl Send for PoolState {}
+// SAFETY: as above.
+unsafe impl Sync for PoolState {}
+
+impl PoolState {
+    pub(crate) fn new(id: u64, class_limit: usize) -> PoolState {
+        PoolState {
+            id,
+            class_limit,
+            closed: AtomicBool::new(false),
+            pages: Mutex::default(),
+            heaps: Mutex::default(),
+        }
+    }
+
+    /// A page for `class`, from the free list or the global allocator.
+    pub(crate) fn take_page(&self, class: usize, heap: &LocalHeap) -> Option<NonNull<PageHeader>> {
+        let mut pages = lock(&self.pages);
+        if let Some(page) = pages.free.pop() {
+            // SAFETY: free pages are live, empty and reachable by no heap.
+            unsafe { page.as_ref() }.reuse(class, heap);
+            return Some(page);
+        }
+        let base = pool_page::allocate_page()?;
+        pages.all.push(base);
+        Some(PageHeader::init(base, class, heap))
+    }
+
+    /// Puts an empty page on the free list.
+    pub(crate) fn release_page(&self, page: NonNull<PageHeader>) {
+        lock(&self.pages).free.push(page);
+    }
+
+    /// Gives the calling thread (`token`) a heap: an idle one when there is
+    /// one, otherwise a new one. The heap then holds a strong count.
+    pub(crate) fn adopt(this: &Arc<PoolState>, token: usize) -> NonNull<LocalHeap> {
+        let mut heaps = lock(&this.heaps);
+        let heap = match heaps.idle.pop() {
+            Some(heap) => heap,
+            None => {
+                let heap = NonNull::from(Box::leak(Box::new(LocalHeap::new(Arc::as_ptr(this)))));
+                heaps.all.push(heap);
+                heap
+            }
+        };
+        // SAFETY: heaps in the set are live; under the lock and unowned, the
+        // heap's cells are ours.
+        let heap_ref = unsafe { heap.as_ref() };
+        heap_ref.owner.store(token, Ordering::SeqCst);
+        if !heap_ref.retained.replace(true) {
+            // SAFETY: `this` is a live `Arc`; the count is given back in
+            // `release_locked`'s caller.
+            unsafe { Arc::increment_strong_count(Arc::as_ptr(this)) };
+        }
+        heap
+    }
+
+    /// The owner thread is done with `heap` (it exits, or lent it for one
+    /// allocation during teardown).
+    pub(crate) fn give_up(&self, heap: &LocalHeap) {
+        let release = {
+            let mut heaps = lock(&self.heaps);
+            heap.owner.store(0, Ordering::SeqCst);
+            heap.collect(true);
+            if self.closed.load(Ordering::SeqCst) && heap.is_empty() {
+                self.release_locked(&mut heaps, heap)
+            } else {
+                heaps.idle.push(NonNull::from(heap));
+                false
+            }
+        };
+        if release {
+            drop_strong_count(heap);
+        }
+    }
+
+    /// Marks the state closed (the last `SmartAlloc` is gone) and releases
+    /// every idle heap that is already empty.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        let released: Vec<NonNull<LocalHeap>> = {
+            let mut heaps = lock(&self.heaps);
+            let idle: Vec<NonNull<LocalHeap>> = core::mem::take(&mut heaps.idle);
+            let mut released = Vec::new();
+            for heap in idle {
+                // SAFETY: idle heaps are live and unowned; we hold the lock.
+                let heap_ref = unsafe { heap.as_ref() };
+                heap_ref.collect(true);
+                if heap_ref.is_empty() {
+                    if self.release_locked(&mut heaps, heap_ref) {
+                        released.push(heap);
+                    }
+                } else {
+                    heaps.idle.push(heap);
+                }
+            }
+            released
+        };
+        // The caller (the allocator's shared state) still holds its own
+        // strong count, so the heaps stay valid through this loop.
+        for heap in released {
+            // SAFETY: as above.
+            drop_strong_count(unsafe { heap.as_ref() });
+        }
+    }
+
+    /// A free into `heap` after the state closed, by a thread that does not
+    /// own it: done under the lock so an idle heap is collected (and
+    /// released once empty) by whoever frees into it last.
+    pub(crate) fn free_after_close(&self, heap: &LocalHeap, free: impl FnOnce()) {
+        let release = {
+            let mut heaps = lock(&self.heaps);
+            free();
+            if heap.owner.load(Ordering::SeqCst) == 0 && heap.retained.get() {
+                heap.collect(true);
+                heap.is_empty() && self.release_locked(&mut heaps, heap)
+            } else {
+                false
+            }
+        };
+        if release {
+            drop_strong_count(heap);
+        }
+    }
+
+    /// The owner freed into its heap after the state closed: once the heap
+    /// is empty, the owner lets it go.
+    pub(crate) fn owner_free_after_close(&self, heap: &LocalHeap) {
+        heap.collect(true);
+        if !heap.is_empty() {
+            return;
+        }
+        let release = {
+            let mut heaps = lock(&self.heaps);
+            heap.owner.store(0, Ordering::SeqCst);
+            self.release_locked(&mut heaps, heap)
+        };
+        if release {
+            drop_strong_count(heap);
+        }
+    }
+
+    /// Marks an empty, unowned heap released and returns its pages. Returns
+    /// whether it held a strong count, which the caller must drop *after*
+    /// unlocking.
+    fn release_locked(&self, heaps: &mut HeapSet, heap: &LocalHeap) -> bool {
+        heaps.idle.retain(|idle| *idle != NonNull::from(heap));
+        heap.return_pages();
+        heap.retained.replace(false)
+    }
+
+    /// Calls `visit` with every heap's counters.
+    pub(crate) fn for_each_heap(&self, mut visit: impl FnMut(&LocalHeap)) {
+        let heaps = lock(&self.heaps);
+        for heap in &heaps.all {
+            // SAFETY: live until `Drop`; `visit` reads atomics only.
+            visit(unsafe { heap.as_ref() });
+        }
+    }
+
+    /// Whether this state has been freed, seen through a `Weak` (tests).
+    pub(crate) fn probe(this: &Arc<PoolState>) -> std::sync::Weak<PoolState> {
+        Arc::downgrade(this)
+    }
+
+    /// Pages held (in heaps or free) and free pages.
+    pub(crate) fn page_counts(&self) -> (usize, usize) {
+        let pages = lock(&self.pages);
+        (pages.all.len(), pages.free.len())
+    }
+}
+
+/// Drops the strong count a released heap held on its state.
+fn drop_strong_count(heap: &LocalHeap) {
+    // SAFETY: `heap.state` came from `Arc::as_ptr` (full provenance), and the
+    // heap held one strong count, taken in `adopt` and given back only here,
+    // once per release (`retained` flips back to false under the lock).
+    unsafe { Arc::decrement_strong_count(heap.state) };
+}
+
+impl Drop for PoolState {
+    fn drop(&mut self) {
+        let heaps = self
+            .heaps
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for heap in heaps.all.drain(..) {
+            // SAFETY: from `Box::leak` in `adopt`; the last strong count is
+            // gone, so no thread uses it.
+            drop(unsafe { Box::from_raw(heap.as_ptr()) });
+        }
+        let pages = self
+            .pages
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for page in pages.all.drain(..) {
+            // SAFETY: from `allocate_page`, freed once; no slot is live (no
+            // box holds a strong count any more).
+            unsafe { pool_page::free_page(page) };
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Which `LocalHeap` the calling thread allocates pool and heap memory from.
+//!
+//! Two thread-locals: a one-entry cache (allocator id, heap) read on every
+//! allocation, whose address also serves as the thread's *token* for heap
+//! ownership; and the list of leases, given back when the thread exits.
+
+use core::cell::{Cell, RefCell};
+use core::ptr::{self, NonNull};
+use std::sync::{Arc, Weak};
+
+use super::local_heap::LocalHeap;
+use super::pool_state::PoolState;
+
+thread_local! {
+    /// `(allocator id, heap)` of the last heap this thread used. `const` and
+    /// without a destructor, so it is usable even during thread teardown.
+    static CACHE: Cell<(u64, *const LocalHeap)> = const { Cell::new((0, ptr::null())) };
+    static LEASES: HeapLeases = const { HeapLeases { leases: RefCell::new(Vec::new()) } };
+}
+
+/// The calling thread's ownership token: the address of its `CACHE`, unique
+/// among live threads and never 0.
+#[inline(always)]
+pub(crate) fn token() -> usize {
+    CACHE.with(|cache| ptr::from_ref(cache).addr())
+}
+
+struct HeapLease {
+    allocator: u64,
+    owner: Weak<PoolState>,
+    heap: NonNull<LocalHeap>,
+}
+
+struct HeapLeases {
+    leases: RefCell<Vec<HeapLease>>,
+}
+
+impl Drop for HeapLeases {
+    fn drop(&mut self) {
+        let _ = CACHE.try_with(|cache| cache.set((0, ptr::null())));
+        let me = token();
+        for lease in self.leases.get_mut().drain(..) {
+            if let Some(state) = lease.owner.upgrade() {
+                // SAFETY: the state is alive (we hold a strong count), so its
+                // heaps are.
+                let heap = unsafe { lease.heap.as_ref() };
+                // The owner may already have let the heap go (see
+                // `PoolState::owner_free_after_close`).
+                if heap.owner.load(core::sync::atomic::Ordering::Relaxed) == me {
+                    state.give_up(heap);
+                }
+            }
+        }
+    }
+}
+
+/// A heap the calling thread may allocate from for `'a`.
+pub(crate) struct HeapRef<'a> {
+    heap: &'a LocalHeap,
+    state: &'a PoolState,
+    /// Lent for one allocation because the thread is tearing down (FA202):
+    /// given back on drop.
+    lent: bool,
+}
+
+impl<'a> HeapRef<'a> {
+    #[inline(always)]
+    pub(crate) fn heap(&self) -> &'a LocalHeap {
+        self.heap
+    }
+}
+
+impl Drop for HeapRef<'_> {
+    fn drop(&mut self) {
+        if self.lent {
+            self.state.give_up(self.heap);
+        }
+    }
+}
+
+/// The calling thread's heap for `state`, adopting one on first use.
+#[inline(always)]
+pub(crate) fn heap_for_current_thread(state: &Arc<PoolState>) -> HeapRef<'_> {
+    let (allocator, heap) = CACHE.with(Cell::get);
+    if allocator == state.id {
+        // SAFETY: the cache holds only this thread's own leased heap for a
+        // live allocator (`state` is borrowed), cleared before the lease is
+        // given back; heaps live as long as their state.
+        return HeapRef {
+            heap: unsafe { &*heap },
+            state,
+            lent: false,
+        };
+    }
+    heap_slow(state)
+}
+
+#[cold]
+fn heap_slow(state: &Arc<PoolState>) -> HeapRef<'_> {
+    let me = token();
+    let leased = LEASES.try_with(|leases| {
+        let mut leases = leases.leases.borrow_mut();
+        let heap = match leases.iter().find(|lease| lease.allocator == state.id) {
+            Some(lease) => lease.heap,
+            None => {
+                leases.retain(|lease| lease.owner.strong_count() > 0);
+                let heap = PoolState::adopt(state, me);
+                leases.push(HeapLease {
+                    allocator: state.id,
+                    owner: Arc::downgrade(state),
+                    heap,
+                });
+                heap
+            }
+        };
+        CACHE.with(|cache| cache.set((state.id, heap.as_ptr())));
+        heap
+    });
+    let (heap, lent) = match leased {
+        Ok(heap) => (heap, false),
+        Err(_) => (PoolState::adopt(state, me), true),
+    };
+    // SAFETY: the heap belongs to `state`, borrowed for the result's
+    // lifetime, and is owned by this thread (adopted with our token).
+    HeapRef {
+        heap: unsafe { heap.as_ref() },
+        state,
+        lent,
+    }
+}
