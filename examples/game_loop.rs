@@ -67,9 +67,10 @@ fn simulate(alloc: &SmartAlloc, world: &mut World, dt: f32) {
                     [0.0, -9.81 * dt, (i % 3) as f32 * 0.01]
                 });
                 for (particle, force) in part.iter_mut().zip(forces.iter()) {
-                    for axis in 0..3 {
-                        particle.velocity[axis] += force[axis];
-                        particle.position[axis] += particle.velocity[axis] * dt;
+                    let axes = particle.position.iter_mut().zip(&mut particle.velocity);
+                    for ((position, velocity), push) in axes.zip(force) {
+                        *velocity += push;
+                        *position += *velocity * dt;
                     }
                 }
             });

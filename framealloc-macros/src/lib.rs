@@ -1,21 +1,114 @@
 //! Procedural macros for [`framealloc`](https://docs.rs/framealloc).
 //!
 //! Users never depend on this crate directly: `framealloc` re-exports every
-//! macro it defines. Generated code refers to `::framealloc::__private`, so the
-//! expansion keeps working when the user renames nothing but imports only
-//! `framealloc`.
+//! macro it defines (`framealloc::fa_compile_error`, `framealloc::frame_system`).
 //!
-//! This crate is small on purpose: it holds no runtime logic and no `unsafe`.
+//! The crate also owns the table of diagnostic codes (`codes.rs`), the one
+//! source of truth the runtime reads through the hidden `__diagnostic_table!`.
+//! It holds no runtime logic and no `unsafe`. Each entry point below parses,
+//! calls an `_impl` function returning `syn::Result`, and turns errors into
+//! spanned compile errors; every mistake in one input is reported at once.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod args;
+mod codes;
+mod compile_error;
+mod error;
+mod frame_system;
+mod render;
+mod table;
+
 use proc_macro::TokenStream;
 
-/// Placeholder entry point kept so the crate builds as a proc-macro crate while
-/// `#[frame_system]` and `fa_compile_error!` are written (see the diagnostics
-/// and Bevy issues). It expands to nothing and is hidden from the docs.
+/// Stops compilation with a framealloc diagnostic, in the same format as the
+/// runtime prints:
+///
+/// ```text
+/// error: [framealloc][FA101] error: <message>
+///          note: <note>
+///          help: <help>
+/// ```
+///
+/// Keys: `code` (a code from framealloc's table, such as `"FA101"`),
+/// `message` and `help` are required, `note` is optional; each value is a
+/// string literal. An unknown code, a missing, repeated or unknown key, or a
+/// value that is not a string literal is an error pointing at that token.
+///
+/// Use it behind a `cfg` to explain a configuration that cannot work:
+///
+/// ```
+/// #[cfg(all(feature = "bevy", not(feature = "framealloc-bevy")))]
+/// framealloc::fa_compile_error!(
+///     code = "FA101",
+///     message = "Bevy support enabled but framealloc's `bevy` feature is off",
+///     help = "enable the `bevy` feature of framealloc",
+/// );
+/// # fn main() {}
+/// ```
+///
+/// Expanded, it fails the build:
+///
+/// ```compile_fail
+/// framealloc::fa_compile_error!(
+///     code = "FA101",
+///     message = "Bevy support enabled but plugin not registered",
+///     help = "add .add_plugins(SmartAllocPlugin) to your App",
+/// );
+/// # fn main() {}
+/// ```
+#[proc_macro]
+pub fn fa_compile_error(input: TokenStream) -> TokenStream {
+    compile_error::fa_compile_error_impl(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
+/// Marks a Bevy system that allocates frame memory:
+/// `#[frame_system] fn f(frame: &Frame, query: Query<…>)`.
+///
+/// The function must be a free `fn` (not `async`, `const`, `unsafe`,
+/// `extern`, generic over types or with a `where` clause) with exactly one
+/// `&Frame` parameter; its other parameters are Bevy system parameters. The
+/// attribute takes no arguments. Each mistake is an error at the offending
+/// token.
+///
+/// The Bevy expansion ships with framealloc's `bevy` feature, which this
+/// release does not have yet, so a well-formed use fails with FA101 at the
+/// attribute (the function itself is kept, so its callers compile):
+///
+/// ```compile_fail
+/// use framealloc::{Frame, frame_system};
+///
+/// #[frame_system] // error: [framealloc][FA101] error: `#[frame_system]` needs framealloc's `bevy` feature…
+/// fn cull(frame: &Frame<'_>) {
+///     let visible = frame.alloc_slice_fill_with(64, |i| i as u32);
+///     assert_eq!(visible.len(), 64);
+/// }
+/// # fn main() {}
+/// ```
+///
+/// Until then, open the frame inside the system:
+///
+/// ```
+/// fn cull(alloc: &framealloc::SmartAlloc) {
+///     let frame = alloc.begin_frame();
+///     let visible = frame.alloc_slice_fill_with(64, |i| i as u32);
+///     assert_eq!(visible.len(), 64);
+/// }
+/// cull(&framealloc::SmartAlloc::with_defaults());
+/// ```
+#[proc_macro_attribute]
+pub fn frame_system(args: TokenStream, item: TokenStream) -> TokenStream {
+    frame_system::frame_system(args.into(), item.into()).into()
+}
+
+/// The table of diagnostic codes as an array literal of `CodeInfo` values,
+/// for `framealloc::diagnostics::CODES`. Not public API.
 #[doc(hidden)]
 #[proc_macro]
-pub fn __framealloc_macros_ready(_input: TokenStream) -> TokenStream {
-    TokenStream::new()
+pub fn __diagnostic_table(input: TokenStream) -> TokenStream {
+    table::diagnostic_table_impl(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }

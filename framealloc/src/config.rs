@@ -20,6 +20,7 @@ pub struct AllocConfig {
     frame_arena_size: usize,
     frame_chunk_size: usize,
     pool_max_size: usize,
+    budgets: bool,
 }
 
 impl AllocConfig {
@@ -46,6 +47,30 @@ impl AllocConfig {
     pub fn with_pool_max_size(mut self, bytes: usize) -> Self {
         self.pool_max_size = bytes.min(Self::DEFAULT_POOL_MAX_SIZE);
         self
+    }
+
+    /// Turns memory budgets on or off (off by default). With budgets off the
+    /// allocation paths skip the [`BudgetManager`](crate::BudgetManager)
+    /// entirely; with them on, every pool slot, heap block and frame chunk
+    /// is metered with atomic counters.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default().with_budgets(true);
+    /// assert!(config.budgets_enabled());
+    /// ```
+    #[must_use]
+    pub fn with_budgets(mut self, enabled: bool) -> Self {
+        self.budgets = enabled;
+        self
+    }
+
+    /// Whether budgets are metered.
+    ///
+    /// ```
+    /// assert!(!framealloc::AllocConfig::default().budgets_enabled());
+    /// ```
+    pub fn budgets_enabled(&self) -> bool {
+        self.budgets
     }
 
     /// The largest object size the pool intent serves.
@@ -117,6 +142,7 @@ impl Default for AllocConfig {
             frame_arena_size: Self::DEFAULT_FRAME_ARENA_SIZE,
             frame_chunk_size: Self::DEFAULT_FRAME_CHUNK_SIZE,
             pool_max_size: Self::DEFAULT_POOL_MAX_SIZE,
+            budgets: false,
         }
     }
 }

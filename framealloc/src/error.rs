@@ -47,6 +47,28 @@ pub enum AllocError {
         /// Bytes asked of the global allocator.
         requested: usize,
     },
+    /// FA301: the allocation would take the allocator past its global hard
+    /// budget ([`BudgetManager::set_global_limits`](crate::BudgetManager::set_global_limits)).
+    GlobalBudgetExceeded {
+        /// Bytes the refused allocation asked for.
+        requested: usize,
+        /// Bytes in use under the global budget.
+        used: usize,
+        /// The global hard limit.
+        limit: usize,
+    },
+    /// FA302: the allocation would take its tag past the tag's hard budget
+    /// ([`BudgetManager::set_tag_limits`](crate::BudgetManager::set_tag_limits)).
+    TagBudgetExceeded {
+        /// The tag that was current on the allocating thread.
+        tag: crate::AllocationTag,
+        /// Bytes the refused allocation asked for.
+        requested: usize,
+        /// Bytes in use under the tag's budget.
+        used: usize,
+        /// The tag's hard limit.
+        limit: usize,
+    },
     /// FA901: an internal invariant broke. This is a bug in framealloc.
     Internal {
         /// Which invariant.
@@ -66,6 +88,8 @@ impl AllocError {
             AllocError::ArenaExhausted { .. } => "FA003",
             AllocError::SizeOverflow { .. } => "FA004",
             AllocError::OutOfMemory { .. } => "FA005",
+            AllocError::GlobalBudgetExceeded { .. } => "FA301",
+            AllocError::TagBudgetExceeded { .. } => "FA302",
             AllocError::Internal { .. } => "FA901",
         }
     }
@@ -86,6 +110,12 @@ impl AllocError {
             }
             AllocError::OutOfMemory { .. } => {
                 "the system is out of memory; free memory or lower the allocation size"
+            }
+            AllocError::GlobalBudgetExceeded { .. } => {
+                "raise the global hard limit with `BudgetManager::set_global_limits`, or free memory first"
+            }
+            AllocError::TagBudgetExceeded { .. } => {
+                "raise the tag's hard limit with `BudgetManager::set_tag_limits`, or free memory under this tag first"
             }
             AllocError::Internal { .. } => {
                 "this is a bug in framealloc; please report it with the message above"
@@ -116,6 +146,23 @@ impl fmt::Display for AllocError {
             AllocError::OutOfMemory { requested } => {
                 write!(f, "the global allocator refused {requested} bytes")?
             }
+            AllocError::GlobalBudgetExceeded {
+                requested,
+                used,
+                limit,
+            } => write!(
+                f,
+                "global memory budget exceeded: {requested} bytes requested with {used} of {limit} bytes in use"
+            )?,
+            AllocError::TagBudgetExceeded {
+                tag,
+                requested,
+                used,
+                limit,
+            } => write!(
+                f,
+                "budget of tag `{tag}` exceeded: {requested} bytes requested with {used} of {limit} bytes in use"
+            )?,
             AllocError::Internal { what } => write!(f, "internal allocator error: {what}")?,
         }
         write!(f, "\n  help: {}", self.help())

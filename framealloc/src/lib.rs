@@ -69,7 +69,9 @@
     reason = "the one module that handles raw memory; see its docs"
 )]
 mod allocators;
+mod budget;
 mod config;
+pub mod diagnostics;
 mod error;
 mod frame;
 mod shared;
@@ -78,9 +80,12 @@ mod stats;
 
 pub use allocator_api2;
 pub use allocators::pool_box::{HeapBox, PoolBox};
+pub use budget::{AllocationTag, BudgetEvent, BudgetManager, BudgetUsage, MAX_TAGS, TagGuard};
 pub use config::AllocConfig;
+pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mode};
 pub use error::AllocError;
 pub use frame::{Frame, FrameBox, FrameReport};
+pub use framealloc_macros::{fa_compile_error, frame_system};
 pub use smart_alloc::{FrameRequired, MemoryProbe, SmartAlloc};
 pub use stats::{AllocStats, FrameStats, IntentStats, ThreadStats};
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::allocators::frame_memory::FrameMemory;
 use crate::allocators::pool_page::CLASS_SIZES;
 use crate::allocators::pool_state::PoolState;
+use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
 
 pub(crate) struct Shared {
@@ -15,13 +16,19 @@ pub(crate) struct Shared {
     pub(crate) frames: FrameMemory,
     /// Pool and heap intents. Outlives this struct while boxes are live.
     pub(crate) pools: Arc<PoolState>,
+    pub(crate) budgets: Arc<BudgetManager>,
 }
 
 impl Shared {
     pub(crate) fn new(config: AllocConfig) -> Shared {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let frames = FrameMemory::new(config.frame_arena_size(), config.frame_chunk_size());
+        let budgets = Arc::new(BudgetManager::new(config.budgets_enabled()));
+        let frames = FrameMemory::new(
+            config.frame_arena_size(),
+            config.frame_chunk_size(),
+            budgets.is_enabled().then(|| budgets.clone()),
+        );
         // Classes whose slots fit under the configured pool limit.
         let class_limit = if config.pool_max_size() == 0 {
             0
@@ -31,12 +38,13 @@ impl Shared {
                 .take_while(|&&size| size <= config.pool_max_size())
                 .count()
         };
-        let pools = Arc::new(PoolState::new(id, class_limit));
+        let pools = Arc::new(PoolState::new(id, class_limit, budgets.clone()));
         Shared {
             id,
             config,
             frames,
             pools,
+            budgets,
         }
     }
 }

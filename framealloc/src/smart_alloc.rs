@@ -7,6 +7,7 @@ use core::mem::MaybeUninit;
 use crate::allocators::pool_box::{self, HeapBox, PoolBox};
 use crate::allocators::thread_arena::arena_for_current_thread;
 use crate::allocators::thread_heap::heap_for_current_thread;
+use crate::budget::{AllocationTag, BudgetManager, TagGuard};
 use crate::config::AllocConfig;
 use crate::error::AllocError;
 use crate::frame::{Frame, FrameBox};
@@ -220,8 +221,8 @@ impl SmartAlloc {
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::with_defaults();
-    /// let grid = alloc.heap_alloc::<[[u8; 64]; 64]>()?;
-    /// assert_eq!(grid[63][63], 0);
+    /// let grid = alloc.heap_alloc::<[[u8; 32]; 32]>()?;
+    /// assert_eq!(grid[31][31], 0);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn heap_alloc<T: Default>(&self) -> Result<HeapBox<T>, AllocError> {
@@ -258,6 +259,50 @@ impl SmartAlloc {
     /// ```
     pub fn thread_stats(&self) -> ThreadStats {
         ThreadStats::of(heap_for_current_thread(&self.shared.pools).heap())
+    }
+
+    /// This allocator's budgets: limits, usage and events.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
+    /// alloc.budgets().set_global_limits(None, Some(64));
+    /// let err = alloc.pool_box([0u8; 128]).unwrap_err();
+    /// assert_eq!(err.code(), "FA301");
+    /// ```
+    pub fn budgets(&self) -> &BudgetManager {
+        &self.shared.budgets
+    }
+
+    /// Runs `work` with `tag` as the calling thread's current tag, so the
+    /// pool and heap allocations it makes are charged to `tag`'s budget;
+    /// the previous tag is restored afterwards, even if `work` panics.
+    ///
+    /// ```
+    /// use framealloc::{AllocationTag, SmartAlloc};
+    /// let alloc = SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
+    /// let physics = AllocationTag::new("physics");
+    /// let body = alloc.with_tag(physics, || alloc.pool_box([0u64; 8]))?;
+    /// assert_eq!(alloc.budgets().usage(physics).used, 64);
+    /// drop(body);
+    /// assert_eq!(alloc.budgets().usage(physics).used, 0);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn with_tag<R>(&self, tag: AllocationTag, work: impl FnOnce() -> R) -> R {
+        let _guard = TagGuard::enter(tag);
+        work()
+    }
+
+    /// Makes `tag` the calling thread's current tag until the returned guard
+    /// drops. See [`with_tag`](Self::with_tag).
+    ///
+    /// ```
+    /// use framealloc::{AllocationTag, SmartAlloc};
+    /// let alloc = SmartAlloc::with_defaults();
+    /// let _rendering = alloc.enter_tag(AllocationTag::new("rendering"));
+    /// assert_eq!(AllocationTag::current().unwrap().name(), "rendering");
+    /// ```
+    pub fn enter_tag(&self, tag: AllocationTag) -> TagGuard {
+        TagGuard::enter(tag)
     }
 
     /// Test support: a probe that tells when this allocator's pool and heap

@@ -4,7 +4,12 @@
 //! so every test here runs under it; the counts are thread-local, so tests
 //! running in parallel do not disturb each other.
 
+mod budgets;
 mod counting;
+mod diagnostics_context;
+mod diagnostics_macros;
+mod diagnostics_paths;
+mod diagnostics_strict;
 mod frame_basics;
 mod frame_collections;
 mod frame_drops;

@@ -33,9 +33,6 @@ fn thousands_of_remote_frees_come_back_to_the_owner() {
     let boxes: Vec<PoolBox<[u64; 8]>> = (0..n)
         .map(|i| alloc.pool_box([i as u64; 8]).unwrap())
         .collect();
-    // Pool pages are 64 KiB, aligned to 64 KiB.
-    let page_of = |b: &PoolBox<[u64; 8]>| PoolBox::as_ptr(b) as usize >> 16;
-    let pages: std::collections::HashSet<usize> = boxes.iter().map(page_of).collect();
     let pages_before = alloc.stats().pool_pages;
 
     thread::spawn(move || {
@@ -46,18 +43,23 @@ fn thousands_of_remote_frees_come_back_to_the_owner() {
     .join()
     .unwrap();
 
-    // The owner allocates again: the remotely freed slots are reused, so
-    // every new box lies in a page that already existed.
-    let again: Vec<PoolBox<[u64; 8]>> = (0..n)
+    // A 64-byte page holds about 1,020 slots, so the pages hold fewer than
+    // 400 never-used slots now: `n + 400` boxes fit only if the owner
+    // reuses the slots the other thread freed.
+    let again: Vec<PoolBox<[u64; 8]>> = (0..n + 400)
         .map(|i| alloc.pool_box([i as u64; 8]).unwrap())
         .collect();
-    assert!(
-        again.iter().all(|b| pages.contains(&page_of(b))),
+    assert_eq!(
+        alloc.stats().pool_pages,
+        pages_before,
         "a new page was needed"
     );
+    assert!(again.iter().enumerate().all(|(i, b)| b[0] == i as u64));
+
+    alloc.collect_remote_frees();
     let stats = alloc.stats();
-    assert_eq!(stats.pool_pages, pages_before);
     assert_eq!(stats.pool.deallocations, n as u64);
+    assert_eq!(stats.pool.live_bytes, (n as u64 + 400) * 64);
 }
 
 #[test]

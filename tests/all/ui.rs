@@ -1,7 +1,8 @@
 //! Compile-fail and compile-pass UI tests (trybuild) for the lifetime-typed
 //! frame API: `ui-tests/fail/*.rs` must not compile, with the diagnostics
 //! recorded in their `.stderr` files; `ui-tests/pass/*.rs` must compile and
-//! run.
+//! run. `ui-tests/macros/` does the same for `fa_compile_error!`,
+//! `#[frame_system]` and the runtime emission macros.
 //!
 //! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test all ui`.
 
@@ -16,4 +17,6 @@ fn ui() {
     let cases = trybuild::TestCases::new();
     cases.compile_fail("ui-tests/fail/*.rs");
     cases.pass("ui-tests/pass/*.rs");
+    cases.compile_fail("ui-tests/macros/fail/*.rs");
+    cases.pass("ui-tests/macros/pass/*.rs");
 }

@@ -36,6 +36,8 @@ pub(crate) struct ArenaLimits {
     pub(crate) cap: usize,
     /// Size of an arena's first chunk (`AllocConfig::frame_chunk_size`).
     pub(crate) first_chunk: usize,
+    /// Meters chunks taken from the system, when budgets are on.
+    pub(crate) budgets: Option<std::sync::Arc<crate::budget::BudgetManager>>,
 }
 
 /// Figures the owning thread publishes for other threads' `stats()` calls.
@@ -171,7 +173,7 @@ impl Arena {
     }
 
     /// Moves to the next kept chunk, or brings in a new one, and allocates
-    /// there.
+    /// there. Refusals are reported as diagnostics (FA003, FA005, FA301).
     #[cold]
     #[inline(never)]
     pub(crate) fn alloc_slow(
@@ -180,53 +182,69 @@ impl Arena {
         limits: &ArenaLimits,
     ) -> Result<NonNull<u8>, AllocError> {
         let (size, align) = (layout.size(), layout.align());
-        let mut list = self.chunks.borrow_mut();
         let next = self.entered.get();
-        let reuse = list
+        let reuse = self
+            .chunks
+            .borrow()
             .chunks
             .get(next)
             .is_some_and(|chunk| chunk.fits(size, align));
         if !reuse {
-            let chunk = self.acquire_chunk(&list, layout, limits)?;
+            // No borrow is held while a chunk is acquired: budget listeners
+            // and diagnostics sinks run in there and may open a frame on
+            // this very arena.
+            let reserved = self.chunks.borrow().reserved;
+            let chunk = self
+                .acquire_chunk(reserved, layout, limits)
+                .map_err(crate::diagnostics::reported)?;
+            let mut list = self.chunks.borrow_mut();
             list.reserved += chunk.capacity();
+            // Re-read the position: a nested frame may have moved it.
+            let next = self.entered.get();
             list.chunks.insert(next, chunk);
             self.publish_holdings(&list);
         }
+        let next = self.entered.get();
+        let list = self.chunks.borrow();
         self.enter_chunk(&list.chunks[next], next + 1);
         drop(list);
-        self.bump(size, align).ok_or(AllocError::Internal {
-            what: "a fresh frame chunk could not hold the allocation it was sized for",
+        self.bump(size, align).ok_or_else(|| {
+            crate::diagnostics::reported(AllocError::Internal {
+                what: "a fresh frame chunk could not hold the allocation it was sized for",
+            })
         })
     }
 
     fn acquire_chunk(
         &self,
-        list: &ChunkList,
+        reserved: usize,
         layout: Layout,
         limits: &ArenaLimits,
     ) -> Result<Chunk, AllocError> {
         let (size, align) = (layout.size(), layout.align());
-        let room = limits.cap.saturating_sub(list.reserved);
+        let room = limits.cap.saturating_sub(reserved);
         // A fresh chunk is aligned to `max(align, CHUNK_ALIGN)`, so `size`
         // bytes is all it needs.
         if size > room {
             return Err(AllocError::ArenaExhausted {
                 requested: size,
-                reserved: list.reserved,
+                reserved,
                 limit: limits.cap,
             });
         }
         if let Some(chunk) = limits.pool.take(size, align, room) {
             return Ok(chunk);
         }
-        let growth = list
-            .reserved
-            .clamp(limits.first_chunk, MAX_GROWTH_CHUNK.max(limits.first_chunk));
+        let growth = reserved.clamp(limits.first_chunk, MAX_GROWTH_CHUNK.max(limits.first_chunk));
         let capacity = growth.max(size).min(room);
-        let chunk =
-            Chunk::allocate(capacity, align.max(CHUNK_ALIGN)).ok_or(AllocError::OutOfMemory {
-                requested: capacity,
-            })?;
+        if let Some(budgets) = &limits.budgets {
+            // Frame chunks count against the global budget (FA301).
+            budgets.charge(0, capacity)?;
+        }
+        let chunk = Chunk::allocate(capacity, align.max(CHUNK_ALIGN), limits.budgets.clone());
+        let chunk = chunk.ok_or(AllocError::OutOfMemory {
+            requested: capacity,
+        })?;
         Published::add(&self.published.chunk_allocations, 1);
         Ok(chunk)
     }

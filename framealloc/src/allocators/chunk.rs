@@ -7,7 +7,9 @@
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+
+use crate::budget::BudgetManager;
 
 /// Every chunk is aligned at least this much. It keeps the start of a chunk on
 /// a cache line and above [`super::arena::MIN_ALIGN`].
@@ -22,6 +24,8 @@ pub(crate) const CHUNK_ALIGN: usize = 64;
 pub(crate) struct Chunk {
     base: NonNull<u8>,
     layout: Layout,
+    /// The budget this chunk's bytes are charged to, released on drop.
+    budget: Option<Arc<BudgetManager>>,
 }
 
 // SAFETY: a chunk is a uniquely owned block of plain bytes, like `Box<[u8]>`;
@@ -30,13 +34,34 @@ unsafe impl Send for Chunk {}
 
 impl Chunk {
     /// Allocates a chunk of at least `capacity` bytes aligned to at least
-    /// `align`. Returns `None` when the layout is impossible or the global
-    /// allocator refuses.
-    pub(crate) fn allocate(capacity: usize, align: usize) -> Option<Chunk> {
+    /// `align`, already charged to `budget` (released on drop, or here if
+    /// the allocation fails). Returns `None` when the layout is impossible
+    /// or the global allocator refuses.
+    pub(crate) fn allocate(
+        capacity: usize,
+        align: usize,
+        budget: Option<Arc<BudgetManager>>,
+    ) -> Option<Chunk> {
+        let chunk = Self::allocate_raw(capacity, align, budget.clone());
+        if let (None, Some(budget)) = (&chunk, budget) {
+            budget.release(0, capacity);
+        }
+        chunk
+    }
+
+    fn allocate_raw(
+        capacity: usize,
+        align: usize,
+        budget: Option<Arc<BudgetManager>>,
+    ) -> Option<Chunk> {
         let layout = Layout::from_size_align(capacity.max(1), align.max(CHUNK_ALIGN)).ok()?;
         // SAFETY: `layout` has a non-zero size (`max(1)` above).
         let raw = unsafe { std::alloc::alloc(layout) };
-        NonNull::new(raw).map(|base| Chunk { base, layout })
+        NonNull::new(raw).map(|base| Chunk {
+            base,
+            layout,
+            budget,
+        })
     }
 
     /// First byte of the chunk, carrying the allocation's provenance.
@@ -77,6 +102,9 @@ impl Drop for Chunk {
         // SAFETY: `base` came from `alloc(layout)` (type invariant) and is
         // freed exactly once, here.
         unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) }
+        if let Some(budget) = &self.budget {
+            budget.release(0, self.layout.size());
+        }
     }
 }
 

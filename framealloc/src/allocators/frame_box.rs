@@ -321,9 +321,11 @@ impl Arena {
     }
 
     fn slice_slot<T>(&self, limits: &ArenaLimits, len: usize) -> Result<NonNull<T>, AllocError> {
-        let layout = Layout::array::<T>(len).map_err(|_| AllocError::SizeOverflow {
-            count: len,
-            element_size: size_of::<T>(),
+        let layout = Layout::array::<T>(len).map_err(|_| {
+            crate::diagnostics::reported(AllocError::SizeOverflow {
+                count: len,
+                element_size: size_of::<T>(),
+            })
         })?;
         self.alloc_layout(layout, limits).map(NonNull::cast)
     }

@@ -37,12 +37,17 @@ unsafe impl Send for FrameMemory {}
 unsafe impl Sync for FrameMemory {}
 
 impl FrameMemory {
-    pub(crate) fn new(cap: usize, first_chunk: usize) -> FrameMemory {
+    pub(crate) fn new(
+        cap: usize,
+        first_chunk: usize,
+        budgets: Option<std::sync::Arc<crate::budget::BudgetManager>>,
+    ) -> FrameMemory {
         FrameMemory {
             limits: ArenaLimits {
                 pool: ChunkPool::default(),
                 cap,
                 first_chunk,
+                budgets,
             },
             arenas: Mutex::default(),
         }

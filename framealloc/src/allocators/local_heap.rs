@@ -138,7 +138,7 @@ impl LocalHeap {
         let mut previous: *mut PageHeader = ptr::null_mut();
         let mut spare_seen = false;
         let mut cursor = self.heads[class].get();
-        // SAFETY (loop): pages on the list are live and owned by this heap.
+        // SAFETY: pages on the list are live and owned by this heap.
         while let Some(page) = unsafe { cursor.as_ref() } {
             let next = page.next_in_class.get();
             let freed = page.collect_remote();

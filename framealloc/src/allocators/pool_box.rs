@@ -11,9 +11,10 @@ use core::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::local_heap::LocalHeap;
-use super::pool_page::{CLASSES, PageHeader, class_for};
+use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
 use super::thread_heap::{heap_for_current_thread, token};
+use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
 /// Where a box's memory came from, decided when it was allocated.
@@ -57,23 +58,62 @@ fn heap_layout<T>() -> Option<(Layout, usize)> {
     Some((layout.pad_to_align(), offset))
 }
 
-/// Allocates room for a `T` (not zero-sized) and returns it with its backing.
-pub(crate) fn allocate<T>(state: &Arc<PoolState>) -> Result<(NonNull<T>, Backing), AllocError> {
-    let backing = Backing::for_type::<T>(state.class_limit);
+/// What a box owes its allocator's budget: nothing (`0`), or the bytes of
+/// its backing charged to the tag with id `charge - 1` (id 0 = untagged).
+pub(crate) type Charge = u32;
+
+/// Bytes a backing takes for a `T`: the slot, or the whole heap block.
+fn backing_bytes<T>(backing: Backing) -> usize {
+    match backing {
+        Backing::None => 0,
+        Backing::Pool(class) => CLASS_SIZES[class],
+        Backing::Heap => heap_layout::<T>().map_or(0, |(layout, _)| layout.size()),
+    }
+}
+
+/// Charges the budget for a `T` with `backing`, when budgets are on.
+fn charge_budget<T>(state: &PoolState, backing: Backing) -> Result<Charge, AllocError> {
+    if !state.budgets.is_enabled() || backing == Backing::None {
+        return Ok(0);
+    }
+    let tag = current_tag_index();
+    state
+        .budgets
+        .charge(tag, backing_bytes::<T>(backing))
+        .map_err(crate::diagnostics::reported)?;
+    Ok(tag + 1)
+}
+
+fn release_budget<T>(state: &PoolState, backing: Backing, charge: Charge) {
+    if charge != 0 {
+        state
+            .budgets
+            .release(charge - 1, backing_bytes::<T>(backing));
+    }
+}
+
+/// Allocates room for a `T` with `backing`; returns it with its charge.
+#[inline(always)]
+pub(crate) fn allocate<T>(
+    state: &Arc<PoolState>,
+    backing: Backing,
+) -> Result<(NonNull<T>, Charge), AllocError> {
+    let charge = charge_budget::<T>(state, backing)?;
     let ptr = match backing {
-        Backing::None => NonNull::dangling(),
+        Backing::None => Ok(NonNull::dangling()),
         Backing::Pool(class) => {
             let heap = heap_for_current_thread(state);
             heap.heap()
                 .alloc_slot(class)
+                .map(NonNull::cast)
                 .ok_or(AllocError::OutOfMemory {
-                    requested: super::pool_page::PAGE_SIZE,
-                })?
-                .cast()
+                    requested: PAGE_SIZE,
+                })
         }
-        Backing::Heap => allocate_heap::<T>(state)?,
+        Backing::Heap => allocate_heap::<T>(state),
     };
-    Ok((ptr, backing))
+    ptr.map(|ptr| (ptr, charge))
+        .inspect_err(|_| release_budget::<T>(state, backing, charge))
 }
 
 fn allocate_heap<T>(state: &Arc<PoolState>) -> Result<NonNull<T>, AllocError> {
@@ -100,23 +140,41 @@ fn allocate_heap<T>(state: &Arc<PoolState>) -> Result<NonNull<T>, AllocError> {
 }
 
 /// Gives back the memory of a value (already dropped) allocated by
-/// `allocate`.
+/// `allocate`, and its budget charge.
 ///
 /// # Safety
 ///
-/// `ptr` and `backing` come from one `allocate::<T>` call, and the memory is
-/// not used afterwards.
-pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, backing: Backing) {
+/// `ptr`, `backing` and `charge` come from one `allocate::<T>` call, and the
+/// memory is not used afterwards.
+#[inline(always)]
+pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, backing: Backing, charge: Charge) {
     match backing {
         Backing::None => {}
-        // SAFETY: forwarded from the caller: a live slot of a live page.
-        Backing::Pool(_) => unsafe { free_slot(ptr.cast()) },
+        Backing::Pool(_) => {
+            if charge != 0 {
+                // SAFETY: a live slot lies in a live page whose heap and state
+                // are alive; the budget is released before the slot is freed
+                // (after which the state may go away).
+                let state = unsafe { &*(*PageHeader::of(ptr.cast()).heap()).state };
+                release_budget::<T>(state, backing, charge);
+            }
+            // SAFETY: forwarded from the caller: a live slot of a live page.
+            unsafe { free_slot(ptr.cast()) }
+        }
         Backing::Heap => {
             let Some((layout, offset)) = heap_layout::<T>() else {
                 return;
             };
             // SAFETY: the value sits `offset` bytes into its block.
-            unsafe { free_heap_block(ptr.cast::<u8>().sub(offset), layout) }
+            let block = unsafe { ptr.cast::<u8>().sub(offset) };
+            if charge != 0 {
+                // SAFETY: the block starts with its header; its heap and state
+                // are alive until this block's free is counted, below.
+                let state = unsafe { &*(*(*block.cast::<HeapHeader>().as_ptr()).heap).state };
+                release_budget::<T>(state, backing, charge);
+            }
+            // SAFETY: the block and layout come from `allocate_heap`.
+            unsafe { free_heap_block(block, layout) }
         }
     }
 }
@@ -137,12 +195,14 @@ unsafe fn free_slot(slot: NonNull<u8>) {
         page.push_local(slot);
         heap.counters.pool_frees[page.class()].add(1);
         if state.closed.load(Ordering::Relaxed) {
-            state.owner_free_after_close(heap);
+            state.owner_free_after_close(heap).finish();
         }
     } else if !state.closed.load(Ordering::SeqCst) {
         page.push_remote(slot);
     } else {
-        state.free_after_close(heap, || page.push_remote(slot));
+        state
+            .free_after_close(heap, || page.push_remote(slot))
+            .finish();
     }
 }
 
@@ -162,12 +222,14 @@ unsafe fn free_heap_block(block: NonNull<u8>, layout: Layout) {
     if heap.owner.load(Ordering::Relaxed) == token() {
         heap.count_heap_free_local(header.bytes);
         if state.closed.load(Ordering::Relaxed) {
-            state.owner_free_after_close(heap);
+            state.owner_free_after_close(heap).finish();
         }
     } else if !state.closed.load(Ordering::SeqCst) {
         heap.count_heap_free_remote(header.bytes);
     } else {
-        state.free_after_close(heap, || heap.count_heap_free_remote(header.bytes));
+        state
+            .free_after_close(heap, || heap.count_heap_free_remote(header.bytes))
+            .finish();
     }
 }
 
@@ -179,6 +241,7 @@ macro_rules! owning_box {
             /// allocated by `allocate::<T>` with `backing`.
             ptr: NonNull<T>,
             backing: Backing,
+            charge: Charge,
             _owns: PhantomData<T>,
         }
 
@@ -193,8 +256,8 @@ macro_rules! owning_box {
             ///
             /// `ptr` holds an initialised `T` from `allocate::<T>` with
             /// `backing`, owned by nothing else.
-            pub(crate) unsafe fn from_raw(ptr: NonNull<T>, backing: Backing) -> Self {
-                $name { ptr, backing, _owns: PhantomData }
+            pub(crate) unsafe fn from_raw(ptr: NonNull<T>, backing: Backing, charge: Charge) -> Self {
+                $name { ptr, backing, charge, _owns: PhantomData }
             }
 
             /// Moves the value out and frees the memory.
@@ -204,7 +267,7 @@ macro_rules! owning_box {
                 // the memory freed once (the box is forgotten).
                 unsafe {
                     let value = boxed.ptr.as_ptr().read();
-                    deallocate(boxed.ptr, boxed.backing);
+                    deallocate(boxed.ptr, boxed.backing, boxed.charge);
                     value
                 }
             }
@@ -223,7 +286,7 @@ macro_rules! owning_box {
                 // its backing serve a `T`; it is initialised before retyping.
                 unsafe {
                     boxed.ptr.as_ptr().write(MaybeUninit::new(value));
-                    $name::from_raw(boxed.ptr.cast::<T>(), boxed.backing)
+                    $name::from_raw(boxed.ptr.cast::<T>(), boxed.backing, boxed.charge)
                 }
             }
         }
@@ -252,7 +315,7 @@ macro_rules! owning_box {
                 // dropped and freed exactly once, here.
                 unsafe {
                     self.ptr.as_ptr().drop_in_place();
-                    deallocate(self.ptr, self.backing);
+                    deallocate(self.ptr, self.backing, self.charge);
                 }
             }
         }
@@ -343,26 +406,30 @@ owning_box! {
 }
 
 /// Moves `value` into fresh pool (or, for large types, heap) memory.
+#[inline(always)]
 pub(crate) fn pool_box<T>(state: &Arc<PoolState>, value: T) -> Result<PoolBox<T>, AllocError> {
-    let (ptr, backing) = allocate::<T>(state)?;
+    let backing = Backing::for_type::<T>(state.class_limit);
+    let (ptr, charge) = allocate::<T>(state, backing)?;
     // SAFETY: fresh memory for a `T`; initialised before the box owns it.
     unsafe {
         ptr.as_ptr().write(value);
-        Ok(PoolBox::from_raw(ptr, backing))
+        Ok(PoolBox::from_raw(ptr, backing, charge))
     }
 }
 
 /// Moves `value` into a fresh heap-intent block.
+#[inline]
 pub(crate) fn heap_box<T>(state: &Arc<PoolState>, value: T) -> Result<HeapBox<T>, AllocError> {
-    let (ptr, backing) = if size_of::<T>() == 0 {
-        (NonNull::dangling(), Backing::None)
+    let backing = if size_of::<T>() == 0 {
+        Backing::None
     } else {
-        (allocate_heap::<T>(state)?, Backing::Heap)
+        Backing::Heap
     };
+    let (ptr, charge) = allocate::<T>(state, backing)?;
     // SAFETY: fresh memory for a `T`; initialised before the box owns it.
     unsafe {
         ptr.as_ptr().write(value);
-        Ok(HeapBox::from_raw(ptr, backing))
+        Ok(HeapBox::from_raw(ptr, backing, charge))
     }
 }
 
@@ -370,7 +437,8 @@ pub(crate) fn heap_box<T>(state: &Arc<PoolState>, value: T) -> Result<HeapBox<T>
 pub(crate) fn pool_box_uninit<T>(
     state: &Arc<PoolState>,
 ) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-    let (ptr, backing) = allocate::<MaybeUninit<T>>(state)?;
+    let backing = Backing::for_type::<T>(state.class_limit);
+    let (ptr, charge) = allocate::<MaybeUninit<T>>(state, backing)?;
     // SAFETY: a `MaybeUninit` needs no initialisation.
-    Ok(unsafe { PoolBox::from_raw(ptr, backing) })
+    Ok(unsafe { PoolBox::from_raw(ptr, backing, charge) })
 }

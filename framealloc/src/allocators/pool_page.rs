@@ -74,6 +74,9 @@ pub(crate) struct PageHeader {
     heap: Cell<*const LocalHeap>,
     /// Next page of the same class in the heap's list.
     pub(crate) next_in_class: Cell<*mut PageHeader>,
+    /// The page's first byte, with the whole allocation's provenance (a
+    /// pointer derived from `&self` would cover the header alone).
+    base: NonNull<u8>,
 }
 
 // SAFETY: see the struct docs: cells are touched by one thread at a time
@@ -109,6 +112,7 @@ impl PageHeader {
             class: Cell::new(class as u32),
             heap: Cell::new(heap),
             next_in_class: Cell::new(ptr::null_mut()),
+            base: page,
         };
         // SAFETY: in bounds and aligned (above); the page is not shared yet.
         unsafe { header.write(fresh) };
@@ -155,8 +159,7 @@ impl PageHeader {
     }
 
     fn base(&self) -> *mut u8 {
-        let header: *const PageHeader = self;
-        header.cast::<u8>().cast_mut().wrapping_sub(HEADER_OFFSET)
+        self.base.as_ptr()
     }
 
     pub(crate) fn heap(&self) -> *const LocalHeap {
@@ -275,8 +278,10 @@ impl PageHeader {
     fn pop_remote(&self) -> Option<NonNull<u8>> {
         let stub = self.stub_ptr();
         let mut tail = self.remote_tail.get();
-        // SAFETY (all derefs below): `tail`, `next` and `stub` are the stub or
-        // slots pushed and not yet popped; producers only write their `next`.
+        // In this function `tail`, `next`, `stub` and `previous` are always the
+        // stub or slots pushed and not yet popped, which stay valid; producers
+        // only ever write a slot's `next`.
+        // SAFETY: `tail` is such a pointer (see above).
         let mut next = unsafe { (*tail).next.load(Ordering::Acquire) };
         if tail == stub {
             if next.is_null() {
@@ -284,6 +289,7 @@ impl PageHeader {
             }
             self.remote_tail.set(next);
             tail = next;
+            // SAFETY: `next` is such a pointer (see above).
             next = unsafe { (*next).next.load(Ordering::Acquire) };
         }
         if !next.is_null() {
@@ -298,7 +304,9 @@ impl PageHeader {
         // SAFETY: the stub is ours; writing its link before publishing it.
         unsafe { (*stub).next.store(ptr::null_mut(), Ordering::Relaxed) };
         let previous = self.remote_head.swap(stub, Ordering::AcqRel);
+        // SAFETY: `previous` is such a pointer (see above).
         unsafe { (*previous).next.store(stub, Ordering::Release) };
+        // SAFETY: `tail` is such a pointer (see above).
         next = unsafe { (*tail).next.load(Ordering::Acquire) };
         if !next.is_null() {
             self.remote_tail.set(next);

@@ -26,6 +26,7 @@ pub(crate) struct PoolState {
     /// Classes at or above this index are served by the heap intent.
     pub(crate) class_limit: usize,
     pub(crate) closed: AtomicBool,
+    pub(crate) budgets: Arc<crate::budget::BudgetManager>,
     pages: Mutex<PageSet>,
     heaps: Mutex<HeapSet>,
 }
@@ -54,11 +55,16 @@ unsafe impl Send for PoolState {}
 unsafe impl Sync for PoolState {}
 
 impl PoolState {
-    pub(crate) fn new(id: u64, class_limit: usize) -> PoolState {
+    pub(crate) fn new(
+        id: u64,
+        class_limit: usize,
+        budgets: Arc<crate::budget::BudgetManager>,
+    ) -> PoolState {
         PoolState {
             id,
             class_limit,
             closed: AtomicBool::new(false),
+            budgets,
             pages: Mutex::default(),
             heaps: Mutex::default(),
         }
@@ -108,7 +114,7 @@ impl PoolState {
 
     /// The owner thread is done with `heap` (it exits, or lent it for one
     /// allocation during teardown).
-    pub(crate) fn give_up(&self, heap: &LocalHeap) {
+    pub(crate) fn give_up(&self, heap: &LocalHeap) -> Release {
         let release = {
             let mut heaps = lock(&self.heaps);
             heap.owner.store(0, Ordering::SeqCst);
@@ -120,16 +126,16 @@ impl PoolState {
                 false
             }
         };
-        if release {
-            drop_strong_count(heap);
-        }
+        Release::of(heap, release)
     }
 
     /// Marks the state closed (the last `SmartAlloc` is gone) and releases
-    /// every idle heap that is already empty.
+    /// every idle heap that is already empty. The caller must hold a strong
+    /// count of its own across the call (the counts released here are
+    /// dropped before returning).
     pub(crate) fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let released: Vec<NonNull<LocalHeap>> = {
+        let released: Vec<Release> = {
             let mut heaps = lock(&self.heaps);
             let idle: Vec<NonNull<LocalHeap>> = core::mem::take(&mut heaps.idle);
             let mut released = Vec::new();
@@ -138,27 +144,23 @@ impl PoolState {
                 let heap_ref = unsafe { heap.as_ref() };
                 heap_ref.collect(true);
                 if heap_ref.is_empty() {
-                    if self.release_locked(&mut heaps, heap_ref) {
-                        released.push(heap);
-                    }
+                    let release = self.release_locked(&mut heaps, heap_ref);
+                    released.push(Release::of(heap_ref, release));
                 } else {
                     heaps.idle.push(heap);
                 }
             }
             released
         };
-        // The caller (the allocator's shared state) still holds its own
-        // strong count, so the heaps stay valid through this loop.
-        for heap in released {
-            // SAFETY: as above.
-            drop_strong_count(unsafe { heap.as_ref() });
-        }
+        // The caller still holds its own strong count, so none of these
+        // brings the count to zero while `self` is borrowed.
+        released.into_iter().for_each(Release::finish);
     }
 
     /// A free into `heap` after the state closed, by a thread that does not
     /// own it: done under the lock so an idle heap is collected (and
     /// released once empty) by whoever frees into it last.
-    pub(crate) fn free_after_close(&self, heap: &LocalHeap, free: impl FnOnce()) {
+    pub(crate) fn free_after_close(&self, heap: &LocalHeap, free: impl FnOnce()) -> Release {
         let release = {
             let mut heaps = lock(&self.heaps);
             free();
@@ -169,26 +171,22 @@ impl PoolState {
                 false
             }
         };
-        if release {
-            drop_strong_count(heap);
-        }
+        Release::of(heap, release)
     }
 
     /// The owner freed into its heap after the state closed: once the heap
     /// is empty, the owner lets it go.
-    pub(crate) fn owner_free_after_close(&self, heap: &LocalHeap) {
+    pub(crate) fn owner_free_after_close(&self, heap: &LocalHeap) -> Release {
         heap.collect(true);
         if !heap.is_empty() {
-            return;
+            return Release(None);
         }
         let release = {
             let mut heaps = lock(&self.heaps);
             heap.owner.store(0, Ordering::SeqCst);
             self.release_locked(&mut heaps, heap)
         };
-        if release {
-            drop_strong_count(heap);
-        }
+        Release::of(heap, release)
     }
 
     /// Marks an empty, unowned heap released and returns its pages. Returns
@@ -221,12 +219,27 @@ impl PoolState {
     }
 }
 
-/// Drops the strong count a released heap held on its state.
-fn drop_strong_count(heap: &LocalHeap) {
-    // SAFETY: `heap.state` came from `Arc::as_ptr` (full provenance), and the
-    // heap held one strong count, taken in `adopt` and given back only here,
-    // once per release (`retained` flips back to false under the lock).
-    unsafe { Arc::decrement_strong_count(heap.state) };
+/// The strong count a released heap held on its state, to be dropped by
+/// [`finish`](Release::finish) once the caller no longer uses the heap or
+/// the state: dropping it may free both. It is taken by value, not through
+/// a reference argument, so no live reference is left dangling.
+#[must_use = "a released heap's strong count must be dropped with `finish`"]
+pub(crate) struct Release(Option<*const PoolState>);
+
+impl Release {
+    fn of(heap: &LocalHeap, released: bool) -> Release {
+        Release(released.then_some(heap.state))
+    }
+
+    pub(crate) fn finish(self) {
+        if let Some(state) = self.0 {
+            // SAFETY: `state` came from `Arc::as_ptr` (full provenance), and
+            // the released heap held one strong count, taken in `adopt` and
+            // given back only here, once per release (`retained` flips back
+            // to false under the lock).
+            unsafe { Arc::decrement_strong_count(state) };
+        }
+    }
 }
 
 impl Drop for PoolState {

@@ -96,7 +96,10 @@ pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (ArenaRef<'_>, T
     });
     let (arena, tenancy) = match leased {
         Ok(arena) => (arena, Tenancy::Leased),
-        Err(_) => (shared.frames.adopt(), Tenancy::Borrowed),
+        Err(_) => {
+            crate::diagnostics::report_during_teardown("FA202", format_args!(""));
+            (shared.frames.adopt(), Tenancy::Borrowed)
+        }
     };
     // `arena` belongs to `shared.frames`, which is freed only when the last
     // handle to `shared` drops, and `shared` is borrowed for the returned
@@ -129,12 +132,17 @@ pub(crate) fn current_thread_frames() -> ThreadFrames {
             let mut state = ThreadFrames::default();
             for lease in leases.leases.borrow().iter() {
                 // Holding a strong count keeps the arena alive while we look.
-                let Some(_alive) = lease.owner.upgrade() else { continue };
+                let Some(_alive) = lease.owner.upgrade() else {
+                    continue;
+                };
                 // SAFETY: the allocator is alive, so its arena is; the lease
                 // is this thread's, so no other thread uses the arena.
                 let arena = unsafe { lease.arena.as_ref() };
                 state.open |= arena.depth() > 0;
-                state.ended += arena.published.frames_completed.load(core::sync::atomic::Ordering::Relaxed);
+                state.ended += arena
+                    .published
+                    .frames_completed
+                    .load(core::sync::atomic::Ordering::Relaxed);
             }
             state
         })

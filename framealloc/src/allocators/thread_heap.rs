@@ -47,7 +47,7 @@ impl Drop for HeapLeases {
                 // The owner may already have let the heap go (see
                 // `PoolState::owner_free_after_close`).
                 if heap.owner.load(core::sync::atomic::Ordering::Relaxed) == me {
-                    state.give_up(heap);
+                    state.give_up(heap).finish();
                 }
             }
         }
@@ -73,7 +73,7 @@ impl<'a> HeapRef<'a> {
 impl Drop for HeapRef<'_> {
     fn drop(&mut self) {
         if self.lent {
-            self.state.give_up(self.heap);
+            self.state.give_up(self.heap).finish();
         }
     }
 }
@@ -86,8 +86,9 @@ pub(crate) fn heap_for_current_thread(state: &Arc<PoolState>) -> HeapRef<'_> {
         // SAFETY: the cache holds only this thread's own leased heap for a
         // live allocator (`state` is borrowed), cleared before the lease is
         // given back; heaps live as long as their state.
+        let heap = unsafe { &*heap };
         return HeapRef {
-            heap: unsafe { &*heap },
+            heap,
             state,
             lent: false,
         };
@@ -122,9 +123,6 @@ fn heap_slow(state: &Arc<PoolState>) -> HeapRef<'_> {
     };
     // SAFETY: the heap belongs to `state`, borrowed for the result's
     // lifetime, and is owned by this thread (adopted with our token).
-    HeapRef {
-        heap: unsafe { heap.as_ref() },
-        state,
-        lent,
-    }
+    let heap = unsafe { heap.as_ref() };
+    HeapRef { heap, state, lent }
 }

@@ -1,0 +1,246 @@
+//! The table of diagnostic codes: the single source of truth.
+//!
+//! `fa_compile_error!` and `#[frame_system]` read it directly; the runtime
+//! (`framealloc::diagnostics::CODES`) gets the same rows through the hidden
+//! `__diagnostic_table!()` macro, which expands this array into a literal.
+//! A proc-macro crate cannot export data, and `framealloc` cannot be a
+//! dependency of this crate, so this is the one place both can read.
+//!
+//! Every `help` of a code that `framealloc::AllocError` carries is the exact
+//! text `AllocError::help` returns (a test in `framealloc` checks it).
+
+/// How serious a diagnostic is; mirrors `framealloc::DiagnosticKind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    /// The variant name of `framealloc::DiagnosticKind`.
+    pub(crate) fn variant(self) -> &'static str {
+        match self {
+            Severity::Error => "Error",
+            Severity::Warning => "Warning",
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug)]
+pub(crate) struct Code {
+    pub(crate) code: &'static str,
+    pub(crate) category: &'static str,
+    pub(crate) severity: Severity,
+    pub(crate) message: &'static str,
+    pub(crate) note: &'static str,
+    pub(crate) help: &'static str,
+}
+
+/// The categories codes are grouped in, by the hundreds digit.
+#[cfg(test)]
+const CATEGORIES: &[&str] = &[
+    "Frame", "Memory", "Bevy", "Thread", "Budget", "Handle", "Stream", "Internal",
+];
+
+use Severity::{Error, Warning};
+
+/// Every diagnostic code, in ascending order.
+pub(crate) const CODES: &[Code] = &[
+    Code {
+        code: "FA001",
+        category: "Frame",
+        severity: Error,
+        message: "frame allocation used outside an active frame",
+        note: "frame memory borrows the `Frame` that `begin_frame` returns; without one there is nothing to allocate from",
+        help: "open a frame and allocate from it: `let frame = alloc.begin_frame(); let value = frame.alloc(value);`",
+    },
+    Code {
+        code: "FA002",
+        category: "Frame",
+        severity: Error,
+        message: "frame memory escaped its frame",
+        note: "every frame allocation borrows its `Frame`, and ending or dropping the frame needs those borrows gone",
+        help: "drop or copy the data before the frame ends (`FrameBox::into_inner` moves a value out), or keep it in memory that outlives the frame",
+    },
+    Code {
+        code: "FA003",
+        category: "Frame",
+        severity: Error,
+        message: "frame arena exhausted",
+        note: "one thread's frame arena may hold at most `AllocConfig::frame_arena_size` bytes of chunks",
+        help: "raise the per-thread limit with `AllocConfig::with_frame_arena_size`, end frames more often, or move long-lived data to `pool_box`/`heap_box`",
+    },
+    Code {
+        code: "FA004",
+        category: "Memory",
+        severity: Error,
+        message: "allocation size overflows",
+        note: "the element count times the element size does not fit in a `Layout` (at most isize::MAX bytes)",
+        help: "check the slice length: the total size must stay below isize::MAX bytes",
+    },
+    Code {
+        code: "FA005",
+        category: "Memory",
+        severity: Error,
+        message: "the global allocator refused memory",
+        note: "framealloc asked the global allocator for a block and got none",
+        help: "the system is out of memory; free memory or lower the allocation size",
+    },
+    Code {
+        code: "FA101",
+        category: "Bevy",
+        severity: Error,
+        message: "Bevy integration is not set up",
+        note: "`SmartAllocPlugin` is not registered in the App, or `#[frame_system]` is used without framealloc's `bevy` feature",
+        help: "enable framealloc's `bevy` feature and add `.add_plugins(framealloc::bevy::SmartAllocPlugin::default())` to your App",
+    },
+    Code {
+        code: "FA102",
+        category: "Bevy",
+        severity: Warning,
+        message: "frame hooks did not run this frame",
+        note: "`SmartAllocPlugin` ends each frame in the `First` and `Last` schedules; a frame passed without them",
+        help: "drive the app through `App::update` and keep the plugin's systems in their schedules",
+    },
+    Code {
+        code: "FA201",
+        category: "Thread",
+        severity: Error,
+        message: "memory handed to an allocator that did not produce it",
+        note: "a box, handle or group belongs to the `SmartAlloc` that made it and must go back to that one",
+        help: "free or look up each allocation through the allocator (or a clone of it) that made it",
+    },
+    Code {
+        code: "FA202",
+        category: "Thread",
+        severity: Warning,
+        message: "allocator used while the calling thread tears down",
+        note: "this thread's framealloc state is already destroyed, so the frame borrows an arena for its own duration only",
+        help: "open frames before the thread's thread-local destructors run (end worker loops before the thread returns); the call still works, without the thread's warm arena",
+    },
+    Code {
+        code: "FA301",
+        category: "Budget",
+        severity: Error,
+        message: "global memory budget exceeded",
+        note: "the allocator's global hard limit refused this allocation",
+        help: "raise the global hard limit with `BudgetManager::set_global_limits`, or free memory first",
+    },
+    Code {
+        code: "FA302",
+        category: "Budget",
+        severity: Error,
+        message: "tag budget exceeded",
+        note: "the budget of the allocating thread's current tag refused it",
+        help: "raise the tag's hard limit with `BudgetManager::set_tag_limits`, or free memory under this tag first",
+    },
+    Code {
+        code: "FA401",
+        category: "Handle",
+        severity: Error,
+        message: "invalid or freed handle accessed",
+        note: "the handle's slot was freed or reused, or the handle comes from another allocator",
+        help: "check the handle before use, and keep handles with the allocator that made them",
+    },
+    Code {
+        code: "FA402",
+        category: "Stream",
+        severity: Error,
+        message: "streaming allocator budget exhausted",
+        note: "the streaming allocator cannot reserve the requested bytes without evicting data still in use",
+        help: "raise the streaming budget, release finished assets, or lower the request's priority so it may wait",
+    },
+    Code {
+        code: "FA901",
+        category: "Internal",
+        severity: Error,
+        message: "internal allocator error",
+        note: "an invariant framealloc relies on did not hold",
+        help: "this is a bug in framealloc; please report it with the message above",
+    },
+];
+
+/// The row for `code`, if it is in the table.
+pub(crate) fn lookup(code: &str) -> Option<&'static Code> {
+    CODES.iter().find(|row| row.code == code)
+}
+
+/// Every code, comma-separated, for error messages.
+pub(crate) fn known_codes() -> String {
+    CODES
+        .iter()
+        .map(|row| row.code)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn well_formed_code(code: &str) -> bool {
+        code.len() == 5 && code.starts_with("FA") && code[2..].bytes().all(|b| b.is_ascii_digit())
+    }
+
+    #[test]
+    fn codes_are_unique_sorted_and_well_formed() {
+        for pair in CODES.windows(2) {
+            assert!(
+                pair[0].code < pair[1].code,
+                "{} and {} are out of order or repeated",
+                pair[0].code,
+                pair[1].code
+            );
+        }
+        for row in CODES {
+            assert!(
+                well_formed_code(row.code),
+                "{} is not FA + 3 digits",
+                row.code
+            );
+            assert!(CATEGORIES.contains(&row.category), "{}: category", row.code);
+            for (field, text) in [
+                ("message", row.message),
+                ("note", row.note),
+                ("help", row.help),
+            ] {
+                assert!(!text.is_empty(), "{}: empty {field}", row.code);
+                assert!(
+                    !text.ends_with('.'),
+                    "{}: {field} ends with a period",
+                    row.code
+                );
+                assert!(!text.contains('\n'), "{}: {field} spans lines", row.code);
+                assert_eq!(text.trim(), text, "{}: {field} has outer spaces", row.code);
+            }
+        }
+    }
+
+    #[test]
+    fn the_hundreds_digit_names_the_category() {
+        for row in CODES {
+            let expected: &[&str] = match &row.code[2..3] {
+                "0" => &["Frame", "Memory"],
+                "1" => &["Bevy"],
+                "2" => &["Thread"],
+                "3" => &["Budget"],
+                "4" => &["Handle", "Stream"],
+                "9" => &["Internal"],
+                other => panic!("{}: no category for the digit {other}", row.code),
+            };
+            assert!(expected.contains(&row.category), "{}", row.code);
+        }
+    }
+
+    #[test]
+    fn the_issue_codes_are_all_present() {
+        for code in [
+            "FA001", "FA002", "FA003", "FA004", "FA005", "FA101", "FA102", "FA201", "FA202",
+            "FA301", "FA302", "FA401", "FA402", "FA901",
+        ] {
+            assert!(lookup(code).is_some(), "{code} is missing");
+        }
+        assert!(lookup("FA999").is_none());
+    }
+}

@@ -1,0 +1,310 @@
+//! `#[frame_system]`: the parser and the checks.
+//!
+//! A frame system is a free `fn` with exactly one `&Frame` parameter; its
+//! other parameters are Bevy system parameters. The Bevy expansion ships with
+//! framealloc's `bevy` feature, which this release does not have: a
+//! well-formed use therefore expands to an FA101 error at the attribute,
+//! followed by the function unchanged so that its callers do not fail too.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::{FnArg, GenericParam, Item, ItemFn, LitStr, Type};
+
+use crate::codes;
+use crate::error::Errors;
+use crate::render::render;
+
+/// Expands `#[frame_system]`: on success the FA101 error and the function; on
+/// a mistake, every error and the item unchanged (no follow-on errors).
+pub(crate) fn frame_system(args: TokenStream, item: TokenStream) -> TokenStream {
+    match frame_system_impl(args, item.clone()) {
+        Ok(expanded) => expanded,
+        Err(error) => {
+            let error = error.into_compile_error();
+            quote! { #error #item }
+        }
+    }
+}
+
+/// Checks the attribute and its function; see the module docs.
+pub(crate) fn frame_system_impl(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let mut errors = Errors::default();
+    if !args.is_empty() {
+        errors.spanned(&args, "`#[frame_system]` takes no arguments");
+    }
+    let function = match syn::parse2::<Item>(item)? {
+        Item::Fn(function) => Some(function),
+        other => {
+            errors.spanned(
+                item_keyword(&other),
+                "`#[frame_system]` applies to a free `fn` only",
+            );
+            None
+        }
+    };
+    if let Some(function) = &function {
+        check_signature(function, &mut errors);
+        check_parameters(function, &mut errors);
+    }
+    errors.finish()?;
+    let function = function.expect("a parsed fn when there is no error");
+    Ok(bevy_feature_required(&function))
+}
+
+/// The token a "wrong kind of item" error points at.
+fn item_keyword(item: &Item) -> TokenStream {
+    match item {
+        Item::Struct(item) => item.struct_token.to_token_stream(),
+        Item::Enum(item) => item.enum_token.to_token_stream(),
+        Item::Impl(item) => item.impl_token.to_token_stream(),
+        Item::Const(item) => item.const_token.to_token_stream(),
+        Item::Static(item) => item.static_token.to_token_stream(),
+        Item::Mod(item) => item.mod_token.to_token_stream(),
+        Item::Trait(item) => item.trait_token.to_token_stream(),
+        other => other.to_token_stream(),
+    }
+}
+
+/// Refuses what a Bevy system cannot be: `async`, `const`, `unsafe`,
+/// `extern`, variadic, methods, generic or `where`-bounded functions.
+fn check_signature(function: &ItemFn, errors: &mut Errors) {
+    let sig = &function.sig;
+    if let Some(token) = &sig.constness {
+        errors.spanned(token, "a frame system cannot be `const`");
+    }
+    if let Some(token) = &sig.asyncness {
+        errors.spanned(
+            token,
+            "a frame system cannot be `async`: its frame must end before the system returns",
+        );
+    }
+    if let Some(token) = &sig.unsafety {
+        errors.spanned(token, "a frame system cannot be `unsafe`");
+    }
+    if let Some(abi) = &sig.abi {
+        errors.spanned(abi, "a frame system cannot have an `extern` ABI");
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.spanned(variadic, "a frame system cannot be variadic");
+    }
+    for param in &sig.generics.params {
+        if !matches!(param, GenericParam::Lifetime(_)) {
+            errors.spanned(
+                param,
+                "a frame system cannot be generic over types or constants; write one system per type",
+            );
+        }
+    }
+    if let Some(clause) = &sig.generics.where_clause {
+        errors.spanned(clause, "a frame system cannot have a `where` clause");
+    }
+}
+
+/// What a parameter's type is, as far as the frame goes.
+enum FrameParam {
+    /// `&Frame` or `&Frame<'_>` (any path ending in `Frame`).
+    Shared,
+    /// `&mut Frame`.
+    Mutable,
+    /// `Frame` by value.
+    ByValue,
+    /// Anything else: a Bevy system parameter.
+    Other,
+}
+
+fn classify(ty: &Type) -> FrameParam {
+    match ty {
+        Type::Reference(reference) if names_frame(&reference.elem) => {
+            if reference.mutability.is_some() {
+                FrameParam::Mutable
+            } else {
+                FrameParam::Shared
+            }
+        }
+        Type::Group(group) => classify(&group.elem),
+        Type::Paren(paren) => classify(&paren.elem),
+        ty if names_frame(ty) => FrameParam::ByValue,
+        _ => FrameParam::Other,
+    }
+}
+
+/// Whether `ty` is a path whose last segment is `Frame`, with at most a
+/// lifetime argument.
+fn names_frame(ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    last.ident == "Frame"
+        && match &last.arguments {
+            syn::PathArguments::None => true,
+            syn::PathArguments::AngleBracketed(args) => args
+                .args
+                .iter()
+                .all(|arg| matches!(arg, syn::GenericArgument::Lifetime(_))),
+            syn::PathArguments::Parenthesized(_) => false,
+        }
+}
+
+/// Exactly one `&Frame` parameter, and no receiver.
+fn check_parameters(function: &ItemFn, errors: &mut Errors) {
+    // `&Frame` parameters, and frame parameters of a refused shape.
+    let (mut frames, mut misshapen) = (0, 0);
+    for input in &function.sig.inputs {
+        let ty = match input {
+            FnArg::Receiver(receiver) => {
+                errors.spanned(
+                    receiver,
+                    "`#[frame_system]` applies to a free `fn` only, not to a method",
+                );
+                continue;
+            }
+            FnArg::Typed(typed) => &typed.ty,
+        };
+        match classify(ty) {
+            FrameParam::Shared => {
+                frames += 1;
+                if frames > 1 {
+                    errors.spanned(
+                        ty,
+                        "a frame system takes exactly one `&Frame` parameter; remove this one",
+                    );
+                }
+            }
+            FrameParam::Mutable => {
+                misshapen += 1;
+                errors.spanned(
+                    ty,
+                    "a frame system takes the frame as `&Frame`, not `&mut Frame`",
+                );
+            }
+            FrameParam::ByValue => {
+                misshapen += 1;
+                errors.spanned(
+                    ty,
+                    "a frame system borrows its frame: write `&Frame` instead of `Frame`",
+                );
+            }
+            FrameParam::Other => {}
+        }
+    }
+    if frames + misshapen == 0 {
+        errors.at(
+            function.sig.paren_token.span.join(),
+            "a frame system takes one `&Frame` parameter, such as `frame: &Frame`; its other parameters are Bevy system parameters",
+        );
+    }
+}
+
+/// The expansion of a well-formed frame system in a build without the
+/// `bevy` feature: FA101 at the attribute, then the function unchanged.
+fn bevy_feature_required(function: &ItemFn) -> TokenStream {
+    let row = codes::lookup("FA101").expect("FA101 is in the table");
+    let text = render(
+        row.code,
+        row.severity,
+        "`#[frame_system]` needs framealloc's `bevy` feature, which this release does not have yet",
+        Some(
+            "a frame system becomes an ordinary Bevy system that opens a frame on the thread running it; that expansion ships with the `bevy` feature",
+        ),
+        Some(
+            "for now, remove the attribute and open the frame inside the system: `let frame = alloc.begin_frame();`",
+        ),
+    );
+    let text = LitStr::new(&text, Span::call_site());
+    quote! {
+        ::core::compile_error! { #text }
+        #function
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(args: TokenStream, item: TokenStream) -> Vec<String> {
+        match frame_system_impl(args, item) {
+            Ok(_) => Vec::new(),
+            Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_well_formed_system_asks_for_the_bevy_feature() {
+        let out = frame_system_impl(
+            TokenStream::new(),
+            quote!(
+                fn f(frame: &Frame<'_>, q: Query<&A>) {}
+            ),
+        )
+        .unwrap()
+        .to_string();
+        assert!(out.contains("[framealloc][FA101] error"), "{out}");
+        assert!(out.contains("fn f"), "the function is kept: {out}");
+    }
+
+    #[test]
+    fn every_mistake_is_reported() {
+        let found = errors(
+            quote!(x),
+            quote!(
+                const async unsafe fn f<T>(a: &Frame, b: &Frame)
+                where
+                    T: Copy,
+                {
+                }
+            ),
+        );
+        assert_eq!(found.len(), 7, "{found:#?}");
+    }
+
+    #[test]
+    fn frame_parameter_shapes() {
+        assert_eq!(
+            errors(
+                quote!(),
+                quote!(
+                    fn f(a: &framealloc::Frame) {}
+                )
+            )
+            .len(),
+            0
+        );
+        assert!(
+            errors(
+                quote!(),
+                quote!(
+                    fn f(a: &mut Frame) {}
+                )
+            )[0]
+            .contains("&mut Frame")
+        );
+        assert!(
+            errors(
+                quote!(),
+                quote!(
+                    fn f(a: Frame) {}
+                )
+            )[0]
+            .contains("borrows its frame")
+        );
+        assert!(
+            errors(
+                quote!(),
+                quote!(
+                    fn f(q: Query<&A>) {}
+                )
+            )[0]
+            .contains("one `&Frame`")
+        );
+        assert!(
+            errors(
+                quote!(),
+                quote!(
+                    struct S;
+                )
+            )[0]
+            .contains("free `fn` only")
+        );
+    }
+}

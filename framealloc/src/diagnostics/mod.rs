@@ -1,0 +1,83 @@
+//! Diagnostics: coded messages from real allocation paths, strict mode for
+//! CI, and a replaceable sink.
+//!
+//! Every diagnostic has a code from one table ([`CODES`]), a
+//! [kind](DiagnosticKind), a message, and usually a note and a help line.
+//! Compile-time codes (FA001, FA002, FA101 from `#[frame_system]`) are
+//! compiler errors; the runtime ones are raised by the paths they name:
+//!
+//! | code | raised when |
+//! |---|---|
+//! | FA003 | a frame arena refuses to grow past `AllocConfig::frame_arena_size` |
+//! | FA004 | a slice length times the element size overflows |
+//! | FA005 | the global allocator refuses a chunk |
+//! | FA202 | `begin_frame` runs while the calling thread tears down its thread-locals |
+//! | FA901 | an internal invariant breaks |
+//!
+//! A diagnostic goes to this thread's [`Capture`] if one is alive, else to
+//! the [sink](set_sink), else to stderr. Stderr output happens in debug
+//! builds, and in release builds with the `diagnostics` feature; captures and
+//! sinks receive diagnostics in every build. Then [strict mode](StrictMode)
+//! may turn it into a panic whose message starts with `[framealloc][FAxxx]`.
+//!
+//! A diagnostic accompanies an [`AllocError`](crate::AllocError), it does not
+//! replace it: `try_*` methods still return the error, and under strict mode
+//! they panic instead (wrap deliberate fallbacks in
+//! `StrictModeGuard::new(StrictMode::Warn)`).
+//!
+//! ```text
+//! [framealloc][FA003] error: frame arena exhausted
+//!   note: 8192 more bytes requested, but this thread's arena already holds 0 of its 4096-byte limit
+//!   help: raise the per-thread limit with `AllocConfig::with_frame_arena_size`, end frames more often, …
+//!   context: thread "main" (ThreadId(1)), main thread, frame 0 (active), bevy: no
+//! ```
+//!
+//! # Example
+//!
+//! ```
+//! use framealloc::{AllocConfig, DiagnosticKind, SmartAlloc};
+//! use framealloc::diagnostics::Capture;
+//!
+//! let alloc = SmartAlloc::new(AllocConfig::default().with_frame_arena_size(64 << 10));
+//! let frame = alloc.begin_frame();
+//! let capture = Capture::start();
+//! let refused = frame.try_alloc_slice_fill_with(1 << 20, |i| i as u8);
+//! assert_eq!(refused.unwrap_err().code(), "FA003");
+//! let seen = capture.finish();
+//! assert_eq!((seen[0].code, seen[0].kind), ("FA003", DiagnosticKind::Error));
+//! assert!(seen[0].context.as_ref().unwrap().frame_active);
+//! ```
+//!
+//! The guide, `docs/diagnostics.md` in the repository, shows a minimal
+//! trigger and the fix for every code.
+
+mod codes;
+mod context;
+mod diagnostic;
+mod emit;
+mod macros;
+mod sink;
+mod strict;
+
+pub use codes::{CODES, CodeInfo, lookup};
+pub use context::{DiagContext, bevy_context, set_bevy_context};
+pub use diagnostic::{Diagnostic, DiagnosticKind};
+pub use sink::{Capture, capture, reset_sink, set_sink};
+pub use strict::{StrictMode, StrictModeGuard, set_strict_mode};
+
+#[doc(hidden)]
+pub use codes::__code;
+#[doc(hidden)]
+pub use emit::__emit_code;
+
+#[allow(
+    unused_imports,
+    reason = "`report` is the entry point of the pool, budget and handle paths, which land separately"
+)]
+pub(crate) use emit::{report, report_during_teardown, reported};
+
+/// The guide's examples (`docs/diagnostics.md`), compiled and run as doc
+/// tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/diagnostics.md")]
+pub struct GuideDoctests;

@@ -1,0 +1,212 @@
+//! Budgets and tags: hard limits refuse with FA301/FA302, soft limits and
+//! peaks raise events, with exact byte figures.
+
+use std::sync::{Arc, Mutex};
+
+use framealloc::{AllocConfig, AllocError, AllocationTag, BudgetEvent, FrameBox, SmartAlloc};
+
+fn budgeted() -> (SmartAlloc, Arc<Mutex<Vec<BudgetEvent>>>) {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    alloc
+        .budgets()
+        .on_event(move |event| sink.lock().unwrap().push(*event));
+    (alloc, events)
+}
+
+#[test]
+fn the_global_hard_limit_refuses_pool_and_heap_with_fa301() {
+    let (alloc, events) = budgeted();
+    alloc.budgets().set_global_limits(None, Some(100));
+    let kept = alloc.pool_box([0u8; 64]).unwrap(); // 64-byte slot
+    let err = alloc.pool_box([0u8; 48]).unwrap_err(); // 48 more would make 112
+    assert_eq!(
+        err,
+        AllocError::GlobalBudgetExceeded {
+            requested: 48,
+            used: 64,
+            limit: 100
+        }
+    );
+    assert_eq!(err.code(), "FA301");
+    let err = alloc.heap_box([0u8; 48]).unwrap_err(); // 16-byte header + 48
+    assert_eq!(
+        err,
+        AllocError::GlobalBudgetExceeded {
+            requested: 64,
+            used: 64,
+            limit: 100
+        }
+    );
+    assert_eq!(
+        alloc.budgets().global_usage().used,
+        64,
+        "refusals charge nothing"
+    );
+    drop(kept);
+    assert_eq!(alloc.budgets().global_usage().used, 0);
+    assert!(
+        alloc.pool_box([0u8; 48]).is_ok(),
+        "room again after the free"
+    );
+    let events = events.lock().unwrap();
+    assert!(events.contains(&BudgetEvent::HardLimitExceeded {
+        tag: None,
+        requested: 48,
+        used: 64,
+        limit: 100
+    }));
+    assert!(events.contains(&BudgetEvent::NewPeak {
+        tag: None,
+        peak: 64
+    }));
+}
+
+#[test]
+fn a_tag_hard_limit_refuses_with_fa302_and_other_tags_are_unaffected() {
+    let (alloc, events) = budgeted();
+    let rendering = AllocationTag::new("budget-test-rendering");
+    let audio = AllocationTag::new("budget-test-audio");
+    alloc
+        .budgets()
+        .set_tag_limits(rendering, Some(100), Some(200));
+    let first = alloc
+        .with_tag(rendering, || alloc.pool_box([0u8; 128]))
+        .unwrap();
+    let err = alloc
+        .with_tag(rendering, || alloc.pool_box([0u8; 96]))
+        .unwrap_err();
+    assert_eq!(
+        err,
+        AllocError::TagBudgetExceeded {
+            tag: rendering,
+            requested: 96,
+            used: 128,
+            limit: 200
+        }
+    );
+    assert_eq!(err.code(), "FA302");
+    // The refusal left the global budget untouched too.
+    assert_eq!(alloc.budgets().global_usage().used, 128);
+    // Another tag, and untagged allocations, are not limited.
+    let music = alloc
+        .with_tag(audio, || alloc.pool_box([0u8; 512]))
+        .unwrap();
+    let free = alloc.pool_box([0u8; 512]).unwrap();
+    assert_eq!(alloc.budgets().usage(audio).used, 512);
+    assert_eq!(alloc.budgets().usage(rendering).used, 128);
+    assert_eq!(alloc.budgets().global_usage().used, 128 + 512 + 512);
+
+    let events = events.lock().unwrap();
+    assert!(events.contains(&BudgetEvent::SoftLimitExceeded {
+        tag: Some(rendering),
+        used: 128,
+        limit: 100
+    }));
+    assert!(events.contains(&BudgetEvent::HardLimitExceeded {
+        tag: Some(rendering),
+        requested: 96,
+        used: 128,
+        limit: 200
+    }));
+    drop((first, music, free));
+}
+
+#[test]
+fn soft_limit_events_fire_once_per_crossing() {
+    let (alloc, events) = budgeted();
+    alloc.budgets().set_global_limits(Some(100), None);
+    let a = alloc.pool_box([0u8; 64]).unwrap();
+    let b = alloc.pool_box([0u8; 64]).unwrap(); // 128 > 100: event
+    let c = alloc.pool_box([0u8; 64]).unwrap(); // still over: no new event
+    let softs = |events: &[BudgetEvent]| {
+        events
+            .iter()
+            .filter(|e| matches!(e, BudgetEvent::SoftLimitExceeded { .. }))
+            .count()
+    };
+    assert_eq!(softs(&events.lock().unwrap()), 1);
+    assert!(
+        events
+            .lock()
+            .unwrap()
+            .contains(&BudgetEvent::SoftLimitExceeded {
+                tag: None,
+                used: 128,
+                limit: 100
+            })
+    );
+    drop((b, c)); // back to 64: re-armed
+    let d = alloc.pool_box([0u8; 64]).unwrap();
+    assert_eq!(softs(&events.lock().unwrap()), 2);
+    let peaks: Vec<usize> = events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            BudgetEvent::NewPeak { tag: None, peak } => Some(*peak),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(peaks, [64, 128, 192]);
+    drop((a, d));
+}
+
+#[test]
+fn budgets_follow_frees_on_other_threads() {
+    let (alloc, _) = budgeted();
+    let tag = AllocationTag::new("budget-test-remote");
+    let boxes: Vec<_> = alloc.with_tag(tag, || {
+        (0..10)
+            .map(|i| alloc.heap_box([i as u8; 100]).unwrap())
+            .collect()
+    });
+    let block = alloc.budgets().usage(tag).used / 10;
+    assert_eq!(block, 16 + 100 + 4); // header, value, padding to 8
+    std::thread::spawn(move || drop(boxes)).join().unwrap();
+    assert_eq!(alloc.budgets().usage(tag).used, 0);
+    assert_eq!(alloc.budgets().global_usage().used, 0);
+}
+
+#[test]
+fn frame_chunk_growth_is_refused_by_the_global_budget() {
+    let alloc = SmartAlloc::new(
+        AllocConfig::default()
+            .with_budgets(true)
+            .with_frame_chunk_size(4096),
+    );
+    alloc.budgets().set_global_limits(None, Some(10_000));
+    let frame = alloc.begin_frame();
+    let first = frame.try_alloc([0u8; 1000]).unwrap(); // first chunk: 4096 bytes charged
+    assert_eq!(alloc.budgets().global_usage().used, 4096);
+    let err = frame.try_alloc([0u8; 8000]).unwrap_err(); // needs a chunk of 8000
+    assert_eq!(
+        err,
+        AllocError::GlobalBudgetExceeded {
+            requested: 8000,
+            used: 4096,
+            limit: 10_000
+        }
+    );
+    drop(first);
+    frame.end();
+    alloc.trim();
+    assert_eq!(
+        alloc.budgets().global_usage().used,
+        4096,
+        "the arena keeps its chunk"
+    );
+    drop(alloc);
+}
+
+#[test]
+fn budgets_off_meter_nothing() {
+    let alloc = SmartAlloc::with_defaults();
+    alloc.budgets().set_global_limits(None, Some(1));
+    let boxed = alloc.pool_box([0u8; 512]).unwrap();
+    let frame = alloc.begin_frame();
+    let value: FrameBox<'_, [u8; 100]> = frame.alloc([0; 100]);
+    assert_eq!(alloc.budgets().global_usage().used, 0);
+    drop((boxed, value));
+}

@@ -1,0 +1,3 @@
+framealloc::fa_compile_error!(code = "FA101");
+
+fn main() {}

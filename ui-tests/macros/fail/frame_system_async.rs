@@ -1,0 +1,6 @@
+use framealloc::{Frame, frame_system};
+
+#[frame_system]
+async fn cull(_frame: &Frame<'_>) {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use framealloc::frame_system;
+
+#[frame_system]
+fn cull(_count: u32) {}
+
+fn main() {}

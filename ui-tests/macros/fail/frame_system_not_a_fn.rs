@@ -1,0 +1,6 @@
+use framealloc::frame_system;
+
+#[frame_system]
+struct Culling;
+
+fn main() {}
