@@ -210,3 +210,38 @@ fn budgets_off_meter_nothing() {
     assert_eq!(alloc.budgets().global_usage().used, 0);
     drop((boxed, value));
 }
+
+#[test]
+fn budget_refusals_raise_fa301_and_fa302_diagnostics() {
+    use framealloc::DiagnosticKind;
+    use framealloc::diagnostics::Capture;
+
+    let (alloc, _) = budgeted();
+    let tag = AllocationTag::new("budget-test-diagnostics");
+    alloc.budgets().set_tag_limits(tag, None, Some(32));
+    alloc.budgets().set_global_limits(None, Some(1000));
+    let capture = Capture::start();
+    let tag_error = alloc
+        .with_tag(tag, || alloc.pool_box([0u8; 64]))
+        .unwrap_err();
+    let global_error = alloc.heap_box([0u8; 2000]).unwrap_err();
+    let seen = capture.finish();
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(
+        (seen[0].code, seen[0].kind),
+        ("FA302", DiagnosticKind::Error)
+    );
+    assert_eq!(
+        (seen[1].code, seen[1].kind),
+        ("FA301", DiagnosticKind::Error)
+    );
+    assert_eq!(seen[0].help.as_deref(), Some(tag_error.help()));
+    assert_eq!(seen[1].help.as_deref(), Some(global_error.help()));
+    assert!(
+        seen[1]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("2016 bytes requested with 0 of 1000")
+    );
+}

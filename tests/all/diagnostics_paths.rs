@@ -177,3 +177,43 @@ fn fa202_comes_from_begin_frame_during_thread_teardown_and_the_frame_works() {
         "every arena went back"
     );
 }
+
+#[test]
+#[allow(
+    unsafe_code,
+    reason = "handing a block to the wrong allocator needs the unsafe Allocator API"
+)]
+fn fa201_when_a_frame_is_handed_memory_it_did_not_allocate() {
+    use allocator_api2::alloc::Allocator;
+    use std::alloc::Layout;
+
+    let first = SmartAlloc::with_defaults();
+    let second = SmartAlloc::with_defaults();
+    let frame_a = first.begin_frame();
+    let frame_b = second.begin_frame();
+    let layout = Layout::new::<[u64; 4]>();
+    let block = frame_a.allocate(layout).unwrap().cast::<u8>();
+    let owned = frame_b.allocate(layout).unwrap().cast::<u8>();
+    let _later = frame_b.allocate(layout).unwrap(); // so `owned` is not the last block
+
+    let capture = Capture::start();
+    // SAFETY: `block` is a live block of `layout`; it was allocated by
+    // `frame_a`, so this breaks the Allocator contract on purpose (frames
+    // ignore frees, so nothing is corrupted).
+    unsafe { frame_b.deallocate(block, layout) };
+    // SAFETY: `owned` is a live block of `frame_b` with `layout`.
+    unsafe { frame_b.deallocate(owned, layout) };
+    let seen = capture.finish();
+    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(
+        (seen[0].code, seen[0].kind),
+        ("FA201", DiagnosticKind::Error)
+    );
+    assert!(
+        seen[0]
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("did not allocate it")
+    );
+}

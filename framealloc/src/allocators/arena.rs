@@ -383,6 +383,21 @@ impl Arena {
                 == Some(self.cursor.get().addr().get())
     }
 
+    /// Whether `ptr` lies in one of this arena's chunks.
+    pub(crate) fn owns(&self, ptr: NonNull<u8>) -> bool {
+        let addr = ptr.addr().get();
+        let inside = |start: NonNull<u8>, end: NonNull<u8>| {
+            (start.addr().get()..end.addr().get()).contains(&addr)
+        };
+        inside(self.chunk_start.get(), self.end.get())
+            || self
+                .chunks
+                .borrow()
+                .chunks
+                .iter()
+                .any(|chunk| inside(chunk.start(), chunk.end()))
+    }
+
     /// Resizes the most recent allocation where it stands. Returns `false`
     /// (changing nothing) when `ptr` is not the most recent allocation or the
     /// chunk has no room.

@@ -19,7 +19,18 @@ impl Frame<'_> {
     }
 
     fn api_deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        self.arena().resize_in_place(ptr, layout.size(), 0);
+        let arena = self.arena();
+        if !arena.resize_in_place(ptr, layout.size(), 0) && layout.size() != 0 && !arena.owns(ptr) {
+            // Freeing is a no-op for a frame anyway; say so instead of
+            // silently accepting a block from elsewhere.
+            crate::diagnostics::report(
+                "FA201",
+                format_args!(
+                    "a {}-byte block at {ptr:p} was freed through a frame that did not allocate it",
+                    layout.size()
+                ),
+            );
+        }
     }
 
     /// # Safety

@@ -11,7 +11,10 @@
 //! | FA003 | a frame arena refuses to grow past `AllocConfig::frame_arena_size` |
 //! | FA004 | a slice length times the element size overflows |
 //! | FA005 | the global allocator refuses a chunk |
+//! | FA201 | a frame is asked to free a block it did not allocate |
 //! | FA202 | `begin_frame` runs while the calling thread tears down its thread-locals |
+//! | FA301 | a pool, heap or frame-chunk allocation would pass the global hard budget |
+//! | FA302 | a pool or heap allocation would pass its tag's hard budget |
 //! | FA901 | an internal invariant breaks |
 //!
 //! A diagnostic goes to this thread's [`Capture`] if one is alive, else to
