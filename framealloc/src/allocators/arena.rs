@@ -293,7 +293,16 @@ impl Arena {
     /// Closes one frame; returns `true` when it was the last open one, in
     /// which case the caller must [`reset`](Self::reset).
     pub(crate) fn leave(&self) -> bool {
-        let depth = self.depth.get() - 1;
+        let Some(depth) = self.depth.get().checked_sub(1) else {
+            // Every `Frame` enters once and leaves once; reaching this is a
+            // bug. Resetting now could free memory a frame still uses, so
+            // keep the memory and say so.
+            crate::diagnostics::report(
+                "FA901",
+                format_args!("a frame ended on an arena with no frame open"),
+            );
+            return false;
+        };
         self.depth.set(depth);
         depth == 0
     }
@@ -436,4 +445,23 @@ pub(crate) fn dangling_for(align: usize) -> NonNull<u8> {
     NonNull::without_provenance(
         core::num::NonZeroUsize::new(align).unwrap_or(core::num::NonZeroUsize::MIN),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Arena;
+    use crate::diagnostics::Capture;
+
+    #[test]
+    fn a_broken_frame_count_reports_fa901_and_resets_nothing() {
+        let arena = Arena::new();
+        arena.enter();
+        assert!(arena.leave(), "the outermost frame ends");
+        let capture = Capture::start();
+        assert!(!arena.leave(), "an extra end must not trigger a reset");
+        let seen = capture.finish();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].code, "FA901");
+        assert_eq!(arena.depth(), 0);
+    }
 }

@@ -233,10 +233,10 @@ impl Release {
 
     pub(crate) fn finish(self) {
         if let Some(state) = self.0 {
-            // SAFETY: `state` came from `Arc::as_ptr` (full provenance), and
-            // the released heap held one strong count, taken in `adopt` and
-            // given back only here, once per release (`retained` flips back
-            // to false under the lock).
+            // `retained` flips back to false under the lock, so each count
+            // taken in `adopt` is given back here exactly once.
+            // SAFETY: `state` came from `Arc::as_ptr` (full provenance) and
+            // the released heap held one strong count.
             unsafe { Arc::decrement_strong_count(state) };
         }
     }
