@@ -1,9 +1,16 @@
 //! Deterministic, frame-based memory for game engines, renderers and
 //! simulations.
 //!
-//! `framealloc` makes the *intent* of an allocation explicit. This release
-//! provides the **frame** intent: a bump arena per thread, reset in O(1) when
-//! the frame ends, whose memory the compiler keeps inside its frame.
+//! `framealloc` makes the *intent* of an allocation explicit:
+//!
+//! | intent | how | memory lives until | cost |
+//! |---|---|---|---|
+//! | frame | [`SmartAlloc::begin_frame`], then [`Frame::alloc`] | the frame ends (checked by the compiler) | a pointer bump; O(1) reset |
+//! | pool | [`SmartAlloc::pool_box`] | the [`PoolBox`] drops, on any thread | a thread-local free-list pop |
+//! | heap | [`SmartAlloc::heap_box`] | the [`HeapBox`] drops, on any thread | one global-allocator call, counted |
+//!
+//! Around them: [budgets and tags](BudgetManager), [statistics](AllocStats)
+//! and coded [diagnostics] with a strict mode for CI.
 //!
 //! ```
 //! use framealloc::{AllocConfig, SmartAlloc};
