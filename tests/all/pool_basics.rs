@@ -78,6 +78,7 @@ fn alignment_up_to_4096_through_the_pool_api() {
     struct Huge(u8);
 
     let alloc = SmartAlloc::with_defaults();
+    let mut kept = Vec::new();
     for _ in 0..20 {
         let line = alloc.pool_alloc::<Line>().unwrap();
         let sector = alloc.pool_alloc::<Sector>().unwrap();
@@ -88,8 +89,7 @@ fn alignment_up_to_4096_through_the_pool_api() {
         assert_eq!(PoolBox::as_ptr(&page) as usize % 4096, 0);
         assert_eq!(PoolBox::as_ptr(&huge) as usize % 8192, 0);
         assert_eq!((line.0[7], sector.0, page.0[99], huge.0), (0, 0, 3, 9));
-        std::mem::forget(line); // keep them live so the next round gets new slots
-        std::mem::forget(sector);
+        kept.push((line, sector)); // keep them live so the next round gets new slots
     }
     // Align 8192 cannot come from a 4 KiB class: it went to the heap.
     let stats = alloc.thread_stats();
