@@ -128,6 +128,10 @@ fn fa202_comes_from_begin_frame_during_thread_teardown_and_the_frame_works() {
             let frame = self.0.begin_frame();
             let values = frame.alloc_slice_fill_with(64, |i| i as u32);
             assert_eq!(values.iter().sum::<u32>(), 2016);
+            // The pool path during teardown works too (a heap is lent for
+            // the one allocation) and says so.
+            let pooled = self.0.pool_box(values.len()).unwrap();
+            assert_eq!(*pooled, 64);
         }
     }
     thread_local! {
@@ -152,6 +156,7 @@ fn fa202_comes_from_begin_frame_during_thread_teardown_and_the_frame_works() {
             // so it is destroyed after it: its frame opens during teardown.
             LATE.with(|late| *late.borrow_mut() = Some(OpensAFrameOnDrop(inner.clone())));
             drop(inner.begin_frame());
+            drop(inner.pool_box(0u8).unwrap()); // the pool's thread-local, after LATE's
         })
         .unwrap()
         .join();
@@ -159,7 +164,15 @@ fn fa202_comes_from_begin_frame_during_thread_teardown_and_the_frame_works() {
     outcome.unwrap();
 
     let seen = FROM_TEARDOWN.lock().unwrap().clone();
-    assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(
+        seen.len(),
+        2,
+        "one from the frame path, one from the pool path: {seen:#?}"
+    );
+    assert_eq!(
+        (seen[1].code, seen[1].note.as_deref()),
+        ("FA202", Some("pool or heap allocation"))
+    );
     assert_eq!(
         (seen[0].code, seen[0].kind),
         ("FA202", DiagnosticKind::Warning)

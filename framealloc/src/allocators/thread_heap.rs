@@ -119,7 +119,13 @@ fn heap_slow(state: &Arc<PoolState>) -> HeapRef<'_> {
     });
     let (heap, lent) = match leased {
         Ok(heap) => (heap, false),
-        Err(_) => (PoolState::adopt(state, me), true),
+        Err(_) => {
+            crate::diagnostics::report_during_teardown(
+                "FA202",
+                format_args!("pool or heap allocation"),
+            );
+            (PoolState::adopt(state, me), true)
+        }
     };
     // SAFETY: the heap belongs to `state`, borrowed for the result's
     // lifetime, and is owned by this thread (adopted with our token).
