@@ -16,5 +16,6 @@ mod frame_drops;
 mod frame_scopes;
 mod frame_threads;
 mod pool_basics;
+mod pool_model;
 mod pool_threads;
 mod ui;
