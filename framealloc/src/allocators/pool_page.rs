@@ -14,7 +14,16 @@
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
+// Under `--cfg loom` the queue's atomics come from loom, so the model test at
+// the end of this file explores every interleaving of the real code.
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicPtr, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicPtr, Ordering};
+#[cfg(loom)]
+use loom::thread::yield_now;
+#[cfg(not(loom))]
+use std::thread::yield_now;
 
 use super::local_heap::LocalHeap;
 
@@ -51,6 +60,10 @@ pub(crate) const fn class_for(size: usize, align: usize) -> usize {
 pub(crate) struct Slot {
     next: AtomicPtr<Slot>,
 }
+
+// The smallest class must hold a free slot's link.
+#[cfg(not(loom))]
+const _: () = assert!(size_of::<Slot>() <= CLASS_SIZES[0]);
 
 /// Metadata at the end of every page.
 ///
@@ -269,7 +282,7 @@ impl PageHeader {
     pub(crate) fn collect_remote_all(&self) -> u32 {
         let mut count = self.collect_remote();
         while !self.remote_settled() {
-            std::thread::yield_now();
+            yield_now();
             count += self.collect_remote();
         }
         count
@@ -336,4 +349,58 @@ pub(crate) unsafe fn free_page(page: NonNull<u8>) {
 fn page_layout() -> core::alloc::Layout {
     // PAGE_SIZE is a power of two, so the layout is valid.
     core::alloc::Layout::from_size_align(PAGE_SIZE, PAGE_SIZE).unwrap_or_else(|_| unreachable!())
+}
+
+#[cfg(all(test, loom))]
+mod loom_model {
+    //! `RUSTFLAGS="--cfg loom" cargo test -p framealloc --lib loom_model`
+    use super::{PageHeader, allocate_page, class_for, free_page};
+    use core::ptr::{self, NonNull};
+
+    /// Lets a model thread hold the page header.
+    #[derive(Clone, Copy)]
+    struct Shared(NonNull<PageHeader>);
+    // SAFETY: `PageHeader` is `Sync`; the remote side only calls
+    // `push_remote`, which is built for concurrent producers.
+    unsafe impl Send for Shared {}
+
+    impl Shared {
+        fn get(&self) -> &PageHeader {
+            // SAFETY: the page outlives every model thread (joined before
+            // the page is freed).
+            unsafe { self.0.as_ref() }
+        }
+    }
+
+    #[test]
+    fn remote_frees_from_two_threads_all_come_back_to_the_owner() {
+        loom::model(|| {
+            let page = allocate_page().unwrap();
+            // 64-byte slots: a loom atomic is larger than a plain pointer.
+            let header = Shared(PageHeader::init(page, class_for(64, 8), ptr::null()));
+            let slots: Vec<_> = (0..3).map(|_| header.get().pop().unwrap()).collect();
+            let (first, rest) = (slots[0], [slots[1], slots[2]]);
+            let one = loom::thread::spawn(move || header.get().push_remote(first));
+            let two = loom::thread::spawn(move || {
+                rest.into_iter()
+                    .for_each(|slot| header.get().push_remote(slot))
+            });
+            // The owner collects while the frees arrive: it may see half a
+            // push, but never loses or duplicates a slot.
+            let early = header.get().collect_remote();
+            one.join().unwrap();
+            two.join().unwrap();
+            let late = header.get().collect_remote_all();
+            assert_eq!(early + late, 3);
+            assert_eq!(header.get().used(), 0);
+            // All three slots are on the local list exactly once.
+            let again: Vec<_> = (0..3).map(|_| header.get().pop().unwrap()).collect();
+            let mut addresses: Vec<usize> = again.iter().map(|slot| slot.addr().get()).collect();
+            addresses.sort_unstable();
+            addresses.dedup();
+            assert_eq!(addresses.len(), 3);
+            // SAFETY: no slot of the page is used any more.
+            unsafe { free_page(page) };
+        });
+    }
 }
