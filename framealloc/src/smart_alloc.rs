@@ -120,16 +120,26 @@ impl SmartAlloc {
         AllocStats::collect(&self.shared)
     }
 
-    /// Frees the spare chunks in the shared chunk pool (chunks that arenas
-    /// gave back after a frame used less than the one before). Returns the
-    /// number of bytes given back to the global allocator.
+    /// Gives memory the allocator keeps for reuse back to the global
+    /// allocator: the spare frame chunks in the shared chunk pool (chunks
+    /// arenas gave back after a frame used less than the one before), the
+    /// calling thread's empty pool pages, and every pool page no thread
+    /// holds. Returns the number of bytes given back.
+    ///
+    /// Memory in use, and each arena's chunks, stay.
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::with_defaults();
-    /// assert_eq!(alloc.trim(), 0);
+    /// let boxes: Vec<_> = (0..2000).map(|i| alloc.pool_box(i as u64)).collect();
+    /// drop(boxes);
+    /// assert_eq!(alloc.trim(), 64 << 10); // the one page that held them
+    /// assert_eq!(alloc.stats().pool_pages, 0);
     /// ```
     pub fn trim(&self) -> usize {
-        self.shared.frames.limits.pool.release_all()
+        heap_for_current_thread(&self.shared.pools)
+            .heap()
+            .release_empty_pages();
+        self.shared.frames.limits.pool.release_all() + self.shared.pools.free_spare_pages()
     }
 
     /// Moves `value` into the calling thread's small-object pool.

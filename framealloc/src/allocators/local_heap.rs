@@ -12,7 +12,7 @@
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::pool_page::{CLASS_SIZES, CLASSES, PageHeader};
 use super::pool_state::PoolState;
@@ -26,14 +26,6 @@ impl Counter {
     pub(crate) fn add(&self, amount: u64) {
         self.0.store(
             self.0.load(Ordering::Relaxed).wrapping_add(amount),
-            Ordering::Relaxed,
-        );
-    }
-
-    #[inline(always)]
-    pub(crate) fn sub(&self, amount: u64) {
-        self.0.store(
-            self.0.load(Ordering::Relaxed).wrapping_sub(amount),
             Ordering::Relaxed,
         );
     }
@@ -78,14 +70,25 @@ impl HeapCounters {
     }
 }
 
+#[repr(align(64))]
+struct RemoteFlags([AtomicBool; CLASSES]);
+
 #[repr(align(128))]
 pub(crate) struct LocalHeap {
     /// Token of the owning thread; 0 while idle.
     pub(crate) owner: AtomicUsize,
     pub(crate) state: *const PoolState,
-    /// First page of each class's list: the one allocations come from.
+    /// Each class's pages that may have room; the first is the one
+    /// allocations come from.
     heads: [Cell<*mut PageHeader>; CLASSES],
+    /// Each class's pages that were full when last looked at.
+    full: [Cell<*mut PageHeader>; CLASSES],
+    /// Set when the owner frees into a page on a full list.
+    room_in_full: [Cell<bool>; CLASSES],
     pub(crate) counters: HeapCounters,
+    /// Set by other threads before they free into a page of that class (a
+    /// plain store, on a line of its own): the full list may have room.
+    remote_pending: RemoteFlags,
     /// Heap-intent frees made by other threads, folded in by `collect`.
     remote_heap_frees: AtomicU64,
     remote_heap_bytes: AtomicU64,
@@ -100,7 +103,10 @@ impl LocalHeap {
             owner: AtomicUsize::new(0),
             state,
             heads: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+            full: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+            room_in_full: [const { Cell::new(false) }; CLASSES],
             counters: HeapCounters::default(),
+            remote_pending: RemoteFlags([const { AtomicBool::new(false) }; CLASSES]),
             remote_heap_frees: AtomicU64::new(0),
             remote_heap_bytes: AtomicU64::new(0),
             retained: Cell::new(false),
@@ -127,54 +133,131 @@ impl LocalHeap {
         Some(slot)
     }
 
-    /// The head page is full: collect its remote frees, or find a page of the
-    /// class with room, or bring in a page.
+    /// The head page is full. In order: take back its remote frees; move it
+    /// to the full list and try the next page; when no page is left, look
+    /// through the full list, but only if a free landed there since the last
+    /// look; else bring in a page. Each page moves between the two lists at
+    /// most once per refill, so a refill costs O(1) except for the scans,
+    /// which happen once per burst of frees.
     #[cold]
     #[inline(never)]
     fn alloc_slot_slow(&self, class: usize) -> Option<NonNull<u8>> {
         self.counters
             .pool_peak_bytes
             .raise_to(self.counters.pool_live_bytes());
-        let mut previous: *mut PageHeader = ptr::null_mut();
-        let mut spare_seen = false;
-        let mut cursor = self.heads[class].get();
-        // SAFETY: pages on the list are live and owned by this heap.
-        while let Some(page) = unsafe { cursor.as_ref() } {
-            let next = page.next_in_class.get();
-            let freed = page.collect_remote();
-            self.counters.pool_frees[class].add(u64::from(freed));
-            if page.used() == 0 && spare_seen && !previous.is_null() {
-                // A second empty page: give it back for any class to use.
-                // SAFETY: `previous` is the list page before `page`.
-                unsafe { &*previous }.next_in_class.set(next);
-                self.state().release_page(NonNull::from(page));
-                self.counters.pages.sub(1);
-                cursor = next;
+        loop {
+            // SAFETY: list pages are live and owned by this heap.
+            if let Some(page) = unsafe { self.heads[class].get().as_ref() } {
+                let freed = page.collect_remote();
+                self.counters.pool_frees[class].add(u64::from(freed));
+                if let Some(slot) = page.pop() {
+                    return Some(slot);
+                }
+                self.heads[class].set(page.next_in_class.get());
+                self.push_page(&self.full[class], page);
+                page.set_in_full_list(true);
                 continue;
             }
-            spare_seen |= page.used() == 0;
-            if page.has_room() {
-                self.move_to_front(class, previous, page);
-                return page.pop();
+            let room_reported = self.room_in_full[class].replace(false)
+                | self.remote_pending.0[class].swap(false, Ordering::Relaxed);
+            if !(room_reported && self.refill_from_full(class)) {
+                break;
             }
-            previous = cursor;
-            cursor = next;
         }
         let page = self.state().take_page(class, self)?;
         self.counters.pages.add(1);
         // SAFETY: a fresh page just initialised for this heap.
-        let page_ref = unsafe { page.as_ref() };
-        page_ref.next_in_class.set(self.heads[class].get());
-        self.heads[class].set(page.as_ptr());
-        page_ref.pop()
+        let page = unsafe { page.as_ref() };
+        self.push_page(&self.heads[class], page);
+        page.pop()
     }
 
-    fn move_to_front(&self, class: usize, previous: *mut PageHeader, page: &PageHeader) {
-        // SAFETY: `previous` is null or the list page before `page`.
-        if let Some(previous) = unsafe { previous.as_ref() } {
-            previous.next_in_class.set(page.next_in_class.get());
-            page.next_in_class.set(self.heads[class].get());
-            self.heads[class].set(ptr::from_ref(page).cast_mut());
+    /// Moves every page of the full list that has room (after taking back
+    /// its remote frees) to the available list. Returns whether any moved.
+    fn refill_from_full(&self, class: usize) -> bool {
+        let mut still_full: *mut PageHeader = ptr::null_mut();
+        let mut moved = false;
+        let mut cursor = self.full[class].replace(ptr::null_mut());
+        // SAFETY: list pages are live and owned by this heap.
+        while let Some(page) = unsafe { cursor.as_ref() } {
+            cursor = page.next_in_class.get();
+            let freed = page.collect_remote();
+            self.counters.pool_frees[class].add(u64::from(freed));
+            if page.has_room() {
+                page.set_in_full_list(false);
+                self.push_page(&self.heads[class], page);
+                moved = true;
+            } else {
+                page.next_in_class.set(still_full);
+                still_full = ptr::from_ref(page).cast_mut();
+            }
+        }
+        self.full[class].set(still_full);
+        moved
+    }
+
+    fn push_page(&self, list: &Cell<*mut PageHeader>, page: &PageHeader) {
+        page.next_in_class.set(list.get());
+        list.set(ptr::from_ref(page).cast_mut());
+    }
+
+    /// Counts a pool free made by the owner.
+    #[inline(always)]
+    pub(crate) fn count_pool_free(&self, class: usize) {
+        if let Some(counter) = self.counters.pool_frees.get(class) {
+            counter.add(1);
+        }
+    }
+
+    /// Notes that the owner freed into a page on the full list.
+    #[inline(always)]
+    pub(crate) fn note_room_in_full(&self, class: usize) {
+        self.room_in_full[class].set(true);
+    }
+
+    /// Notes, before another thread frees into a page of `class`, that the
+    /// full list may have room. A plain store: no read-modify-write.
+    #[inline(always)]
+    pub(crate) fn note_remote_free(&self, class: usize) {
+        self.remote_pending.0[class].store(true, Ordering::Relaxed);
+    }
+
+    /// Hands the empty pages of both lists back to the state's free list
+    /// (owner only), after taking back remote frees.
+    pub(crate) fn release_empty_pages(&self) {
+        self.collect(false);
+        for list in self.heads.iter().chain(&self.full) {
+            let mut kept: *mut PageHeader = ptr::null_mut();
+            let mut cursor = list.replace(ptr::null_mut());
+            // SAFETY: list pages are live and owned by this heap.
+            while let Some(page) = unsafe { cursor.as_ref() } {
+                cursor = page.next_in_class.get();
+                if page.used() == 0 {
+                    self.counters
+                        .pages
+                        .0
+                        .store(self.counters.pages.get() - 1, Ordering::Relaxed);
+                    self.state().release_page(NonNull::from(page));
+                } else {
+                    page.next_in_class.set(kept);
+                    kept = ptr::from_ref(page).cast_mut();
+                }
+            }
+            list.set(kept);
+        }
+    }
+
+    /// Every page of both lists of every class.
+    fn for_each_page(&self, mut visit: impl FnMut(usize, &PageHeader)) {
+        for class in 0..CLASSES {
+            for list in [&self.heads[class], &self.full[class]] {
+                let mut cursor = list.get();
+                // SAFETY: list pages are live and owned by this heap.
+                while let Some(page) = unsafe { cursor.as_ref() } {
+                    cursor = page.next_in_class.get();
+                    visit(class, page);
+                }
+            }
         }
     }
 
@@ -205,19 +288,14 @@ impl LocalHeap {
     /// heap is idle). With `wait`, also waits out frees that are half-way
     /// through their push, so that nothing is left behind.
     pub(crate) fn collect(&self, wait: bool) {
-        for class in 0..CLASSES {
-            let mut cursor = self.heads[class].get();
-            // SAFETY: list pages are live and ours (see `alloc_slot_slow`).
-            while let Some(page) = unsafe { cursor.as_ref() } {
-                let freed = if wait {
-                    page.collect_remote_all()
-                } else {
-                    page.collect_remote()
-                };
-                self.counters.pool_frees[class].add(u64::from(freed));
-                cursor = page.next_in_class.get();
-            }
-        }
+        self.for_each_page(|class, page| {
+            let freed = if wait {
+                page.collect_remote_all()
+            } else {
+                page.collect_remote()
+            };
+            self.counters.pool_frees[class].add(u64::from(freed));
+        });
         let frees = self.remote_heap_frees.swap(0, Ordering::SeqCst);
         let bytes = self.remote_heap_bytes.swap(0, Ordering::Relaxed);
         self.counters.heap_frees.add(frees);
@@ -233,14 +311,14 @@ impl LocalHeap {
     /// Hands every page back to the state's registry (idle heap with nothing
     /// live, under the heaps lock).
     pub(crate) fn return_pages(&self) {
-        for head in &self.heads {
-            let mut cursor = head.replace(ptr::null_mut());
-            // SAFETY: list pages are live and ours.
-            while let Some(page) = unsafe { cursor.as_ref() } {
-                cursor = page.next_in_class.get();
-                self.state().release_page(NonNull::from(page));
-            }
+        let mut pages = Vec::new();
+        self.for_each_page(|_, page| pages.push(NonNull::from(page)));
+        for list in self.heads.iter().chain(&self.full) {
+            list.set(ptr::null_mut());
         }
+        pages
+            .into_iter()
+            .for_each(|page| self.state().release_page(page));
         self.counters.pages.0.store(0, Ordering::Relaxed);
     }
 }

@@ -17,29 +17,43 @@ use super::thread_heap::{heap_for_current_thread, token};
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
-/// Where a box's memory came from, decided when it was allocated.
+/// Where a box's memory came from, decided when it was allocated: a pool
+/// size class (`0..CLASSES`), the heap, or nothing (zero-sized `T`). One byte,
+/// so a box is a pointer plus 8 bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Backing {
-    /// No memory: `T` is zero-sized.
-    None,
-    /// A pool slot of this size class.
-    Pool(usize),
-    /// A heap block with a [`HeapHeader`] in front.
-    Heap,
-}
+pub(crate) struct Backing(u8);
 
 impl Backing {
-    /// Where a `T` goes under `state`'s pool limit.
-    pub(crate) const fn for_type<T>(class_limit: usize) -> Backing {
-        if size_of::<T>() == 0 {
-            return Backing::None;
-        }
-        let class = class_for(size_of::<T>(), align_of::<T>());
-        if class < class_limit && class < CLASSES {
-            Backing::Pool(class)
+    /// No memory: `T` is zero-sized.
+    pub(crate) const NONE: Backing = Backing(u8::MAX);
+    /// A heap block with a [`HeapHeader`] in front.
+    pub(crate) const HEAP: Backing = Backing(u8::MAX - 1);
+
+    /// Where a `T` goes under a pool limit of `class_limit` classes. The
+    /// class search runs at compile time; only the limit is compared here.
+    #[inline(always)]
+    pub(crate) fn for_type<T>(class_limit: usize) -> Backing {
+        let class = const {
+            if size_of::<T>() == 0 {
+                usize::MAX
+            } else {
+                class_for(size_of::<T>(), align_of::<T>())
+            }
+        };
+        if class == usize::MAX {
+            Backing::NONE
+        } else if class < class_limit {
+            // `class_limit <= CLASSES < u8::MAX - 1`.
+            Backing(class as u8)
         } else {
-            Backing::Heap
+            Backing::HEAP
         }
+    }
+
+    /// The pool class, if this is a pool slot.
+    #[inline(always)]
+    fn pool_class(self) -> Option<usize> {
+        (usize::from(self.0) < CLASSES).then_some(usize::from(self.0))
     }
 }
 
@@ -64,16 +78,20 @@ pub(crate) type Charge = u32;
 
 /// Bytes a backing takes for a `T`: the slot, or the whole heap block.
 fn backing_bytes<T>(backing: Backing) -> usize {
-    match backing {
-        Backing::None => 0,
-        Backing::Pool(class) => CLASS_SIZES[class],
-        Backing::Heap => heap_layout::<T>().map_or(0, |(layout, _)| layout.size()),
+    match backing.pool_class() {
+        Some(class) => CLASS_SIZES[class],
+        None if backing == Backing::HEAP => {
+            heap_layout::<T>().map_or(0, |(layout, _)| layout.size())
+        }
+        None => 0,
     }
 }
 
-/// Charges the budget for a `T` with `backing`, when budgets are on.
+/// Charges the budget for a `T` with `backing`.
+#[cold]
+#[inline(never)]
 fn charge_budget<T>(state: &PoolState, backing: Backing) -> Result<Charge, AllocError> {
-    if !state.budgets.is_enabled() || backing == Backing::None {
+    if backing == Backing::NONE {
         return Ok(0);
     }
     let tag = current_tag_index();
@@ -84,12 +102,12 @@ fn charge_budget<T>(state: &PoolState, backing: Backing) -> Result<Charge, Alloc
     Ok(tag + 1)
 }
 
+#[cold]
+#[inline(never)]
 fn release_budget<T>(state: &PoolState, backing: Backing, charge: Charge) {
-    if charge != 0 {
-        state
-            .budgets
-            .release(charge - 1, backing_bytes::<T>(backing));
-    }
+    state
+        .budgets
+        .release(charge - 1, backing_bytes::<T>(backing));
 }
 
 /// Allocates room for a `T` with `backing`; returns it with its charge.
@@ -98,10 +116,13 @@ pub(crate) fn allocate<T>(
     state: &Arc<PoolState>,
     backing: Backing,
 ) -> Result<(NonNull<T>, Charge), AllocError> {
-    let charge = charge_budget::<T>(state, backing)?;
-    let ptr = match backing {
-        Backing::None => Ok(NonNull::dangling()),
-        Backing::Pool(class) => {
+    let charge = if state.budgets_enabled {
+        charge_budget::<T>(state, backing)?
+    } else {
+        0
+    };
+    let ptr = match backing.pool_class() {
+        Some(class) => {
             let heap = heap_for_current_thread(state);
             heap.heap()
                 .alloc_slot(class)
@@ -110,12 +131,21 @@ pub(crate) fn allocate<T>(
                     requested: PAGE_SIZE,
                 })
         }
-        Backing::Heap => allocate_heap::<T>(state),
+        None if backing == Backing::HEAP => allocate_heap::<T>(state),
+        None => Ok(NonNull::dangling()),
     };
-    ptr.map(|ptr| (ptr, charge))
-        .inspect_err(|_| release_budget::<T>(state, backing, charge))
+    match ptr {
+        Ok(ptr) => Ok((ptr, charge)),
+        Err(error) => {
+            if charge != 0 {
+                release_budget::<T>(state, backing, charge);
+            }
+            Err(crate::diagnostics::reported(error))
+        }
+    }
 }
 
+#[inline]
 fn allocate_heap<T>(state: &Arc<PoolState>) -> Result<NonNull<T>, AllocError> {
     let (layout, offset) = heap_layout::<T>().ok_or(AllocError::SizeOverflow {
         count: 1,
@@ -148,56 +178,88 @@ fn allocate_heap<T>(state: &Arc<PoolState>) -> Result<NonNull<T>, AllocError> {
 /// memory is not used afterwards.
 #[inline(always)]
 pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, backing: Backing, charge: Charge) {
-    match backing {
-        Backing::None => {}
-        Backing::Pool(_) => {
-            if charge != 0 {
-                // SAFETY: a live slot lies in a live page whose heap and state
-                // are alive; the budget is released before the slot is freed
-                // (after which the state may go away).
-                let state = unsafe { &*(*PageHeader::of(ptr.cast()).heap()).state };
-                release_budget::<T>(state, backing, charge);
-            }
-            // SAFETY: forwarded from the caller: a live slot of a live page.
-            unsafe { free_slot(ptr.cast()) }
+    if let Some(class) = backing.pool_class() {
+        if charge != 0 {
+            // SAFETY: a live slot lies in a live page whose heap and state
+            // are alive; the budget is released before the slot is freed
+            // (after which the state may go away).
+            let state = unsafe { &*(*PageHeader::of(ptr.cast()).heap()).state };
+            release_budget::<T>(state, backing, charge);
         }
-        Backing::Heap => {
-            let Some((layout, offset)) = heap_layout::<T>() else {
-                return;
-            };
-            // SAFETY: the value sits `offset` bytes into its block.
-            let block = unsafe { ptr.cast::<u8>().sub(offset) };
-            if charge != 0 {
-                // SAFETY: the block starts with its header; its heap and state
-                // are alive until this block's free is counted, below.
-                let state = unsafe { &*(*(*block.cast::<HeapHeader>().as_ptr()).heap).state };
-                release_budget::<T>(state, backing, charge);
-            }
-            // SAFETY: the block and layout come from `allocate_heap`.
-            unsafe { free_heap_block(block, layout) }
-        }
+        // SAFETY: forwarded from the caller: a live slot of a live page.
+        unsafe { free_slot(ptr.cast(), class) }
+    } else if backing == Backing::HEAP {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_heap(ptr, charge) }
     }
 }
 
 /// # Safety
 ///
-/// `slot` is a live slot handed out by `alloc_slot`, not used afterwards.
+/// As [`deallocate`], for a heap-backed `T`.
+#[inline(never)]
+unsafe fn deallocate_heap<T>(ptr: NonNull<T>, charge: Charge) {
+    let Some((layout, offset)) = heap_layout::<T>() else {
+        return;
+    };
+    // SAFETY: the value sits `offset` bytes into its block.
+    let block = unsafe { ptr.cast::<u8>().sub(offset) };
+    if charge != 0 {
+        // SAFETY: the block starts with its header; its heap and state are
+        // alive until this block's free is counted, below.
+        let state = unsafe { &*(*(*block.cast::<HeapHeader>().as_ptr()).heap).state };
+        release_budget::<T>(state, Backing::HEAP, charge);
+    }
+    // SAFETY: the block and layout come from `allocate_heap`.
+    unsafe { free_heap_block(block, layout) }
+}
+
+/// # Safety
+///
+/// `slot` is a live slot of size class `class` handed out by `alloc_slot`,
+/// not used afterwards.
 #[inline(always)]
-unsafe fn free_slot(slot: NonNull<u8>) {
+unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     // SAFETY: a live slot lies in a live page (the slot keeps its heap, and
     // so the state and its pages, alive).
     let page = unsafe { PageHeader::of(slot) };
     // SAFETY: as above: the page's heap is alive while its slot is.
     let heap = unsafe { &*page.heap() };
-    // SAFETY: a heap's state outlives it.
-    let state = unsafe { &*heap.state };
     if heap.owner.load(Ordering::Relaxed) == token() {
         page.push_local(slot);
-        heap.counters.pool_frees[page.class()].add(1);
-        if state.closed.load(Ordering::Relaxed) {
-            state.owner_free_after_close(heap).finish();
+        heap.count_pool_free(class);
+        if page.in_full_list() {
+            heap.note_room_in_full(class);
         }
-    } else if !state.closed.load(Ordering::SeqCst) {
+        if page.used() == 0 {
+            owner_emptied_a_page(heap);
+        }
+    } else {
+        free_slot_remote(page, heap, slot, class);
+    }
+}
+
+/// The owner emptied a page: if the allocator is closed, the heap may be
+/// empty now and ready to let go.
+#[cold]
+#[inline(never)]
+fn owner_emptied_a_page(heap: &LocalHeap) {
+    // SAFETY: a heap's state outlives it.
+    let state = unsafe { &*heap.state };
+    if state.closed.load(Ordering::Relaxed) {
+        state.owner_free_after_close(heap).finish();
+    }
+}
+
+/// A free from a thread that does not own the slot's heap: one atomic swap
+/// onto the page's queue (and, once closed, the locked path).
+#[inline(never)]
+fn free_slot_remote(page: &PageHeader, heap: &LocalHeap, slot: NonNull<u8>, class: usize) {
+    // SAFETY: a heap's state outlives it.
+    let state = unsafe { &*heap.state };
+    if !state.closed.load(Ordering::SeqCst) {
+        // Before the push: after it, the slot no longer keeps the heap alive.
+        heap.note_remote_free(class);
         page.push_remote(slot);
     } else {
         state
@@ -421,9 +483,9 @@ pub(crate) fn pool_box<T>(state: &Arc<PoolState>, value: T) -> Result<PoolBox<T>
 #[inline]
 pub(crate) fn heap_box<T>(state: &Arc<PoolState>, value: T) -> Result<HeapBox<T>, AllocError> {
     let backing = if size_of::<T>() == 0 {
-        Backing::None
+        Backing::NONE
     } else {
-        Backing::Heap
+        Backing::HEAP
     };
     let (ptr, charge) = allocate::<T>(state, backing)?;
     // SAFETY: fresh memory for a `T`; initialised before the box owns it.

@@ -65,6 +65,16 @@ pub(crate) struct Slot {
 #[cfg(not(loom))]
 const _: () = assert!(size_of::<Slot>() <= CLASS_SIZES[0]);
 
+/// The producers' side of a page's remote queue, on a cache line of its own
+/// so remote frees do not invalidate the line the owner allocates from.
+#[repr(C, align(64))]
+struct RemoteQueue {
+    /// Pushed to by other threads.
+    head: AtomicPtr<Slot>,
+    /// Queue stub: stays in the header, never handed out.
+    stub: Slot,
+}
+
 /// Metadata at the end of every page.
 ///
 /// Fields in `Cell`s belong to the thread that owns `heap` (or to whoever
@@ -72,24 +82,24 @@ const _: () = assert!(size_of::<Slot>() <= CLASS_SIZES[0]);
 /// `head` is shared.
 #[repr(C, align(64))]
 pub(crate) struct PageHeader {
-    /// Pushed to by other threads.
-    remote_head: AtomicPtr<Slot>,
-    /// Queue stub: stays in the header, never handed out.
-    stub: Slot,
-    remote_tail: Cell<*mut Slot>,
     local_free: Cell<*mut Slot>,
     /// Slots never handed out yet start at this index.
     untouched: Cell<u32>,
     used: Cell<u32>,
     capacity: Cell<u32>,
     class: Cell<u32>,
+    /// Whether the page sits on its heap's list of full pages.
+    in_full_list: Cell<bool>,
     /// The heap this page serves; changed only while no slot is live.
     heap: Cell<*const LocalHeap>,
-    /// Next page of the same class in the heap's list.
+    /// Next page in the heap's list (available or full) for this class.
     pub(crate) next_in_class: Cell<*mut PageHeader>,
     /// The page's first byte, with the whole allocation's provenance (a
     /// pointer derived from `&self` would cover the header alone).
     base: NonNull<u8>,
+    /// The consumer's end of the remote queue (owner only).
+    remote_tail: Cell<*mut Slot>,
+    remote: RemoteQueue,
 }
 
 // SAFETY: see the struct docs: cells are touched by one thread at a time
@@ -113,26 +123,29 @@ impl PageHeader {
         // `HEADER_OFFSET`).
         let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
         let fresh = PageHeader {
-            remote_head: AtomicPtr::new(ptr::null_mut()),
-            stub: Slot {
-                next: AtomicPtr::new(ptr::null_mut()),
-            },
-            remote_tail: Cell::new(ptr::null_mut()),
             local_free: Cell::new(ptr::null_mut()),
             untouched: Cell::new(0),
             used: Cell::new(0),
             capacity: Cell::new((HEADER_OFFSET / CLASS_SIZES[class]) as u32),
             class: Cell::new(class as u32),
+            in_full_list: Cell::new(false),
             heap: Cell::new(heap),
             next_in_class: Cell::new(ptr::null_mut()),
             base: page,
+            remote_tail: Cell::new(ptr::null_mut()),
+            remote: RemoteQueue {
+                head: AtomicPtr::new(ptr::null_mut()),
+                stub: Slot {
+                    next: AtomicPtr::new(ptr::null_mut()),
+                },
+            },
         };
         // SAFETY: in bounds and aligned (above); the page is not shared yet.
         unsafe { header.write(fresh) };
         // SAFETY: just initialised; the stub's address is now stable.
         let this = unsafe { header.as_ref() };
         let stub = this.stub_ptr();
-        this.remote_head.store(stub, Ordering::Relaxed);
+        this.remote.head.store(stub, Ordering::Relaxed);
         this.remote_tail.set(stub);
         header
     }
@@ -147,6 +160,17 @@ impl PageHeader {
         self.class.set(class as u32);
         self.heap.set(heap);
         self.next_in_class.set(ptr::null_mut());
+        self.in_full_list.set(false);
+    }
+
+    /// Whether the page sits on its heap's full list.
+    #[inline(always)]
+    pub(crate) fn in_full_list(&self) -> bool {
+        self.in_full_list.get()
+    }
+
+    pub(crate) fn set_in_full_list(&self, full: bool) {
+        self.in_full_list.set(full);
     }
 
     /// The header of the page holding `slot`.
@@ -168,11 +192,16 @@ impl PageHeader {
     }
 
     fn stub_ptr(&self) -> *mut Slot {
-        (&raw const self.stub).cast_mut()
+        (&raw const self.remote.stub).cast_mut()
     }
 
-    fn base(&self) -> *mut u8 {
+    fn base_ptr(&self) -> *mut u8 {
         self.base.as_ptr()
+    }
+
+    /// The page's first byte (what `allocate_page` returned).
+    pub(crate) fn base(&self) -> NonNull<u8> {
+        self.base
     }
 
     pub(crate) fn heap(&self) -> *const LocalHeap {
@@ -217,7 +246,7 @@ impl PageHeader {
         self.used.set(self.used.get() + 1);
         let offset = index as usize * CLASS_SIZES[self.class()];
         // `offset + slot size <= HEADER_OFFSET`, inside the page.
-        NonNull::new(self.base().wrapping_add(offset))
+        NonNull::new(self.base_ptr().wrapping_add(offset))
     }
 
     /// Returns a slot freed by the owner. Returns `true` when the page became
@@ -248,7 +277,7 @@ impl PageHeader {
                 next: AtomicPtr::new(ptr::null_mut()),
             })
         };
-        let previous = self.remote_head.swap(slot, Ordering::AcqRel);
+        let previous = self.remote.head.swap(slot, Ordering::AcqRel);
         // SAFETY: `previous` is the stub or a slot pushed earlier and not yet
         // popped (the consumer never pops the newest slot while a producer
         // may still link it), so it is valid to write its link.
@@ -261,7 +290,7 @@ impl PageHeader {
         let tail = self.remote_tail.get();
         // SAFETY: the tail is the stub or a pushed, not yet popped slot.
         let linked = unsafe { (*tail).next.load(Ordering::SeqCst) };
-        self.remote_head.load(Ordering::SeqCst) == tail && linked.is_null()
+        self.remote.head.load(Ordering::SeqCst) == tail && linked.is_null()
     }
 
     /// Moves every remote free that is fully linked onto the local list.
@@ -309,14 +338,14 @@ impl PageHeader {
             self.remote_tail.set(next);
             return NonNull::new(tail.cast());
         }
-        if tail != self.remote_head.load(Ordering::Acquire) {
+        if tail != self.remote.head.load(Ordering::Acquire) {
             // A producer swapped the head but has not linked yet.
             return None;
         }
         // `tail` is the last slot: push the stub behind it so it can be taken.
         // SAFETY: the stub is ours; writing its link before publishing it.
         unsafe { (*stub).next.store(ptr::null_mut(), Ordering::Relaxed) };
-        let previous = self.remote_head.swap(stub, Ordering::AcqRel);
+        let previous = self.remote.head.swap(stub, Ordering::AcqRel);
         // SAFETY: `previous` is such a pointer (see above).
         unsafe { (*previous).next.store(stub, Ordering::Release) };
         // SAFETY: `tail` is such a pointer (see above).

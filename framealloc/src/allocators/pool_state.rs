@@ -27,6 +27,8 @@ pub(crate) struct PoolState {
     pub(crate) class_limit: usize,
     pub(crate) closed: AtomicBool,
     pub(crate) budgets: Arc<crate::budget::BudgetManager>,
+    /// `budgets.is_enabled()`, kept here to spare the fast path a load.
+    pub(crate) budgets_enabled: bool,
     pages: Mutex<PageSet>,
     heaps: Mutex<HeapSet>,
 }
@@ -64,6 +66,7 @@ impl PoolState {
             id,
             class_limit,
             closed: AtomicBool::new(false),
+            budgets_enabled: budgets.is_enabled(),
             budgets,
             pages: Mutex::default(),
             heaps: Mutex::default(),
@@ -81,6 +84,27 @@ impl PoolState {
         let base = pool_page::allocate_page()?;
         pages.all.push(base);
         Some(PageHeader::init(base, class, heap))
+    }
+
+    /// Frees every page on the free list; returns the bytes given back.
+    pub(crate) fn free_spare_pages(&self) -> usize {
+        let mut pages = lock(&self.pages);
+        let spare: Vec<NonNull<u8>> = pages
+            .free
+            .drain(..)
+            .map(|header| {
+                // SAFETY: free pages are live and reachable by no heap.
+                unsafe { header.as_ref() }.base()
+            })
+            .collect();
+        pages.all.retain(|base| !spare.contains(base));
+        for &base in &spare {
+            // SAFETY: the page came from `allocate_page`, is no longer in
+            // `all` (so `Drop` will not free it again) and no slot of it is
+            // live (it was on the free list).
+            unsafe { pool_page::free_page(base) };
+        }
+        spare.len() * pool_page::PAGE_SIZE
     }
 
     /// Puts an empty page on the free list.

@@ -71,10 +71,19 @@ impl<'a> HeapRef<'a> {
 }
 
 impl Drop for HeapRef<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.lent {
-            self.state.give_up(self.heap).finish();
+            self.give_back();
         }
+    }
+}
+
+impl HeapRef<'_> {
+    #[cold]
+    #[inline(never)]
+    fn give_back(&self) {
+        self.state.give_up(self.heap).finish();
     }
 }
 
