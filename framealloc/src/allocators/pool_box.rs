@@ -241,31 +241,53 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
 
 /// The owner emptied a page: if the allocator is closed, the heap may be
 /// empty now and ready to let go.
+///
+/// Takes a raw pointer, not a reference: letting the heap go may free it
+/// (and its state) before this function returns.
 #[cold]
 #[inline(never)]
-fn owner_emptied_a_page(heap: &LocalHeap) {
-    // SAFETY: a heap's state outlives it.
-    let state = unsafe { &*heap.state };
-    if state.closed.load(Ordering::Relaxed) {
-        state.owner_free_after_close(heap).finish();
-    }
+fn owner_emptied_a_page(heap: *const LocalHeap) {
+    let release = {
+        // SAFETY: the caller's slot kept the heap alive until now, and
+        // nothing frees it before `finish` below.
+        let heap = unsafe { &*heap };
+        // SAFETY: a heap's state outlives it.
+        let state = unsafe { &*heap.state };
+        if !state.closed.load(Ordering::Relaxed) {
+            return;
+        }
+        state.owner_free_after_close(heap)
+    };
+    release.finish();
 }
 
 /// A free from a thread that does not own the slot's heap: one atomic swap
 /// onto the page's queue (and, once closed, the locked path).
+///
+/// Takes raw pointers, not references: once the slot is pushed it no longer
+/// keeps the page, heap and state alive.
 #[inline(never)]
-fn free_slot_remote(page: &PageHeader, heap: &LocalHeap, slot: NonNull<u8>, class: usize) {
-    // SAFETY: a heap's state outlives it.
-    let state = unsafe { &*heap.state };
-    if !state.closed.load(Ordering::SeqCst) {
-        // Before the push: after it, the slot no longer keeps the heap alive.
-        heap.note_remote_free(class);
-        page.push_remote(slot);
-    } else {
-        state
-            .free_after_close(heap, || page.push_remote(slot))
-            .finish();
-    }
+fn free_slot_remote(
+    page: *const PageHeader,
+    heap: *const LocalHeap,
+    slot: NonNull<u8>,
+    class: usize,
+) {
+    let release = {
+        // SAFETY: the slot is still live here, so its page, heap and state are.
+        let (page, heap) = unsafe { (&*page, &*heap) };
+        // SAFETY: a heap's state outlives it.
+        let state = unsafe { &*heap.state };
+        if !state.closed.load(Ordering::SeqCst) {
+            // Before the push: after it, the slot no longer keeps the heap
+            // alive.
+            heap.note_remote_free(class);
+            page.push_remote(slot);
+            return;
+        }
+        state.free_after_close(heap, || page.push_remote(slot))
+    };
+    release.finish();
 }
 
 /// # Safety
@@ -276,23 +298,26 @@ unsafe fn free_heap_block(block: NonNull<u8>, layout: Layout) {
     let header = unsafe { block.cast::<HeapHeader>().read() };
     // SAFETY: the block was allocated with `layout` and is freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
-    // SAFETY: the heap is alive until this free is counted (it is one of its
-    // live objects).
-    let heap = unsafe { &*header.heap };
-    // SAFETY: a heap's state outlives it.
-    let state = unsafe { &*heap.state };
-    if heap.owner.load(Ordering::Relaxed) == token() {
-        heap.count_heap_free_local(header.bytes);
-        if state.closed.load(Ordering::Relaxed) {
-            state.owner_free_after_close(heap).finish();
+    let release = {
+        // SAFETY: the heap is alive until this free is counted (the block
+        // was one of its live objects) and `finish` runs after the last use.
+        let heap = unsafe { &*header.heap };
+        // SAFETY: a heap's state outlives it.
+        let state = unsafe { &*heap.state };
+        if heap.owner.load(Ordering::Relaxed) == token() {
+            heap.count_heap_free_local(header.bytes);
+            if !state.closed.load(Ordering::Relaxed) {
+                return;
+            }
+            state.owner_free_after_close(heap)
+        } else if !state.closed.load(Ordering::SeqCst) {
+            heap.count_heap_free_remote(header.bytes);
+            return;
+        } else {
+            state.free_after_close(heap, || heap.count_heap_free_remote(header.bytes))
         }
-    } else if !state.closed.load(Ordering::SeqCst) {
-        heap.count_heap_free_remote(header.bytes);
-    } else {
-        state
-            .free_after_close(heap, || heap.count_heap_free_remote(header.bytes))
-            .finish();
-    }
+    };
+    release.finish();
 }
 
 macro_rules! owning_box {
