@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use core::mem::MaybeUninit;
 
+use crate::allocators::local_heap::LocalHeap;
 use crate::allocators::pool_box::{self, HeapBox, PoolBox};
 use crate::allocators::thread_arena::arena_for_current_thread;
-use crate::allocators::thread_heap::heap_for_current_thread;
+use crate::allocators::thread_heap::with_current_heap;
 use crate::budget::{AllocationTag, BudgetManager, TagGuard};
 use crate::config::AllocConfig;
 use crate::error::AllocError;
@@ -136,9 +137,7 @@ impl SmartAlloc {
     /// assert_eq!(alloc.stats().pool_pages, 0);
     /// ```
     pub fn trim(&self) -> usize {
-        heap_for_current_thread(&self.shared.pools)
-            .heap()
-            .release_empty_pages();
+        with_current_heap(&self.shared.pools, LocalHeap::release_empty_pages);
         self.shared.frames.limits.pool.release_all() + self.shared.pools.free_spare_pages()
     }
 
@@ -253,9 +252,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn collect_remote_frees(&self) {
-        heap_for_current_thread(&self.shared.pools)
-            .heap()
-            .collect(false);
+        with_current_heap(&self.shared.pools, |heap| heap.collect(false));
     }
 
     /// Pool and heap figures of the calling thread's heap.
@@ -268,7 +265,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn thread_stats(&self) -> ThreadStats {
-        ThreadStats::of(heap_for_current_thread(&self.shared.pools).heap())
+        with_current_heap(&self.shared.pools, ThreadStats::of)
     }
 
     /// This allocator's budgets: limits, usage and events.

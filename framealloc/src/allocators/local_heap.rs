@@ -78,6 +78,9 @@ pub(crate) struct LocalHeap {
     /// Token of the owning thread; 0 while idle.
     pub(crate) owner: AtomicUsize,
     pub(crate) state: *const PoolState,
+    /// A copy of the state's `closed`, set by `PoolState::close` on every
+    /// heap, so the owner's free path reads its own cache line.
+    pub(crate) closed: AtomicBool,
     /// Each class's pages that may have room; the first is the one
     /// allocations come from.
     heads: [Cell<*mut PageHeader>; CLASSES],
@@ -102,6 +105,7 @@ impl LocalHeap {
         LocalHeap {
             owner: AtomicUsize::new(0),
             state,
+            closed: AtomicBool::new(false),
             heads: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             full: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             room_in_full: [const { Cell::new(false) }; CLASSES],

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::local_heap::LocalHeap;
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{heap_for_current_thread, token};
+use super::thread_heap::{token, with_current_heap};
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
@@ -122,15 +122,11 @@ pub(crate) fn allocate<T>(
         0
     };
     let ptr = match backing.pool_class() {
-        Some(class) => {
-            let heap = heap_for_current_thread(state);
-            heap.heap()
-                .alloc_slot(class)
-                .map(NonNull::cast)
-                .ok_or(AllocError::OutOfMemory {
-                    requested: PAGE_SIZE,
-                })
-        }
+        Some(class) => with_current_heap(state, |heap| heap.alloc_slot(class))
+            .map(NonNull::cast)
+            .ok_or(AllocError::OutOfMemory {
+                requested: PAGE_SIZE,
+            }),
         None if backing == Backing::HEAP => allocate_heap::<T>(state),
         None => Ok(NonNull::dangling()),
     };
@@ -151,22 +147,23 @@ fn allocate_heap<T>(state: &Arc<PoolState>) -> Result<NonNull<T>, AllocError> {
         count: 1,
         element_size: size_of::<T>(),
     })?;
-    let heap = heap_for_current_thread(state);
-    // SAFETY: the layout is at least as large as the header, so non-zero.
-    let block =
-        NonNull::new(unsafe { std::alloc::alloc(layout) }).ok_or(AllocError::OutOfMemory {
-            requested: layout.size(),
-        })?;
-    // SAFETY: the block starts with room for the header, suitably aligned.
-    unsafe {
-        block.cast::<HeapHeader>().write(HeapHeader {
-            heap: heap.heap(),
-            bytes: layout.size(),
-        })
-    };
-    heap.heap().count_heap_alloc(layout.size());
-    // SAFETY: `offset` is inside the block (from `Layout::extend`).
-    Ok(unsafe { block.add(offset) }.cast())
+    with_current_heap(state, |heap| {
+        // SAFETY: the layout is at least as large as the header, so non-zero.
+        let block =
+            NonNull::new(unsafe { std::alloc::alloc(layout) }).ok_or(AllocError::OutOfMemory {
+                requested: layout.size(),
+            })?;
+        // SAFETY: the block starts with room for the header, suitably aligned.
+        unsafe {
+            block.cast::<HeapHeader>().write(HeapHeader {
+                heap,
+                bytes: layout.size(),
+            })
+        };
+        heap.count_heap_alloc(layout.size());
+        // SAFETY: `offset` is inside the block (from `Layout::extend`).
+        Ok(unsafe { block.add(offset) }.cast())
+    })
 }
 
 /// Gives back the memory of a value (already dropped) allocated by
@@ -231,7 +228,7 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
         if page.in_full_list() {
             heap.note_room_in_full(class);
         }
-        if page.used() == 0 {
+        if page.used() == 0 && heap.closed.load(Ordering::Relaxed) {
             owner_emptied_a_page(heap);
         }
     } else {
@@ -239,7 +236,7 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     }
 }
 
-/// The owner emptied a page: if the allocator is closed, the heap may be
+/// The owner emptied a page after the allocator closed: the heap may be
 /// empty now and ready to let go.
 ///
 /// Takes a raw pointer, not a reference: letting the heap go may free it
@@ -253,9 +250,6 @@ fn owner_emptied_a_page(heap: *const LocalHeap) {
         let heap = unsafe { &*heap };
         // SAFETY: a heap's state outlives it.
         let state = unsafe { &*heap.state };
-        if !state.closed.load(Ordering::Relaxed) {
-            return;
-        }
         state.owner_free_after_close(heap)
     };
     release.finish();
@@ -396,7 +390,7 @@ macro_rules! owning_box {
         }
 
         impl<T> Drop for $name<T> {
-            #[inline]
+            #[inline(always)]
             fn drop(&mut self) {
                 // SAFETY: the box owns an initialised `T` from `allocate`,
                 // dropped and freed exactly once, here.

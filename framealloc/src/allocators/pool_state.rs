@@ -161,6 +161,12 @@ impl PoolState {
         self.closed.store(true, Ordering::SeqCst);
         let released: Vec<Release> = {
             let mut heaps = lock(&self.heaps);
+            for heap in &heaps.all {
+                // SAFETY: heaps in the set are live; `closed` is atomic.
+                unsafe { heap.as_ref() }
+                    .closed
+                    .store(true, Ordering::SeqCst);
+            }
             let idle: Vec<NonNull<LocalHeap>> = core::mem::take(&mut heaps.idle);
             let mut released = Vec::new();
             for heap in idle {

@@ -54,59 +54,29 @@ impl Drop for HeapLeases {
     }
 }
 
-/// A heap the calling thread may allocate from for `'a`.
-pub(crate) struct HeapRef<'a> {
-    heap: &'a LocalHeap,
-    state: &'a PoolState,
-    /// Lent for one allocation because the thread is tearing down (FA202):
-    /// given back on drop.
-    lent: bool,
-}
-
-impl<'a> HeapRef<'a> {
-    #[inline(always)]
-    pub(crate) fn heap(&self) -> &'a LocalHeap {
-        self.heap
-    }
-}
-
-impl Drop for HeapRef<'_> {
-    #[inline]
-    fn drop(&mut self) {
-        if self.lent {
-            self.give_back();
-        }
-    }
-}
-
-impl HeapRef<'_> {
-    #[cold]
-    #[inline(never)]
-    fn give_back(&self) {
-        self.state.give_up(self.heap).finish();
-    }
-}
-
-/// The calling thread's heap for `state`, adopting one on first use.
+/// Runs `work` with the calling thread's heap for `state`, adopting one on
+/// first use. The heap is the thread's own for the duration of `work`.
+///
+/// The fast path is one thread-local read and a compare: no struct, no
+/// drop glue.
 #[inline(always)]
-pub(crate) fn heap_for_current_thread(state: &Arc<PoolState>) -> HeapRef<'_> {
+pub(crate) fn with_current_heap<R>(
+    state: &Arc<PoolState>,
+    work: impl FnOnce(&LocalHeap) -> R,
+) -> R {
     let (allocator, heap) = CACHE.with(Cell::get);
     if allocator == state.id {
         // SAFETY: the cache holds only this thread's own leased heap for a
         // live allocator (`state` is borrowed), cleared before the lease is
         // given back; heaps live as long as their state.
-        let heap = unsafe { &*heap };
-        return HeapRef {
-            heap,
-            state,
-            lent: false,
-        };
+        return work(unsafe { &*heap });
     }
-    heap_slow(state)
+    with_heap_slow(state, work)
 }
 
 #[cold]
-fn heap_slow(state: &Arc<PoolState>) -> HeapRef<'_> {
+#[inline(never)]
+fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R) -> R {
     let me = token();
     let leased = LEASES.try_with(|leases| {
         let mut leases = leases.leases.borrow_mut();
@@ -126,18 +96,23 @@ fn heap_slow(state: &Arc<PoolState>) -> HeapRef<'_> {
         CACHE.with(|cache| cache.set((state.id, heap.as_ptr())));
         heap
     });
-    let (heap, lent) = match leased {
-        Ok(heap) => (heap, false),
+    match leased {
+        // SAFETY: the heap belongs to `state`, borrowed for this call, and
+        // is owned by this thread (adopted with our token).
+        Ok(heap) => work(unsafe { heap.as_ref() }),
         Err(_) => {
+            // The thread is tearing down its thread-locals: lend a heap for
+            // this one call and give it back (FA202).
             crate::diagnostics::report_during_teardown(
                 "FA202",
                 format_args!("pool or heap allocation"),
             );
-            (PoolState::adopt(state, me), true)
+            let heap = PoolState::adopt(state, me);
+            // SAFETY: as above; the heap is given back right after.
+            let heap = unsafe { heap.as_ref() };
+            let result = work(heap);
+            state.give_up(heap).finish();
+            result
         }
-    };
-    // SAFETY: the heap belongs to `state`, borrowed for the result's
-    // lifetime, and is owned by this thread (adopted with our token).
-    let heap = unsafe { heap.as_ref() };
-    HeapRef { heap, state, lent }
+    }
 }
