@@ -83,8 +83,9 @@ pub(crate) struct Mark {
 }
 
 /// A frame arena. Aligned to two cache lines so two threads' arenas never
-/// share one.
-#[repr(align(128))]
+/// share one; `repr(C)` keeps the three fields every allocation touches
+/// together at the start, on one cache line.
+#[repr(C, align(128))]
 pub(crate) struct Arena {
     // Touched by every allocation.
     cursor: Cell<NonNull<u8>>,
@@ -349,7 +350,7 @@ impl Arena {
     /// Ends the outermost frame: publishes its figures, keeps enough chunks
     /// for the larger of this frame's and the previous frame's use, gives the
     /// rest to the shared pool, and moves the cursor back to the first chunk.
-    pub(crate) fn reset(&self, pool: &ChunkPool) {
+    pub(crate) fn reset(&self, limits: &ArenaLimits) {
         debug_assert_eq!(self.depth.get(), 0);
         let bytes = self.position();
         let allocations = self.allocations.get() - self.allocations_at_reset.get();
@@ -363,13 +364,16 @@ impl Arena {
         }
 
         let mut list = self.chunks.borrow_mut();
-        let used = self.entered.get();
+        let mut used = self.entered.get();
+        if used > 1 && self.merge_chunks(&mut list, used, limits) {
+            used = 1;
+        }
         let keep = used.max(list.used_last_frame);
         list.used_last_frame = used;
         if list.chunks.len() > keep {
             let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
             list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
-            pool.give_back(spare);
+            limits.pool.give_back(spare);
             self.publish_holdings(&list);
         }
         self.bytes_before_chunk.set(0);
@@ -382,6 +386,30 @@ impl Arena {
             }
             None => self.entered.set(0),
         }
+    }
+
+    /// Replaces the first `used` chunks with one chunk as large as all of
+    /// them, so the next frame of the same size runs in a single chunk: no
+    /// chunk changes, and a growing `Vec` stays in place. Best effort: on a
+    /// budget refusal or allocation failure the chunks stay as they are.
+    /// Returns whether it merged.
+    fn merge_chunks(&self, list: &mut ChunkList, used: usize, limits: &ArenaLimits) -> bool {
+        let merged = &list.chunks[..used];
+        let total: usize = merged.iter().map(Chunk::capacity).sum();
+        let align = merged.iter().map(Chunk::align).max().unwrap_or(CHUNK_ALIGN);
+        if let Some(budgets) = &limits.budgets
+            && budgets.charge(0, total).is_err()
+        {
+            return false;
+        }
+        let Some(chunk) = Chunk::allocate(total, align, limits.budgets.clone()) else {
+            return false;
+        };
+        Published::add(&self.published.chunk_allocations, 1);
+        // The old chunks are freed here (and their budget released).
+        drop(list.chunks.splice(..used, [chunk]));
+        self.publish_holdings(list);
+        true
     }
 
     /// Whether `ptr .. ptr + size` is the most recent allocation, i.e. ends

@@ -78,6 +78,11 @@ impl Chunk {
         unsafe { self.base.add(self.layout.size()) }
     }
 
+    /// The chunk's alignment.
+    pub(crate) fn align(&self) -> usize {
+        self.layout.align()
+    }
+
     /// Usable bytes.
     #[inline]
     pub(crate) fn capacity(&self) -> usize {

@@ -13,11 +13,13 @@ use core::ptr::NonNull;
 use crate::frame::Frame;
 
 impl Frame<'_> {
+    #[inline]
     fn api_allocate(&self, layout: Layout) -> Option<NonNull<[u8]>> {
         let ptr = self.arena().alloc_layout(layout, self.limits()).ok()?;
         Some(NonNull::slice_from_raw_parts(ptr, layout.size()))
     }
 
+    #[inline]
     fn api_deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         let arena = self.arena();
         if !arena.resize_in_place(ptr, layout.size(), 0) && layout.size() != 0 && !arena.owns(ptr) {
@@ -37,6 +39,7 @@ impl Frame<'_> {
     ///
     /// As `Allocator::grow`: `ptr` is a live block from this frame allocated
     /// with `old`, and `new.size() >= old.size()`.
+    #[inline]
     unsafe fn api_grow(
         &self,
         ptr: NonNull<u8>,
@@ -72,6 +75,7 @@ impl Frame<'_> {
     ///
     /// As `Allocator::shrink`: `ptr` is a live block from this frame allocated
     /// with `old`, and `new.size() <= old.size()`.
+    #[inline]
     unsafe fn api_shrink(
         &self,
         ptr: NonNull<u8>,

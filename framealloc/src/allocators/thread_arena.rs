@@ -9,7 +9,7 @@
 //! A lease holds only a `Weak` to the allocator's state, so a thread that once
 //! used an allocator does not keep its memory alive.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 use std::sync::{Arc, Weak};
@@ -31,6 +31,7 @@ struct ThreadLeases {
 
 impl Drop for ThreadLeases {
     fn drop(&mut self) {
+        let _ = CACHE.try_with(|cache| cache.set((0, core::ptr::null())));
         for lease in self.leases.get_mut().drain(..) {
             if let Some(shared) = lease.owner.upgrade() {
                 // SAFETY: the allocator is alive (we hold a strong count), so
@@ -43,6 +44,10 @@ impl Drop for ThreadLeases {
 
 thread_local! {
     static LEASES: ThreadLeases = const { ThreadLeases { leases: RefCell::new(Vec::new()) } };
+    /// `(allocator id, arena)` of the last lease used: `begin_frame`'s fast
+    /// path. `const` and without a destructor; cleared before the leases are
+    /// given back.
+    static CACHE: Cell<(u64, *const Arena)> = const { Cell::new((0, core::ptr::null())) };
 }
 
 /// A borrow of the calling thread's arena for `'a`.
@@ -79,19 +84,41 @@ pub(crate) enum Tenancy {
 ///
 /// The arena is used by the calling thread only, until the thread exits
 /// (`Leased`) or until the caller gives it back (`Borrowed`).
+#[inline]
 pub(crate) fn arena_for_current_thread(shared: &Arc<Shared>) -> (ArenaRef<'_>, Tenancy) {
+    let (allocator, cached) = CACHE.with(Cell::get);
+    if let Some(arena) = NonNull::new(cached.cast_mut()).filter(|_| allocator == shared.id) {
+        // The cache holds only this thread's live lease for `shared` (ids are
+        // never reused), so the `ArenaRef` invariant holds as below.
+        return (
+            ArenaRef {
+                arena,
+                _allocator: PhantomData,
+            },
+            Tenancy::Leased,
+        );
+    }
+    arena_slow(shared)
+}
+
+#[cold]
+fn arena_slow(shared: &Arc<Shared>) -> (ArenaRef<'_>, Tenancy) {
     let leased = LEASES.try_with(|leases| {
         let mut leases = leases.leases.borrow_mut();
-        if let Some(lease) = leases.iter().find(|lease| lease.allocator == shared.id) {
-            return lease.arena;
-        }
-        leases.retain(|lease| lease.owner.strong_count() > 0);
-        let arena = shared.frames.adopt();
-        leases.push(Lease {
-            allocator: shared.id,
-            owner: Arc::downgrade(shared),
-            arena,
-        });
+        let arena = match leases.iter().find(|lease| lease.allocator == shared.id) {
+            Some(lease) => lease.arena,
+            None => {
+                leases.retain(|lease| lease.owner.strong_count() > 0);
+                let arena = shared.frames.adopt();
+                leases.push(Lease {
+                    allocator: shared.id,
+                    owner: Arc::downgrade(shared),
+                    arena,
+                });
+                arena
+            }
+        };
+        CACHE.with(|cache| cache.set((shared.id, arena.as_ptr())));
         arena
     });
     let (arena, tenancy) = match leased {

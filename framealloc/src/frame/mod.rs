@@ -536,7 +536,7 @@ impl Drop for Frame<'_> {
         match self.kind {
             Kind::Root(tenancy) => {
                 if self.arena().leave() {
-                    self.arena().reset(&self.memory.limits.pool);
+                    self.arena().reset(&self.memory.limits);
                 }
                 if tenancy == Tenancy::Borrowed {
                     self.memory.give_up(self.arena());
