@@ -161,15 +161,15 @@ impl AllocStats {
     pub(crate) fn collect(shared: &Shared) -> AllocStats {
         let mut frame = FrameStats::default();
         shared.frames.for_each_published(|published| {
-            frame.frames_completed += published.frames_completed.load(Relaxed);
-            frame.allocations += published.allocations.load(Relaxed);
-            frame.bytes_allocated += published.bytes.load(Relaxed);
+            frame.frames_completed += published.frames_completed.get();
+            frame.allocations += published.allocations.get();
+            frame.bytes_allocated += published.bytes.get();
             frame.peak_frame_bytes = frame
                 .peak_frame_bytes
-                .max(published.peak_frame_bytes.load(Relaxed));
-            frame.reserved_bytes += published.reserved_bytes.load(Relaxed);
-            frame.chunks_held += published.chunks_held.load(Relaxed);
-            frame.chunk_allocations += published.chunk_allocations.load(Relaxed);
+                .max(published.peak_frame_bytes.get() as usize);
+            frame.reserved_bytes += published.reserved_bytes.get() as usize;
+            frame.chunks_held += published.chunks_held.get() as usize;
+            frame.chunk_allocations += published.chunk_allocations.get();
         });
         (frame.pooled_chunks, frame.pooled_bytes) = shared.frames.limits.pool.totals();
         (frame.arenas, frame.idle_arenas) = shared.frames.arena_counts();

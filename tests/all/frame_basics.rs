@@ -6,6 +6,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use framealloc::{AllocConfig, AllocError, FrameBox, SmartAlloc};
 
+use crate::support::panic_text;
+
 #[test]
 fn every_allocation_method_round_trips() {
     let alloc = SmartAlloc::with_defaults();
@@ -264,12 +266,4 @@ fn chunks_a_rewound_scope_brought_in_go_to_the_pool_and_trim_frees_them() {
     assert!(stats.frame.pooled_bytes >= 8192);
     assert!(alloc.trim() >= stats.frame.pooled_bytes);
     assert_eq!(alloc.stats().frame.pooled_chunks, 0);
-}
-
-pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<String>()
-        .cloned()
-        .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_default()
 }

@@ -6,6 +6,8 @@ use std::rc::Rc;
 
 use framealloc::{FrameBox, SmartAlloc};
 
+use crate::support::CountedRef;
+
 struct Counted(Rc<Cell<usize>>);
 
 impl Clone for Counted {
@@ -81,16 +83,6 @@ fn a_panic_inside_a_frame_still_ends_it() {
     assert_eq!(alloc.stats().frame.frames_completed, 1);
     let frame = alloc.begin_frame();
     assert_eq!(frame.report().bytes_used, 0);
-}
-
-/// Counts drops through a borrowed cell, so forgetting one leaks no heap
-/// memory (Miri checks for leaks).
-struct CountedRef<'a>(&'a Cell<usize>);
-
-impl Drop for CountedRef<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
 }
 
 #[test]

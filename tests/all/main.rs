@@ -18,4 +18,5 @@ mod frame_threads;
 mod pool_basics;
 mod pool_model;
 mod pool_threads;
+mod support;
 mod ui;

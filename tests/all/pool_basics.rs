@@ -6,14 +6,7 @@ use std::cell::Cell;
 use framealloc::{AllocConfig, HeapBox, PoolBox, SmartAlloc};
 
 use crate::counting::calls_on_this_thread;
-
-struct CountedRef<'a>(&'a Cell<usize>);
-
-impl Drop for CountedRef<'_> {
-    fn drop(&mut self) {
-        self.0.set(self.0.get() + 1);
-    }
-}
+use crate::support::CountedRef;
 
 #[test]
 fn pool_and_heap_boxes_hold_values_and_run_destructors_once() {

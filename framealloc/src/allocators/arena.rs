@@ -16,9 +16,9 @@
 use core::alloc::Layout;
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 
 use super::chunk::{CHUNK_ALIGN, Chunk, ChunkPool};
+use super::counter::Counter;
 use crate::error::AllocError;
 
 /// Every allocation's size is rounded up to this, so the cursor stays aligned
@@ -45,19 +45,13 @@ pub(crate) struct ArenaLimits {
 /// relaxed loads and stores, never read-modify-write.
 #[derive(Default)]
 pub(crate) struct Published {
-    pub(crate) frames_completed: AtomicU64,
-    pub(crate) allocations: AtomicU64,
-    pub(crate) bytes: AtomicU64,
-    pub(crate) peak_frame_bytes: AtomicUsize,
-    pub(crate) reserved_bytes: AtomicUsize,
-    pub(crate) chunks_held: AtomicUsize,
-    pub(crate) chunk_allocations: AtomicU64,
-}
-
-impl Published {
-    fn add(counter: &AtomicU64, amount: u64) {
-        counter.store(counter.load(Relaxed).wrapping_add(amount), Relaxed);
-    }
+    pub(crate) frames_completed: Counter,
+    pub(crate) allocations: Counter,
+    pub(crate) bytes: Counter,
+    pub(crate) peak_frame_bytes: Counter,
+    pub(crate) reserved_bytes: Counter,
+    pub(crate) chunks_held: Counter,
+    pub(crate) chunk_allocations: Counter,
 }
 
 /// Where a sub-scope rewinds to.
@@ -246,7 +240,7 @@ impl Arena {
         let chunk = chunk.ok_or(AllocError::OutOfMemory {
             requested: capacity,
         })?;
-        Published::add(&self.published.chunk_allocations, 1);
+        self.published.chunk_allocations.add(1);
         Ok(chunk)
     }
 
@@ -261,8 +255,8 @@ impl Arena {
     }
 
     fn publish_holdings(&self, list: &ChunkList) {
-        self.published.reserved_bytes.store(list.reserved, Relaxed);
-        self.published.chunks_held.store(list.chunks.len(), Relaxed);
+        self.published.reserved_bytes.set(list.reserved as u64);
+        self.published.chunks_held.set(list.chunks.len() as u64);
     }
 
     /// Bytes handed out since the last reset (padding included).
@@ -356,12 +350,10 @@ impl Arena {
         let allocations = self.allocations.get() - self.allocations_at_reset.get();
         self.allocations_at_reset.set(self.allocations.get());
         let published = &self.published;
-        Published::add(&published.frames_completed, 1);
-        Published::add(&published.allocations, allocations);
-        Published::add(&published.bytes, bytes as u64);
-        if bytes > published.peak_frame_bytes.load(Relaxed) {
-            published.peak_frame_bytes.store(bytes, Relaxed);
-        }
+        published.frames_completed.add(1);
+        published.allocations.add(allocations);
+        published.bytes.add(bytes as u64);
+        published.peak_frame_bytes.raise_to(bytes as u64);
 
         let mut list = self.chunks.borrow_mut();
         let mut used = self.entered.get();
@@ -405,7 +397,7 @@ impl Arena {
         let Some(chunk) = Chunk::allocate(total, align, limits.budgets.clone()) else {
             return false;
         };
-        Published::add(&self.published.chunk_allocations, 1);
+        self.published.chunk_allocations.add(1);
         // The old chunks are freed here (and their budget released).
         drop(list.chunks.splice(..used, [chunk]));
         self.publish_holdings(list);

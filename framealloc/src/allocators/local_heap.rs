@@ -14,32 +14,9 @@ use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
+use super::counter::Counter;
 use super::pool_page::{CLASS_SIZES, CLASSES, PageHeader};
 use super::pool_state::PoolState;
-
-/// Single-writer counter.
-#[derive(Default)]
-pub(crate) struct Counter(AtomicU64);
-
-impl Counter {
-    #[inline(always)]
-    pub(crate) fn add(&self, amount: u64) {
-        self.0.store(
-            self.0.load(Ordering::Relaxed).wrapping_add(amount),
-            Ordering::Relaxed,
-        );
-    }
-
-    pub(crate) fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-
-    fn raise_to(&self, value: u64) {
-        if value > self.get() {
-            self.0.store(value, Ordering::Relaxed);
-        }
-    }
-}
 
 /// The owner's figures for one heap.
 #[derive(Default)]
@@ -237,10 +214,7 @@ impl LocalHeap {
             while let Some(page) = unsafe { cursor.as_ref() } {
                 cursor = page.next_in_class.get();
                 if page.used() == 0 {
-                    self.counters
-                        .pages
-                        .0
-                        .store(self.counters.pages.get() - 1, Ordering::Relaxed);
+                    self.counters.pages.set(self.counters.pages.get() - 1);
                     self.state().release_page(NonNull::from(page));
                 } else {
                     page.next_in_class.set(kept);
@@ -323,6 +297,6 @@ impl LocalHeap {
         pages
             .into_iter()
             .for_each(|page| self.state().release_page(page));
-        self.counters.pages.0.store(0, Ordering::Relaxed);
+        self.counters.pages.set(0);
     }
 }

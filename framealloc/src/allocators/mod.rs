@@ -3,6 +3,7 @@
 //! code that calls the safe functions exported here.
 //!
 //! - `chunk`: blocks from the global allocator and the shared chunk pool;
+//! - `counter`: single-writer counters for statistics;
 //! - `arena`: the per-thread bump arena over a chunk list;
 //! - `frame_memory`: ownership of all arenas of one `SmartAlloc`;
 //! - `thread_arena`: which arena the calling thread uses;
@@ -17,6 +18,7 @@
 
 pub(crate) mod arena;
 pub(crate) mod chunk;
+pub(crate) mod counter;
 pub(crate) mod frame_allocator;
 pub(crate) mod frame_box;
 pub(crate) mod frame_memory;

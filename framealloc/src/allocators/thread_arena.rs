@@ -166,10 +166,7 @@ pub(crate) fn current_thread_frames() -> ThreadFrames {
                 // is this thread's, so no other thread uses the arena.
                 let arena = unsafe { lease.arena.as_ref() };
                 state.open |= arena.depth() > 0;
-                state.ended += arena
-                    .published
-                    .frames_completed
-                    .load(core::sync::atomic::Ordering::Relaxed);
+                state.ended += arena.published.frames_completed.get();
             }
             state
         })

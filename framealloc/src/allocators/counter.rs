@@ -1,0 +1,36 @@
+//! A counter with a single writer: the thread that owns the arena or heap it
+//! belongs to. Updates are a relaxed load and store (no read-modify-write,
+//! so no locked instruction on the fast path); any thread may read it.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `amount` (writer only).
+    #[inline(always)]
+    pub(crate) fn add(&self, amount: u64) {
+        self.set(self.get().wrapping_add(amount));
+    }
+
+    /// Replaces the value (writer only).
+    #[inline(always)]
+    pub(crate) fn set(&self, value: u64) {
+        self.0.store(value, Ordering::Relaxed);
+    }
+
+    /// Raises the value to `value` if it is lower (writer only).
+    #[inline(always)]
+    pub(crate) fn raise_to(&self, value: u64) {
+        if value > self.get() {
+            self.set(value);
+        }
+    }
+
+    /// The value (any thread).
+    #[inline(always)]
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
