@@ -83,18 +83,23 @@ fn main() {
     let mut world = World::new(20_000);
     let dt = 1.0 / 60.0;
 
-    println!("frame | visible (2 cameras) | bytes used | allocations | chunks");
+    println!(
+        "frame | visible (2 cameras) | camera scratch (peak) | frame bytes | allocations | chunks"
+    );
     for frame_number in 0..10 {
         simulate(&alloc, &mut world, dt);
 
         let mut frame = alloc.begin_frame();
-        let mut visible_total = 0;
-        for camera_z in [-500.0, -5_000.0] {
+        let (mut visible_total, mut scratch_peak) = (0, 0);
+        // The cameras move back a little every frame, so more becomes visible.
+        let pull_back = frame_number as f32 * 400.0;
+        for camera_z in [-500.0 - pull_back, -5_000.0 - pull_back] {
             // Each camera works in a scope: its scratch memory is rewound
             // when the scope drops, so the second camera reuses it.
             let scratch = frame.scope();
             let (count, nearest) = render_camera(&scratch, &world, camera_z);
             visible_total += count;
+            scratch_peak = scratch_peak.max(scratch.report().bytes_used);
             std::hint::black_box(nearest);
         }
         let hud = frame.alloc_str("frame stats");
@@ -102,7 +107,7 @@ fn main() {
         let report = frame.end();
 
         println!(
-            "{frame_number:>5} | {visible_total:>19} | {:>10} | {:>11} | {:>6}",
+            "{frame_number:>5} | {visible_total:>19} | {scratch_peak:>21} | {:>11} | {:>11} | {:>6}",
             report.bytes_used, report.allocations, report.chunks,
         );
     }
