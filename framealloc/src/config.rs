@@ -23,6 +23,16 @@ pub struct AllocConfig {
     budgets: bool,
 }
 
+/// The defaults, as constants:
+///
+/// ```
+/// use framealloc::AllocConfig;
+/// let config = AllocConfig::default();
+/// assert_eq!(config.frame_arena_size(), AllocConfig::DEFAULT_FRAME_ARENA_SIZE);
+/// assert_eq!(config.frame_chunk_size(), AllocConfig::DEFAULT_FRAME_CHUNK_SIZE);
+/// assert_eq!(config.pool_max_size(), AllocConfig::DEFAULT_POOL_MAX_SIZE);
+/// assert_eq!(config.with_frame_chunk_size(1).frame_chunk_size(), AllocConfig::MIN_FRAME_CHUNK_SIZE);
+/// ```
 impl AllocConfig {
     /// Default per-thread frame arena limit: 32 MiB.
     pub const DEFAULT_FRAME_ARENA_SIZE: usize = 32 << 20;

@@ -378,7 +378,15 @@ mod sealed {
 
 /// Implemented by no type: the bound that makes
 /// [`SmartAlloc::frame_alloc`] and [`SmartAlloc::frame_box`] fail to compile
-/// with diagnostic FA001.
+/// with diagnostic FA001. It is sealed: it cannot be implemented outside
+/// this crate.
+///
+/// ```compile_fail
+/// struct Mine;
+/// impl framealloc::FrameRequired<Mine> for framealloc::SmartAlloc {
+///     fn refuse(&self) -> ! { loop {} }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "[FA001] frame allocation outside a frame: `SmartAlloc` cannot allocate frame memory itself",
     label = "no `Frame` here",

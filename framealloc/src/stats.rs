@@ -62,6 +62,15 @@ pub struct AllocStats {
 /// next refills that size class, calls
 /// [`SmartAlloc::collect_remote_frees`](crate::SmartAlloc::collect_remote_frees),
 /// or exits.
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::with_defaults();
+/// let boxed = alloc.pool_box([0u8; 100])?; // a 112-byte slot
+/// let pool = alloc.stats().pool;
+/// assert_eq!((pool.allocations, pool.live_bytes), (1, 112));
+/// # drop(boxed);
+/// # Ok::<(), framealloc::AllocError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IntentStats {
@@ -87,6 +96,19 @@ impl IntentStats {
 }
 
 /// One thread heap's figures, inside [`AllocStats::per_thread`].
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::with_defaults();
+/// let here = alloc.pool_box(1u32)?;
+/// std::thread::scope(|s| {
+///     s.spawn(|| drop(alloc.heap_box([0u8; 64])));
+/// });
+/// let threads = alloc.stats().per_thread;
+/// assert_eq!(threads.len(), 2);
+/// assert_eq!(alloc.thread_stats().pool.allocations, 1);
+/// # drop(here);
+/// # Ok::<(), framealloc::AllocError>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ThreadStats {
@@ -128,6 +150,13 @@ impl ThreadStats {
 }
 
 /// Frame intent figures inside [`AllocStats`].
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::with_defaults();
+/// alloc.begin_frame().alloc_slice_copy(&[0u64; 8]);
+/// let frame = alloc.stats().frame;
+/// assert_eq!((frame.frames_completed, frame.bytes_allocated, frame.arenas), (1, 64, 1));
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FrameStats {

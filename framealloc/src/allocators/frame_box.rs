@@ -96,6 +96,14 @@ impl<'frame, T: ?Sized> FrameBox<'frame, T> {
 
     /// A raw pointer to the value, for FFI or GPU upload code. Valid while the
     /// box is.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let vertices = frame.alloc([0.5f32; 12]);
+    /// let ptr = framealloc::FrameBox::as_ptr(&vertices);
+    /// assert_eq!(ptr as usize % align_of::<f32>(), 0);
+    /// ```
     pub fn as_ptr(boxed: &Self) -> *const T {
         boxed.ptr.as_ptr()
     }

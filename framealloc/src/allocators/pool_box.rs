@@ -315,7 +315,7 @@ unsafe fn free_heap_block(block: NonNull<u8>, layout: Layout) {
 }
 
 macro_rules! owning_box {
-    ($(#[$docs:meta])* $name:ident) => {
+    ($(#[$docs:meta])* $name:ident, $method:ident) => {
         $(#[$docs])*
         pub struct $name<T> {
             /// Invariants: points to an initialised `T` owned by this box,
@@ -342,6 +342,13 @@ macro_rules! owning_box {
             }
 
             /// Moves the value out and frees the memory.
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let boxed = alloc.", stringify!($method), "(String::from(\"hp\"))?;\n",
+                "let inner: String = framealloc::", stringify!($name), "::into_inner(boxed);\n",
+                "assert_eq!(inner, \"hp\");\n# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
             pub fn into_inner(boxed: Self) -> T {
                 let boxed = ManuallyDrop::new(boxed);
                 // SAFETY: the box owns an initialised `T`; it is read once and
@@ -354,6 +361,13 @@ macro_rules! owning_box {
             }
 
             /// A raw pointer to the value, valid while the box is.
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let boxed = alloc.", stringify!($method), "(7u64)?;\n",
+                "assert_eq!(framealloc::", stringify!($name), "::as_ptr(&boxed) as usize % 8, 0);\n",
+                "# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
             pub fn as_ptr(boxed: &Self) -> *const T {
                 boxed.ptr.as_ptr()
             }
@@ -361,6 +375,13 @@ macro_rules! owning_box {
 
         impl<T> $name<MaybeUninit<T>> {
             /// Initialises the value and returns the box typed as `T`.
+            ///
+            #[doc = concat!(
+                "```\nuse std::mem::MaybeUninit;\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let slot = alloc.", stringify!($method), "(MaybeUninit::<[u32; 4]>::uninit())?;\n",
+                "let filled = framealloc::", stringify!($name), "::write(slot, [1, 2, 3, 4]);\n",
+                "assert_eq!(filled[3], 4);\n# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
             pub fn write(boxed: Self, value: T) -> $name<T> {
                 let boxed = ManuallyDrop::new(boxed);
                 // SAFETY: `MaybeUninit<T>` has `T`'s layout, so the memory and
@@ -462,7 +483,7 @@ owning_box! {
     /// assert_eq!(handle.join().unwrap(), 99);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    PoolBox
+    PoolBox, pool_box
 }
 
 owning_box! {
@@ -483,7 +504,7 @@ owning_box! {
     /// assert_eq!(alloc.stats().heap.live_bytes as usize, 65536 + 16);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    HeapBox
+    HeapBox, heap_box
 }
 
 /// Moves `value` into fresh pool (or, for large types, heap) memory.

@@ -16,6 +16,29 @@ use crate::error::AllocError;
 ///
 /// Byte figures are exact: `used` is the metered total right after (for
 /// soft limits and peaks) or right before (for refusals) the allocation.
+///
+/// ```
+/// use framealloc::{AllocConfig, BudgetEvent, SmartAlloc};
+/// use std::sync::{Arc, Mutex};
+///
+/// let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+/// alloc.budgets().set_global_limits(Some(10), None);
+/// let events = Arc::new(Mutex::new(Vec::new()));
+/// let sink = events.clone();
+/// alloc.budgets().on_event(move |event| sink.lock().unwrap().push(*event));
+/// let boxed = alloc.pool_box(0u64)?; // an 8-byte slot
+/// let more = alloc.pool_box(0u64)?; // 16 bytes: past the soft limit
+/// assert_eq!(
+///     *events.lock().unwrap(),
+///     [
+///         BudgetEvent::NewPeak { tag: None, peak: 8 },
+///         BudgetEvent::SoftLimitExceeded { tag: None, used: 16, limit: 10 },
+///         BudgetEvent::NewPeak { tag: None, peak: 16 },
+///     ]
+/// );
+/// # drop((boxed, more));
+/// # Ok::<(), framealloc::AllocError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum BudgetEvent {
@@ -50,6 +73,13 @@ pub enum BudgetEvent {
 }
 
 /// Usage and limits of one budget, from [`BudgetManager::usage`].
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
+/// alloc.budgets().set_global_limits(None, Some(1 << 20));
+/// let usage = alloc.budgets().global_usage();
+/// assert_eq!((usage.used, usage.soft_limit, usage.hard_limit), (0, None, Some(1 << 20)));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BudgetUsage {

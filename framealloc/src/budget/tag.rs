@@ -5,6 +5,10 @@ use std::fmt;
 use std::sync::Mutex;
 
 /// The most distinct tag names a process may create.
+///
+/// ```
+/// assert_eq!(framealloc::MAX_TAGS, 255);
+/// ```
 pub const MAX_TAGS: usize = 255;
 
 static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
@@ -46,6 +50,11 @@ impl AllocationTag {
     ///
     /// When more than [`MAX_TAGS`] distinct names are created; use
     /// [`try_new`](Self::try_new) to handle that.
+    ///
+    /// ```
+    /// let net = framealloc::AllocationTag::new("network");
+    /// assert_eq!(net.to_string(), "network");
+    /// ```
     #[track_caller]
     pub fn new(name: &'static str) -> AllocationTag {
         Self::try_new(name).unwrap_or_else(|| {
