@@ -166,7 +166,26 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box<T>(&self, value: T) -> Result<PoolBox<T>, AllocError> {
-        pool_box::pool_box(&self.shared.pools, value)
+        pool_box::pool_box_with(&self.shared.pools, || value)
+    }
+
+    /// Allocates a pool slot and writes `make()` straight into it, so a
+    /// large value need not pass through the stack. `make` runs after the
+    /// allocation succeeds; if it panics, the slot is given back.
+    ///
+    /// # Errors
+    ///
+    /// As [`pool_box`](Self::pool_box).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let table = alloc.pool_box_with(|| [7u16; 1024])?;
+    /// assert_eq!(table[1023], 7);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline]
+    pub fn pool_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<PoolBox<T>, AllocError> {
+        pool_box::pool_box_with(&self.shared.pools, make)
     }
 
     /// A pool box holding `T::default()`.
@@ -182,7 +201,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn pool_alloc<T: Default>(&self) -> Result<PoolBox<T>, AllocError> {
-        self.pool_box(T::default())
+        self.pool_box_with(T::default)
     }
 
     /// A pool slot for a `T`, left uninitialised; fill it with
@@ -219,7 +238,26 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box<T>(&self, value: T) -> Result<HeapBox<T>, AllocError> {
-        pool_box::heap_box(&self.shared.pools, value)
+        pool_box::heap_box_with(&self.shared.pools, || value)
+    }
+
+    /// Allocates a heap block and writes `make()` straight into it, so a
+    /// large value (a level's tile map, a texture) need not pass through the
+    /// stack. If `make` panics, the block is given back.
+    ///
+    /// # Errors
+    ///
+    /// As [`heap_box`](Self::heap_box).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let texture = alloc.heap_box_with(|| [0x7fu8; 1 << 20])?;
+    /// assert_eq!(texture.len(), 1 << 20);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[inline]
+    pub fn heap_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<HeapBox<T>, AllocError> {
+        pool_box::heap_box_with(&self.shared.pools, make)
     }
 
     /// A heap box holding `T::default()`.
@@ -235,7 +273,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn heap_alloc<T: Default>(&self) -> Result<HeapBox<T>, AllocError> {
-        self.heap_box(T::default())
+        self.heap_box_with(T::default)
     }
 
     /// Takes back, now, the pool slots and heap blocks that other threads

@@ -175,3 +175,36 @@ fn steady_state_pool_churn_makes_no_global_allocator_calls() {
         "pool churn called the global allocator"
     );
 }
+
+#[test]
+fn box_with_writes_in_place_and_gives_memory_back_if_make_panics() {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    let pooled = alloc.pool_box_with(|| [3u32; 256]).unwrap();
+    let heaped = alloc.heap_box_with(|| [4u64; 1024]).unwrap();
+    assert_eq!((pooled[255], heaped[1023]), (3, 4));
+    drop((pooled, heaped));
+
+    let before = alloc.stats();
+    for make_heap in [false, true] {
+        let unwound = catch_unwind(AssertUnwindSafe(|| {
+            if make_heap {
+                drop(alloc.heap_box_with(|| -> [u8; 64] { panic!("asset failed to load") }));
+            } else {
+                drop(alloc.pool_box_with(|| -> [u8; 64] { panic!("asset failed to load") }));
+            }
+        }));
+        assert!(unwound.is_err());
+    }
+    let after = alloc.stats();
+    assert_eq!(after.pool.live_bytes, 0, "the slot went back");
+    assert_eq!(after.heap.live_bytes, 0, "the block went back");
+    assert_eq!(after.pool.allocations, before.pool.allocations + 1);
+    assert_eq!(after.heap.allocations, before.heap.allocations + 1);
+    assert_eq!(
+        alloc.budgets().global_usage().used,
+        0,
+        "and so did the budget charge"
+    );
+}

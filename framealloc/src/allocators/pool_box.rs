@@ -507,32 +507,66 @@ owning_box! {
     HeapBox, heap_box
 }
 
-/// Moves `value` into fresh pool (or, for large types, heap) memory.
+/// Moves `make()` into fresh pool (or, for large types, heap) memory,
+/// writing it in place.
 #[inline(always)]
-pub(crate) fn pool_box<T>(state: &Arc<PoolState>, value: T) -> Result<PoolBox<T>, AllocError> {
+pub(crate) fn pool_box_with<T>(
+    state: &Arc<PoolState>,
+    make: impl FnOnce() -> T,
+) -> Result<PoolBox<T>, AllocError> {
     let backing = Backing::for_type::<T>(state.class_limit);
-    let (ptr, charge) = allocate::<T>(state, backing)?;
-    // SAFETY: fresh memory for a `T`; initialised before the box owns it.
-    unsafe {
-        ptr.as_ptr().write(value);
-        Ok(PoolBox::from_raw(ptr, backing, charge))
-    }
+    let (ptr, charge) = emplace(state, backing, make)?;
+    // SAFETY: `emplace` initialised the `T` with this backing and charge.
+    Ok(unsafe { PoolBox::from_raw(ptr, backing, charge) })
 }
 
-/// Moves `value` into a fresh heap-intent block.
+/// Moves `make()` into a fresh heap-intent block, writing it in place.
 #[inline]
-pub(crate) fn heap_box<T>(state: &Arc<PoolState>, value: T) -> Result<HeapBox<T>, AllocError> {
+pub(crate) fn heap_box_with<T>(
+    state: &Arc<PoolState>,
+    make: impl FnOnce() -> T,
+) -> Result<HeapBox<T>, AllocError> {
     let backing = if size_of::<T>() == 0 {
         Backing::NONE
     } else {
         Backing::HEAP
     };
-    let (ptr, charge) = allocate::<T>(state, backing)?;
-    // SAFETY: fresh memory for a `T`; initialised before the box owns it.
-    unsafe {
-        ptr.as_ptr().write(value);
-        Ok(HeapBox::from_raw(ptr, backing, charge))
+    let (ptr, charge) = emplace(state, backing, make)?;
+    // SAFETY: `emplace` initialised the `T` with this backing and charge.
+    Ok(unsafe { HeapBox::from_raw(ptr, backing, charge) })
+}
+
+/// Allocates for a `T` and writes `make()` into it. If `make` panics, the
+/// memory (and its budget charge) is given back.
+#[inline(always)]
+fn emplace<T>(
+    state: &Arc<PoolState>,
+    backing: Backing,
+    make: impl FnOnce() -> T,
+) -> Result<(NonNull<T>, Charge), AllocError> {
+    struct GiveBackOnUnwind<T> {
+        ptr: NonNull<T>,
+        backing: Backing,
+        charge: Charge,
     }
+    impl<T> Drop for GiveBackOnUnwind<T> {
+        fn drop(&mut self) {
+            // SAFETY: the memory came from `allocate::<T>` with this backing
+            // and charge and holds no value (`make` unwound).
+            unsafe { deallocate(self.ptr, self.backing, self.charge) };
+        }
+    }
+    let (ptr, charge) = allocate::<T>(state, backing)?;
+    let guard = GiveBackOnUnwind {
+        ptr,
+        backing,
+        charge,
+    };
+    let value = make();
+    core::mem::forget(guard);
+    // SAFETY: fresh memory for a `T` from `allocate`.
+    unsafe { ptr.as_ptr().write(value) };
+    Ok((ptr, charge))
 }
 
 /// Room for a `T` in the pool, uninitialised.
