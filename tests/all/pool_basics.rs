@@ -122,13 +122,13 @@ fn stats_count_each_intent_exactly() {
     let alloc = SmartAlloc::with_defaults();
     let a = alloc.pool_box(1u64).unwrap(); // 8-byte class
     let b = alloc.pool_box([0u8; 100]).unwrap(); // 112-byte class
-    let c = alloc.heap_box([0u64; 100]).unwrap(); // 800 bytes + 16-byte header
+    let c = alloc.heap_box([0u64; 100]).unwrap(); // 800 bytes, no header
     let stats = alloc.stats();
     assert_eq!(
         (stats.pool.allocations, stats.pool.live_bytes),
         (2, 8 + 112)
     );
-    assert_eq!((stats.heap.allocations, stats.heap.live_bytes), (1, 816));
+    assert_eq!((stats.heap.allocations, stats.heap.live_bytes), (1, 800));
     assert_eq!(stats.allocation_count - stats.deallocation_count, 3);
     drop((a, b, c));
     let stats = alloc.stats();
@@ -139,7 +139,7 @@ fn stats_count_each_intent_exactly() {
             stats.heap.live_bytes,
             stats.heap.peak_bytes
         ),
-        (1, 0, 816)
+        (1, 0, 800)
     );
     assert_eq!(stats.allocation_count, stats.deallocation_count);
     assert_eq!(stats.per_thread.len(), 1);

@@ -15,7 +15,7 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use super::counter::Counter;
-use super::pool_page::{CLASS_SIZES, CLASSES, PageHeader};
+use super::pool_page::{CLASS_SIZES, CLASSES, PageHeader, Slot, pop_slot, push_slot};
 use super::pool_state::PoolState;
 
 /// The owner's figures for one heap.
@@ -50,24 +50,38 @@ impl HeapCounters {
 #[repr(align(64))]
 struct RemoteFlags([AtomicBool; CLASSES]);
 
-#[repr(align(128))]
+/// Bit of [`LocalHeap::owner`] set once the allocator closed, so that the
+/// owner's free path notices the close through the compare it makes anyway.
+pub(crate) const CLOSED: usize = 2;
+
+/// The alignment of a heap. Boxes keep a heap pointer with their budget
+/// charge and backing in its low bits (see `pool_box::Meta`).
+pub(crate) const HEAP_ALIGN: usize = 1024;
+
+/// Slots linked onto a free list per refill from a page's untouched part:
+/// about 4 KiB worth, at least one.
+const fn carve_batch(class: usize) -> u32 {
+    let slots = 4096 / CLASS_SIZES[class];
+    if slots == 0 { 1 } else { slots as u32 }
+}
+
+#[repr(C, align(1024))]
 pub(crate) struct LocalHeap {
-    /// Token of the owning thread; 0 while idle.
+    /// Token of the owning thread (0 while idle), with [`CLOSED`] set once
+    /// the allocator closed.
     pub(crate) owner: AtomicUsize,
     pub(crate) state: *const PoolState,
-    /// A copy of the state's `closed`, set by `PoolState::close` on every
-    /// heap, so the owner's free path reads its own cache line.
-    pub(crate) closed: AtomicBool,
-    /// Each class's pages that may have room; the first is the one
-    /// allocations come from.
-    heads: [Cell<*mut PageHeader>; CLASSES],
-    /// Each class's pages that were full when last looked at.
-    full: [Cell<*mut PageHeader>; CLASSES],
-    /// Set when the owner frees into a page on a full list.
-    room_in_full: [Cell<bool>; CLASSES],
+    /// Each class's free slots, across all the heap's pages of that class:
+    /// the allocation fast path pops here, the owner's frees push here.
+    free: [Cell<*mut Slot>; CLASSES],
     pub(crate) counters: HeapCounters,
+    /// Each class's pages.
+    pages: [Cell<*mut PageHeader>; CLASSES],
+    /// Each class's page that still has slots never handed out (or null).
+    fresh: [Cell<*mut PageHeader>; CLASSES],
     /// Set by other threads before they free into a page of that class (a
-    /// plain store, on a line of its own): the full list may have room.
+    /// plain store, on a line of its own): the class's pages have remote
+    /// frees to take back.
     remote_pending: RemoteFlags,
     /// Heap-intent frees made by other threads, folded in by `collect`.
     remote_heap_frees: AtomicU64,
@@ -77,16 +91,17 @@ pub(crate) struct LocalHeap {
     pub(crate) retained: Cell<bool>,
 }
 
+const _: () = assert!(align_of::<LocalHeap>() == HEAP_ALIGN);
+
 impl LocalHeap {
     pub(crate) fn new(state: *const PoolState) -> LocalHeap {
         LocalHeap {
             owner: AtomicUsize::new(0),
             state,
-            closed: AtomicBool::new(false),
-            heads: [const { Cell::new(ptr::null_mut()) }; CLASSES],
-            full: [const { Cell::new(ptr::null_mut()) }; CLASSES],
-            room_in_full: [const { Cell::new(false) }; CLASSES],
+            free: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             counters: HeapCounters::default(),
+            pages: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+            fresh: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             remote_pending: RemoteFlags([const { AtomicBool::new(false) }; CLASSES]),
             remote_heap_frees: AtomicU64::new(0),
             remote_heap_bytes: AtomicU64::new(0),
@@ -100,146 +115,191 @@ impl LocalHeap {
         unsafe { &*self.state }
     }
 
-    /// Takes a slot of `class` (owner only).
+    /// The owner's token, without the [`CLOSED`] bit.
+    pub(crate) fn owner_token(&self) -> usize {
+        self.owner.load(Ordering::SeqCst) & !CLOSED
+    }
+
+    /// Whether the allocator closed (as seen by the owner's free path).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.owner.load(Ordering::SeqCst) & CLOSED != 0
+    }
+
+    /// Takes a free slot of `class` if one is at hand (owner only): the
+    /// allocation fast path.
     #[inline(always)]
-    pub(crate) fn alloc_slot(&self, class: usize) -> Option<NonNull<u8>> {
-        let head = self.heads[class].get();
-        // SAFETY: list pages are live pages of this heap (freed only with the
-        // state), and only the owner touches their cells.
-        let slot = match unsafe { head.as_ref() }.and_then(PageHeader::pop) {
-            Some(slot) => slot,
-            None => self.alloc_slot_slow(class)?,
-        };
+    pub(crate) fn pop_free(&self, class: usize) -> Option<NonNull<u8>> {
+        // SAFETY: the free lists hold free slots of this heap's live pages,
+        // linked through their first word; only the owner touches them.
+        let slot = unsafe { pop_slot(&self.free[class]) }?;
         self.counters.pool_allocs[class].add(1);
         Some(slot)
     }
 
-    /// The head page is full. In order: take back its remote frees; move it
-    /// to the full list and try the next page; when no page is left, look
-    /// through the full list, but only if a free landed there since the last
-    /// look; else bring in a page. Each page moves between the two lists at
-    /// most once per refill, so a refill costs O(1) except for the scans,
-    /// which happen once per burst of frees.
+    /// Takes a slot of `class`, refilling the free list when it is empty
+    /// (owner only). `None` when the system refuses a page.
+    pub(crate) fn alloc_slot(&self, class: usize) -> Option<NonNull<u8>> {
+        if let Some(slot) = self.pop_free(class) {
+            return Some(slot);
+        }
+        self.refill(class)?;
+        self.pop_free(class)
+    }
+
+    /// Returns a slot freed by the owner.
+    ///
+    /// # Safety
+    ///
+    /// `slot` is a live slot of `class` in one of this heap's pages, not used
+    /// afterwards; the caller owns the heap.
+    #[inline(always)]
+    pub(crate) unsafe fn push_free(&self, class: usize, slot: NonNull<u8>) {
+        // SAFETY: forwarded from the caller.
+        unsafe { push_slot(&self.free[class], slot) };
+        self.counters.pool_frees[class].add(1);
+    }
+
+    /// The free list of `class` is empty. In order: take back remote frees
+    /// if any were announced; carve slots from the class's fresh page; bring
+    /// in a page. `None` when the system refuses a page.
     #[cold]
     #[inline(never)]
-    fn alloc_slot_slow(&self, class: usize) -> Option<NonNull<u8>> {
+    fn refill(&self, class: usize) -> Option<()> {
         self.counters
             .pool_peak_bytes
             .raise_to(self.counters.pool_live_bytes());
-        loop {
-            // SAFETY: list pages are live and owned by this heap.
-            if let Some(page) = unsafe { self.heads[class].get().as_ref() } {
-                let freed = page.collect_remote();
-                self.counters.pool_frees[class].add(u64::from(freed));
-                if let Some(slot) = page.pop() {
-                    return Some(slot);
-                }
-                self.heads[class].set(page.next_in_class.get());
-                self.push_page(&self.full[class], page);
-                page.set_in_full_list(true);
-                continue;
+        if self.remote_pending.0[class].swap(false, Ordering::Relaxed) {
+            self.collect_class(class, false);
+            if !self.free[class].get().is_null() {
+                return Some(());
             }
-            let room_reported = self.room_in_full[class].replace(false)
-                | self.remote_pending.0[class].swap(false, Ordering::Relaxed);
-            if !(room_reported && self.refill_from_full(class)) {
-                break;
+        }
+        // SAFETY: list pages are live pages of this heap.
+        if let Some(page) = unsafe { self.fresh[class].get().as_ref() } {
+            if page.carve(&self.free[class], carve_batch(class)) > 0 {
+                return Some(());
             }
+            self.fresh[class].set(ptr::null_mut());
         }
         let page = self.state().take_page(class, self)?;
         self.counters.pages.add(1);
         // SAFETY: a fresh page just initialised for this heap.
-        let page = unsafe { page.as_ref() };
-        self.push_page(&self.heads[class], page);
-        page.pop()
+        let page_ref = unsafe { page.as_ref() };
+        page_ref.next_in_class.set(self.pages[class].get());
+        self.pages[class].set(page.as_ptr());
+        self.fresh[class].set(page.as_ptr());
+        page_ref.carve(&self.free[class], carve_batch(class));
+        Some(())
     }
 
-    /// Moves every page of the full list that has room (after taking back
-    /// its remote frees) to the available list. Returns whether any moved.
-    fn refill_from_full(&self, class: usize) -> bool {
-        let mut still_full: *mut PageHeader = ptr::null_mut();
-        let mut moved = false;
-        let mut cursor = self.full[class].replace(ptr::null_mut());
-        // SAFETY: list pages are live and owned by this heap.
+    /// Takes back the remote frees of every page of `class` (owner, or the
+    /// heaps lock holder while the heap is idle). With `wait`, also waits out
+    /// frees that are half-way through their push.
+    fn collect_class(&self, class: usize, wait: bool) {
+        let mut cursor = self.pages[class].get();
+        // SAFETY: list pages are live pages of this heap.
         while let Some(page) = unsafe { cursor.as_ref() } {
             cursor = page.next_in_class.get();
-            let freed = page.collect_remote();
-            self.counters.pool_frees[class].add(u64::from(freed));
-            if page.has_room() {
-                page.set_in_full_list(false);
-                self.push_page(&self.heads[class], page);
-                moved = true;
+            let freed = if wait {
+                page.collect_remote_all(&self.free[class])
             } else {
-                page.next_in_class.set(still_full);
-                still_full = ptr::from_ref(page).cast_mut();
-            }
+                page.collect_remote(&self.free[class])
+            };
+            self.counters.pool_frees[class].add(u64::from(freed));
         }
-        self.full[class].set(still_full);
-        moved
-    }
-
-    fn push_page(&self, list: &Cell<*mut PageHeader>, page: &PageHeader) {
-        page.next_in_class.set(list.get());
-        list.set(ptr::from_ref(page).cast_mut());
-    }
-
-    /// Counts a pool free made by the owner.
-    #[inline(always)]
-    pub(crate) fn count_pool_free(&self, class: usize) {
-        if let Some(counter) = self.counters.pool_frees.get(class) {
-            counter.add(1);
-        }
-    }
-
-    /// Notes that the owner freed into a page on the full list.
-    #[inline(always)]
-    pub(crate) fn note_room_in_full(&self, class: usize) {
-        self.room_in_full[class].set(true);
     }
 
     /// Notes, before another thread frees into a page of `class`, that the
-    /// full list may have room. A plain store: no read-modify-write.
+    /// class has remote frees. A plain store: no read-modify-write.
     #[inline(always)]
     pub(crate) fn note_remote_free(&self, class: usize) {
         self.remote_pending.0[class].store(true, Ordering::Relaxed);
     }
 
-    /// Hands the empty pages of both lists back to the state's free list
-    /// (owner only), after taking back remote frees.
+    /// Whether another thread announced a pool free not yet taken back.
+    pub(crate) fn remote_frees_announced(&self) -> bool {
+        self.remote_pending
+            .0
+            .iter()
+            .any(|flag| flag.load(Ordering::Relaxed))
+    }
+
+    /// Hands the heap's empty pages back to the state's free list (owner
+    /// only), after taking back remote frees.
+    ///
+    /// A page is empty when its free slots (counted by walking the free
+    /// list) and its untouched slots make up its capacity. Costs one walk of
+    /// each free list and of each page list.
     pub(crate) fn release_empty_pages(&self) {
         self.collect(false);
-        for list in self.heads.iter().chain(&self.full) {
+        for class in 0..CLASSES {
+            let free = &self.free[class];
+            // Move the free list aside, counting each page's free slots in
+            // its `tally`.
+            let aside = Cell::new(ptr::null_mut());
+            // SAFETY: the free list holds free slots of this heap's live
+            // pages, linked through their first word.
+            while let Some(slot) = unsafe { pop_slot(free) } {
+                // SAFETY: as above.
+                let page = unsafe { PageHeader::of(slot) };
+                page.tally.set(page.tally.get() + 1);
+                // SAFETY: the slot is free and off every list.
+                unsafe { push_slot(&aside, slot) };
+            }
+            // Unlink the empty pages; mark them with a tally of `u32::MAX`.
             let mut kept: *mut PageHeader = ptr::null_mut();
-            let mut cursor = list.replace(ptr::null_mut());
-            // SAFETY: list pages are live and owned by this heap.
+            let mut released = Vec::new();
+            let mut cursor = self.pages[class].replace(ptr::null_mut());
+            // SAFETY: list pages are live pages of this heap.
             while let Some(page) = unsafe { cursor.as_ref() } {
                 cursor = page.next_in_class.get();
-                if page.used() == 0 {
-                    self.counters.pages.set(self.counters.pages.get() - 1);
-                    self.state().release_page(NonNull::from(page));
+                if page.tally.get() + page.untouched_left() == page.capacity() {
+                    page.tally.set(u32::MAX);
+                    released.push(NonNull::from(page));
                 } else {
+                    page.tally.set(0);
                     page.next_in_class.set(kept);
                     kept = ptr::from_ref(page).cast_mut();
                 }
             }
-            list.set(kept);
+            self.pages[class].set(kept);
+            // Put the free list back (in its order) without the released
+            // pages' slots.
+            // SAFETY: as above.
+            while let Some(slot) = unsafe { pop_slot(&aside) } {
+                // SAFETY: as above; released pages are still allocated.
+                if unsafe { PageHeader::of(slot) }.tally.get() != u32::MAX {
+                    // SAFETY: the slot is free and off every list.
+                    unsafe { push_slot(free, slot) };
+                }
+            }
+            if released
+                .iter()
+                .any(|page| page.as_ptr() == self.fresh[class].get())
+            {
+                self.fresh[class].set(ptr::null_mut());
+            }
+            for page in released {
+                self.counters.pages.set(self.counters.pages.get() - 1);
+                self.state().release_page(page);
+            }
         }
     }
 
-    /// Every page of both lists of every class.
+    /// Every page of every class.
     fn for_each_page(&self, mut visit: impl FnMut(usize, &PageHeader)) {
         for class in 0..CLASSES {
-            for list in [&self.heads[class], &self.full[class]] {
-                let mut cursor = list.get();
-                // SAFETY: list pages are live and owned by this heap.
-                while let Some(page) = unsafe { cursor.as_ref() } {
-                    cursor = page.next_in_class.get();
-                    visit(class, page);
-                }
+            let mut cursor = self.pages[class].get();
+            // SAFETY: list pages are live and owned by this heap.
+            while let Some(page) = unsafe { cursor.as_ref() } {
+                cursor = page.next_in_class.get();
+                visit(class, page);
             }
         }
     }
 
     /// Counts a heap-intent allocation (owner only).
+    #[inline(always)]
     pub(crate) fn count_heap_alloc(&self, bytes: usize) {
         let counters = &self.counters;
         counters.heap_allocs.add(1);
@@ -250,6 +310,7 @@ impl LocalHeap {
     }
 
     /// Counts a heap-intent free made by the owner.
+    #[inline(always)]
     pub(crate) fn count_heap_free_local(&self, bytes: usize) {
         self.counters.heap_frees.add(1);
         self.counters.heap_bytes_freed.add(bytes as u64);
@@ -266,18 +327,22 @@ impl LocalHeap {
     /// heap is idle). With `wait`, also waits out frees that are half-way
     /// through their push, so that nothing is left behind.
     pub(crate) fn collect(&self, wait: bool) {
-        self.for_each_page(|class, page| {
-            let freed = if wait {
-                page.collect_remote_all()
-            } else {
-                page.collect_remote()
-            };
-            self.counters.pool_frees[class].add(u64::from(freed));
-        });
+        for class in 0..CLASSES {
+            self.remote_pending.0[class].store(false, Ordering::Relaxed);
+            self.collect_class(class, wait);
+        }
         let frees = self.remote_heap_frees.swap(0, Ordering::SeqCst);
         let bytes = self.remote_heap_bytes.swap(0, Ordering::Relaxed);
         self.counters.heap_frees.add(frees);
         self.counters.heap_bytes_freed.add(bytes);
+    }
+
+    /// Collects when other threads announced pool frees or counted heap
+    /// frees not folded in yet (owner only).
+    pub(crate) fn collect_if_announced(&self) {
+        if self.remote_frees_announced() || self.remote_heap_frees.load(Ordering::SeqCst) != 0 {
+            self.collect(false);
+        }
     }
 
     /// Whether no pool slot or heap object of this heap is live (after a
@@ -291,7 +356,10 @@ impl LocalHeap {
     pub(crate) fn return_pages(&self) {
         let mut pages = Vec::new();
         self.for_each_page(|_, page| pages.push(NonNull::from(page)));
-        for list in self.heads.iter().chain(&self.full) {
+        for list in self.pages.iter().chain(&self.fresh) {
+            list.set(ptr::null_mut());
+        }
+        for list in &self.free {
             list.set(ptr::null_mut());
         }
         pages

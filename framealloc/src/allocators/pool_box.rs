@@ -6,262 +6,276 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::{Deref, DerefMut};
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::local_heap::LocalHeap;
+use super::local_heap::{HEAP_ALIGN, LocalHeap};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{token, with_current_heap};
+use super::thread_heap::{cached_heap, published_token, token, with_current_heap};
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
-/// Where a box's memory came from, decided when it was allocated: a pool
-/// size class (`0..CLASSES`), the heap, or nothing (zero-sized `T`). One byte,
-/// so a box is a pointer plus 8 bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Backing(u8);
+/// A box's second word: where its memory came from and what it owes.
+///
+/// Null for a pool slot with no budget charge, the common case, which drop
+/// recognises with one compare (the slot's page header names its heap).
+/// Otherwise the heap that counted the allocation, with in its low bits
+/// (heaps are aligned to `HEAP_ALIGN`): [`Meta::HEAP_BLOCK`] for a block
+/// from the global allocator, and the budget charge, `tag id + 1`, from bit
+/// [`Meta::CHARGE_SHIFT`] (0: nothing charged).
+#[derive(Clone, Copy)]
+pub(crate) struct Meta(*const LocalHeap);
 
-impl Backing {
-    /// No memory: `T` is zero-sized.
-    pub(crate) const NONE: Backing = Backing(u8::MAX);
-    /// A heap block with a [`HeapHeader`] in front.
-    pub(crate) const HEAP: Backing = Backing(u8::MAX - 1);
+impl Meta {
+    /// A pool slot, nothing charged; also used for zero-sized values.
+    const POOL: Meta = Meta(ptr::null());
+    const HEAP_BLOCK: usize = 1;
+    const CHARGE_SHIFT: u32 = 1;
 
-    /// Where a `T` goes under a pool limit of `class_limit` classes. The
-    /// class search runs at compile time; only the limit is compared here.
-    #[inline(always)]
-    pub(crate) fn for_type<T>(class_limit: usize) -> Backing {
-        let class = const {
-            if size_of::<T>() == 0 {
-                usize::MAX
-            } else {
-                class_for(size_of::<T>(), align_of::<T>())
-            }
-        };
-        if class == usize::MAX {
-            Backing::NONE
-        } else if class < class_limit {
-            // `class_limit <= CLASSES < u8::MAX - 1`.
-            Backing(class as u8)
-        } else {
-            Backing::HEAP
+    /// The meta of a fresh allocation counted by `heap`.
+    fn new(heap: &LocalHeap, heap_block: bool, charge: Charge) -> Meta {
+        if !heap_block && charge == 0 {
+            return Meta::POOL;
         }
+        let bits = usize::from(heap_block) | (charge as usize) << Meta::CHARGE_SHIFT;
+        Meta(ptr::from_ref(heap).map_addr(|addr| addr | bits))
     }
 
-    /// The pool class, if this is a pool slot.
     #[inline(always)]
-    fn pool_class(self) -> Option<usize> {
-        (usize::from(self.0) < CLASSES).then_some(usize::from(self.0))
+    fn is_uncharged_pool(self) -> bool {
+        self.0.is_null()
+    }
+
+    /// Whether this is a heap block with nothing charged.
+    #[inline(always)]
+    fn is_uncharged_heap(self) -> bool {
+        self.0.addr() & (HEAP_ALIGN - 1) == Meta::HEAP_BLOCK
+    }
+
+    fn is_heap_block(self) -> bool {
+        self.0.addr() & Meta::HEAP_BLOCK != 0
+    }
+
+    fn charge(self) -> Charge {
+        ((self.0.addr() & (HEAP_ALIGN - 1)) >> Meta::CHARGE_SHIFT) as Charge
+    }
+
+    /// The heap (not null: only for a meta that is not [`Meta::POOL`]).
+    #[inline(always)]
+    fn heap(self) -> *const LocalHeap {
+        self.0.map_addr(|addr| addr & !(HEAP_ALIGN - 1))
     }
 }
 
-/// The header in front of every heap-intent block.
-#[repr(C)]
-struct HeapHeader {
-    heap: *const LocalHeap,
-    bytes: usize,
-}
-
-/// The block layout for a heap-intent `T` and the offset of the value in it.
-fn heap_layout<T>() -> Option<(Layout, usize)> {
-    let (layout, offset) = Layout::new::<HeapHeader>()
-        .extend(Layout::new::<T>())
-        .ok()?;
-    Some((layout.pad_to_align(), offset))
-}
+// Every charge (`tag id + 1 <= MAX_TAGS + 1`) fits below the heap alignment.
+const _: () = assert!((crate::budget::MAX_TAGS + 1) << Meta::CHARGE_SHIFT < HEAP_ALIGN);
 
 /// What a box owes its allocator's budget: nothing (`0`), or the bytes of
 /// its backing charged to the tag with id `charge - 1` (id 0 = untagged).
 pub(crate) type Charge = u32;
 
-/// Bytes a backing takes for a `T`: the slot, or the whole heap block.
-fn backing_bytes<T>(backing: Backing) -> usize {
-    match backing.pool_class() {
-        Some(class) => CLASS_SIZES[class],
-        None if backing == Backing::HEAP => {
-            heap_layout::<T>().map_or(0, |(layout, _)| layout.size())
-        }
-        None => 0,
-    }
+/// Which intent an allocation is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// A pool slot when the size class allows, else a heap block.
+    Pool,
+    /// A heap block.
+    Heap,
 }
 
-/// Charges the budget for a `T` with `backing`.
-#[cold]
-#[inline(never)]
-fn charge_budget<T>(state: &PoolState, backing: Backing) -> Result<Charge, AllocError> {
-    if backing == Backing::NONE {
-        return Ok(0);
-    }
-    let tag = current_tag_index();
-    state
-        .budgets
-        .charge(tag, backing_bytes::<T>(backing))
-        .map_err(crate::diagnostics::reported)?;
-    Ok(tag + 1)
+/// The size class of a `T` (`CLASSES` when no class can hold it).
+const fn class_of<T>() -> usize {
+    class_for(size_of::<T>(), align_of::<T>())
 }
 
-#[cold]
-#[inline(never)]
-fn release_budget<T>(state: &PoolState, backing: Backing, charge: Charge) {
-    state
-        .budgets
-        .release(charge - 1, backing_bytes::<T>(backing));
-}
-
-/// Allocates room for a `T` with `backing`; returns it with its charge.
+/// Allocates room for a `T` for `intent`.
+///
+/// The fast paths, inlined: a pool slot popped from the calling thread's
+/// cached heap, or a block from the global allocator counted there. Every
+/// other case (no cached heap, budgets on, a class above the pool limit, an
+/// empty free list) goes through [`allocate_slow`].
 #[inline(always)]
 pub(crate) fn allocate<T>(
     state: &Arc<PoolState>,
-    backing: Backing,
-) -> Result<(NonNull<T>, Charge), AllocError> {
+    intent: Intent,
+) -> Result<(NonNull<T>, Meta), AllocError> {
+    if size_of::<T>() == 0 {
+        return Ok((NonNull::dangling(), Meta::POOL));
+    }
+    let class = const { class_of::<T>() };
+    let layout = Layout::new::<T>();
+    if let Some(heap) = cached_heap(state.fast_key) {
+        // SAFETY: the cached heap is the calling thread's own, alive while
+        // its allocator (`state`, borrowed) is.
+        let heap = unsafe { heap.as_ref() };
+        if intent == Intent::Pool && class < CLASSES {
+            // Classes at or above the pool limit never hold free slots, so
+            // a slot found here is one the limit allows.
+            if let Some(slot) = heap.pop_free(class) {
+                return Ok((slot.cast(), Meta::POOL));
+            }
+        } else if intent == Intent::Heap {
+            // SAFETY: `T` is not zero-sized (tested above).
+            if let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) }) {
+                heap.count_heap_alloc(layout.size());
+                return Ok((block.cast(), Meta::new(heap, true, 0)));
+            }
+        }
+    }
+    let class = if intent == Intent::Pool {
+        class
+    } else {
+        CLASSES
+    };
+    allocate_slow(state, layout, class).map(|(ptr, meta)| (ptr.cast(), meta))
+}
+
+/// Every allocation the fast paths do not serve; `class` is `CLASSES` for
+/// the heap intent. Charges the budget first when budgets are on.
+#[cold]
+#[inline(never)]
+fn allocate_slow(
+    state: &Arc<PoolState>,
+    layout: Layout,
+    class: usize,
+) -> Result<(NonNull<u8>, Meta), AllocError> {
+    let class = (class < state.class_limit).then_some(class);
+    let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
     let charge = if state.budgets_enabled {
-        charge_budget::<T>(state, backing)?
+        let tag = current_tag_index();
+        state
+            .budgets
+            .charge(tag, bytes)
+            .map_err(crate::diagnostics::reported)?;
+        tag + 1
     } else {
         0
     };
-    let ptr = match backing.pool_class() {
-        Some(class) => with_current_heap(state, |heap| heap.alloc_slot(class))
-            .map(NonNull::cast)
-            .ok_or(AllocError::OutOfMemory {
+    let result = with_current_heap(state, |heap| {
+        let ptr = match class {
+            Some(class) => heap.alloc_slot(class).ok_or(AllocError::OutOfMemory {
                 requested: PAGE_SIZE,
-            }),
-        None if backing == Backing::HEAP => allocate_heap::<T>(state),
-        None => Ok(NonNull::dangling()),
-    };
-    match ptr {
-        Ok(ptr) => Ok((ptr, charge)),
-        Err(error) => {
-            if charge != 0 {
-                release_budget::<T>(state, backing, charge);
+            })?,
+            None => {
+                // SAFETY: callers never allocate zero-sized values.
+                let block = unsafe { std::alloc::alloc(layout) };
+                let block = NonNull::new(block).ok_or(AllocError::OutOfMemory {
+                    requested: layout.size(),
+                })?;
+                heap.count_heap_alloc(layout.size());
+                block
             }
-            Err(crate::diagnostics::reported(error))
-        }
-    }
-}
-
-#[inline]
-fn allocate_heap<T>(state: &Arc<PoolState>) -> Result<NonNull<T>, AllocError> {
-    let (layout, offset) = heap_layout::<T>().ok_or(AllocError::SizeOverflow {
-        count: 1,
-        element_size: size_of::<T>(),
-    })?;
-    with_current_heap(state, |heap| {
-        // SAFETY: the layout is at least as large as the header, so non-zero.
-        let block =
-            NonNull::new(unsafe { std::alloc::alloc(layout) }).ok_or(AllocError::OutOfMemory {
-                requested: layout.size(),
-            })?;
-        // SAFETY: the block starts with room for the header, suitably aligned.
-        unsafe {
-            block.cast::<HeapHeader>().write(HeapHeader {
-                heap,
-                bytes: layout.size(),
-            })
         };
-        heap.count_heap_alloc(layout.size());
-        // SAFETY: `offset` is inside the block (from `Layout::extend`).
-        Ok(unsafe { block.add(offset) }.cast())
-    })
+        Ok((ptr, Meta::new(heap, class.is_none(), charge)))
+    });
+    if result.is_err() && charge != 0 {
+        state.budgets.release(charge - 1, bytes);
+    }
+    result.map_err(crate::diagnostics::reported)
 }
 
 /// Gives back the memory of a value (already dropped) allocated by
-/// `allocate`, and its budget charge.
+/// `allocate::<T>`, and its budget charge. The pool fast path is inlined.
 ///
 /// # Safety
 ///
-/// `ptr`, `backing` and `charge` come from one `allocate::<T>` call, and the
-/// memory is not used afterwards.
+/// `ptr` and `meta` come from one `allocate::<T>` call, and the memory is not
+/// used afterwards.
 #[inline(always)]
-pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, backing: Backing, charge: Charge) {
-    if let Some(class) = backing.pool_class() {
-        if charge != 0 {
-            // SAFETY: a live slot lies in a live page whose heap and state
-            // are alive; the budget is released before the slot is freed
-            // (after which the state may go away).
-            let state = unsafe { &*(*PageHeader::of(ptr.cast()).heap()).state };
-            release_budget::<T>(state, backing, charge);
-        }
-        // SAFETY: forwarded from the caller: a live slot of a live page.
-        unsafe { free_slot(ptr.cast(), class) }
-    } else if backing == Backing::HEAP {
-        // SAFETY: forwarded from the caller.
-        unsafe { deallocate_heap(ptr, charge) }
-    }
-}
-
-/// # Safety
-///
-/// As [`deallocate`], for a heap-backed `T`.
-#[inline(never)]
-unsafe fn deallocate_heap<T>(ptr: NonNull<T>, charge: Charge) {
-    let Some((layout, offset)) = heap_layout::<T>() else {
+pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, meta: Meta) {
+    if size_of::<T>() == 0 {
         return;
-    };
-    // SAFETY: the value sits `offset` bytes into its block.
-    let block = unsafe { ptr.cast::<u8>().sub(offset) };
-    if charge != 0 {
-        // SAFETY: the block starts with its header; its heap and state are
-        // alive until this block's free is counted, below.
-        let state = unsafe { &*(*(*block.cast::<HeapHeader>().as_ptr()).heap).state };
-        release_budget::<T>(state, Backing::HEAP, charge);
     }
-    // SAFETY: the block and layout come from `allocate_heap`.
-    unsafe { free_heap_block(block, layout) }
+    if meta.is_uncharged_pool() {
+        // SAFETY: forwarded from the caller: a live slot of class `class_of::<T>()`.
+        unsafe { free_slot(ptr.cast(), const { class_of::<T>() }) }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta) }
+    }
+}
+
+/// As [`deallocate`], with the heap intent's uncharged block inlined instead
+/// (what a `HeapBox` holds when budgets are off).
+///
+/// # Safety
+///
+/// As [`deallocate`].
+#[inline(always)]
+pub(crate) unsafe fn deallocate_heap<T>(ptr: NonNull<T>, meta: Meta) {
+    if size_of::<T>() == 0 {
+        return;
+    }
+    if meta.is_uncharged_heap() {
+        // SAFETY: forwarded from the caller: a live block with `T`'s layout,
+        // counted by `meta.heap()`.
+        unsafe { free_block(ptr.cast(), Layout::new::<T>(), meta.heap()) }
+    } else {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta) }
+    }
+}
+
+/// Every free the inlined paths do not serve: charged memory, and pool
+/// boxes that went to the heap. `layout` is the value's.
+///
+/// # Safety
+///
+/// As [`deallocate`]; `meta` is not [`Meta::POOL`].
+#[cold]
+#[inline(never)]
+unsafe fn deallocate_slow(ptr: NonNull<u8>, layout: Layout, meta: Meta) {
+    let heap = meta.heap();
+    let class = (!meta.is_heap_block()).then(|| class_for(layout.size(), layout.align()));
+    let charge = meta.charge();
+    if charge != 0 {
+        // SAFETY: the memory is live, so its heap and state are; the budget
+        // is released before the memory is freed (after which the state may
+        // go away).
+        let state = unsafe { &*(*heap).state };
+        let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
+        state.budgets.release(charge - 1, bytes);
+    }
+    match class {
+        // SAFETY: forwarded from the caller: a live slot of that class.
+        Some(class) => unsafe { free_slot(ptr, class) },
+        // SAFETY: forwarded from the caller: a block counted by `heap`.
+        None => unsafe { free_block(ptr, layout, heap) },
+    }
 }
 
 /// # Safety
 ///
-/// `slot` is a live slot of size class `class` handed out by `alloc_slot`,
+/// `slot` is a live slot of size class `class` handed out by `allocate`,
 /// not used afterwards.
 #[inline(always)]
 unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     // SAFETY: a live slot lies in a live page (the slot keeps its heap, and
     // so the state and its pages, alive).
     let page = unsafe { PageHeader::of(slot) };
+    let heap = page.heap();
     // SAFETY: as above: the page's heap is alive while its slot is.
-    let heap = unsafe { &*page.heap() };
-    if heap.owner.load(Ordering::Relaxed) == token() {
-        page.push_local(slot);
-        heap.count_pool_free(class);
-        if page.in_full_list() {
-            heap.note_room_in_full(class);
-        }
-        if page.used() == 0 && heap.closed.load(Ordering::Relaxed) {
-            owner_emptied_a_page(heap);
-        }
+    let owner = unsafe { &(*heap).owner }.load(Ordering::Relaxed);
+    if owner == published_token() {
+        // SAFETY: the caller's slot, of `class`, in a page of the heap the
+        // calling thread owns (and the heap is not closed).
+        unsafe { (*heap).push_free(class, slot) }
     } else {
-        free_slot_remote(page, heap, slot, class);
+        free_slot_slow(page, heap, slot, class);
     }
 }
 
-/// The owner emptied a page after the allocator closed: the heap may be
-/// empty now and ready to let go.
-///
-/// Takes a raw pointer, not a reference: letting the heap go may free it
-/// (and its state) before this function returns.
-#[cold]
-#[inline(never)]
-fn owner_emptied_a_page(heap: *const LocalHeap) {
-    let release = {
-        // SAFETY: the caller's slot kept the heap alive until now, and
-        // nothing frees it before `finish` below.
-        let heap = unsafe { &*heap };
-        // SAFETY: a heap's state outlives it.
-        let state = unsafe { &*heap.state };
-        state.owner_free_after_close(heap)
-    };
-    release.finish();
-}
-
-/// A free from a thread that does not own the slot's heap: one atomic swap
-/// onto the page's queue (and, once closed, the locked path).
+/// A free from a thread that does not own the slot's heap (one atomic swap
+/// onto the page's queue; once closed, the locked path), or from its owner
+/// after the allocator closed.
 ///
 /// Takes raw pointers, not references: once the slot is pushed it no longer
 /// keeps the page, heap and state alive.
+#[cold]
 #[inline(never)]
-fn free_slot_remote(
+fn free_slot_slow(
     page: *const PageHeader,
     heap: *const LocalHeap,
     slot: NonNull<u8>,
@@ -272,57 +286,85 @@ fn free_slot_remote(
         let (page, heap) = unsafe { (&*page, &*heap) };
         // SAFETY: a heap's state outlives it.
         let state = unsafe { &*heap.state };
-        if !state.closed.load(Ordering::SeqCst) {
+        if heap.owner_token() == token() {
+            // SAFETY: the owner's free of a live slot of this heap.
+            unsafe { heap.push_free(class, slot) };
+            if !heap.is_closed() {
+                return;
+            }
+            state.owner_free_after_close(heap)
+        } else if !state.closed.load(Ordering::SeqCst) {
             // Before the push: after it, the slot no longer keeps the heap
             // alive.
             heap.note_remote_free(class);
             page.push_remote(slot);
             return;
+        } else {
+            state.free_after_close(heap, || page.push_remote(slot))
         }
-        state.free_after_close(heap, || page.push_remote(slot))
     };
     release.finish();
 }
 
+/// Frees a heap-intent block and counts the free on its heap.
+///
 /// # Safety
 ///
-/// `block` and `layout` come from `allocate_heap`, not used afterwards.
-unsafe fn free_heap_block(block: NonNull<u8>, layout: Layout) {
-    // SAFETY: the block starts with the header `allocate_heap` wrote.
-    let header = unsafe { block.cast::<HeapHeader>().read() };
+/// `block` and `layout` come from one heap-intent allocation counted by
+/// `heap`; the block is not used afterwards.
+#[inline(always)]
+unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap) {
     // SAFETY: the block was allocated with `layout` and is freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
+    // SAFETY: the heap is alive until this free is counted (the block was
+    // one of its live objects).
+    let owner = unsafe { &(*heap).owner }.load(Ordering::Relaxed);
+    if owner == published_token() {
+        // SAFETY: as above; the calling thread owns the heap.
+        unsafe { (*heap).count_heap_free_local(layout.size()) }
+    } else {
+        count_heap_free_slow(heap, layout.size());
+    }
+}
+
+/// Counts a heap-intent free made by another thread, or by the owner after
+/// the allocator closed.
+///
+/// Takes a raw pointer: counting the free may let the heap (and its state)
+/// go before this function returns.
+#[cold]
+#[inline(never)]
+fn count_heap_free_slow(heap: *const LocalHeap, bytes: usize) {
     let release = {
-        // SAFETY: the heap is alive until this free is counted (the block
-        // was one of its live objects) and `finish` runs after the last use.
-        let heap = unsafe { &*header.heap };
+        // SAFETY: the heap is alive until the free is counted, and `finish`
+        // runs after the last use.
+        let heap = unsafe { &*heap };
         // SAFETY: a heap's state outlives it.
         let state = unsafe { &*heap.state };
-        if heap.owner.load(Ordering::Relaxed) == token() {
-            heap.count_heap_free_local(header.bytes);
-            if !state.closed.load(Ordering::Relaxed) {
+        if heap.owner_token() == token() {
+            heap.count_heap_free_local(bytes);
+            if !heap.is_closed() {
                 return;
             }
             state.owner_free_after_close(heap)
         } else if !state.closed.load(Ordering::SeqCst) {
-            heap.count_heap_free_remote(header.bytes);
+            heap.count_heap_free_remote(bytes);
             return;
         } else {
-            state.free_after_close(heap, || heap.count_heap_free_remote(header.bytes))
+            state.free_after_close(heap, || heap.count_heap_free_remote(bytes))
         }
     };
     release.finish();
 }
 
 macro_rules! owning_box {
-    ($(#[$docs:meta])* $name:ident, $method:ident) => {
+    ($(#[$docs:meta])* $name:ident, $method:ident, $free:ident) => {
         $(#[$docs])*
         pub struct $name<T> {
             /// Invariants: points to an initialised `T` owned by this box,
-            /// allocated by `allocate::<T>` with `backing`.
+            /// allocated by `allocate::<T>`, which returned `meta`.
             ptr: NonNull<T>,
-            backing: Backing,
-            charge: Charge,
+            meta: Meta,
             _owns: PhantomData<T>,
         }
 
@@ -335,10 +377,10 @@ macro_rules! owning_box {
         impl<T> $name<T> {
             /// # Safety
             ///
-            /// `ptr` holds an initialised `T` from `allocate::<T>` with
-            /// `backing`, owned by nothing else.
-            pub(crate) unsafe fn from_raw(ptr: NonNull<T>, backing: Backing, charge: Charge) -> Self {
-                $name { ptr, backing, charge, _owns: PhantomData }
+            /// `ptr` holds an initialised `T` from `allocate::<T>`, which
+            /// returned `meta`, owned by nothing else.
+            pub(crate) unsafe fn from_raw(ptr: NonNull<T>, meta: Meta) -> Self {
+                $name { ptr, meta, _owns: PhantomData }
             }
 
             /// Moves the value out and frees the memory.
@@ -355,7 +397,7 @@ macro_rules! owning_box {
                 // the memory freed once (the box is forgotten).
                 unsafe {
                     let value = boxed.ptr.as_ptr().read();
-                    deallocate(boxed.ptr, boxed.backing, boxed.charge);
+                    $free(boxed.ptr, boxed.meta);
                     value
                 }
             }
@@ -388,7 +430,7 @@ macro_rules! owning_box {
                 // its backing serve a `T`; it is initialised before retyping.
                 unsafe {
                     boxed.ptr.as_ptr().write(MaybeUninit::new(value));
-                    $name::from_raw(boxed.ptr.cast::<T>(), boxed.backing, boxed.charge)
+                    $name::from_raw(boxed.ptr.cast::<T>(), boxed.meta)
                 }
             }
         }
@@ -417,7 +459,7 @@ macro_rules! owning_box {
                 // dropped and freed exactly once, here.
                 unsafe {
                     self.ptr.as_ptr().drop_in_place();
-                    deallocate(self.ptr, self.backing, self.charge);
+                    $free(self.ptr, self.meta);
                 }
             }
         }
@@ -483,7 +525,7 @@ owning_box! {
     /// assert_eq!(handle.join().unwrap(), 99);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    PoolBox, pool_box
+    PoolBox, pool_box, deallocate
 }
 
 owning_box! {
@@ -501,10 +543,10 @@ owning_box! {
     /// let alloc = SmartAlloc::with_defaults();
     /// let texture = alloc.heap_box([0u8; 65536])?;
     /// assert_eq!(texture.len(), 65536);
-    /// assert_eq!(alloc.stats().heap.live_bytes as usize, 65536 + 16);
+    /// assert_eq!(alloc.stats().heap.live_bytes, 65536);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    HeapBox, heap_box
+    HeapBox, heap_box, deallocate_heap
 }
 
 /// Moves `make()` into fresh pool (or, for large types, heap) memory,
@@ -514,26 +556,20 @@ pub(crate) fn pool_box_with<T>(
     state: &Arc<PoolState>,
     make: impl FnOnce() -> T,
 ) -> Result<PoolBox<T>, AllocError> {
-    let backing = Backing::for_type::<T>(state.class_limit);
-    let (ptr, charge) = emplace(state, backing, make)?;
-    // SAFETY: `emplace` initialised the `T` with this backing and charge.
-    Ok(unsafe { PoolBox::from_raw(ptr, backing, charge) })
+    let (ptr, meta) = emplace(state, Intent::Pool, make)?;
+    // SAFETY: `emplace` initialised the `T` from `allocate`, which returned `meta`.
+    Ok(unsafe { PoolBox::from_raw(ptr, meta) })
 }
 
 /// Moves `make()` into a fresh heap-intent block, writing it in place.
-#[inline]
+#[inline(always)]
 pub(crate) fn heap_box_with<T>(
     state: &Arc<PoolState>,
     make: impl FnOnce() -> T,
 ) -> Result<HeapBox<T>, AllocError> {
-    let backing = if size_of::<T>() == 0 {
-        Backing::NONE
-    } else {
-        Backing::HEAP
-    };
-    let (ptr, charge) = emplace(state, backing, make)?;
-    // SAFETY: `emplace` initialised the `T` with this backing and charge.
-    Ok(unsafe { HeapBox::from_raw(ptr, backing, charge) })
+    let (ptr, meta) = emplace(state, Intent::Heap, make)?;
+    // SAFETY: as above.
+    Ok(unsafe { HeapBox::from_raw(ptr, meta) })
 }
 
 /// Allocates for a `T` and writes `make()` into it. If `make` panics, the
@@ -541,40 +577,34 @@ pub(crate) fn heap_box_with<T>(
 #[inline(always)]
 fn emplace<T>(
     state: &Arc<PoolState>,
-    backing: Backing,
+    intent: Intent,
     make: impl FnOnce() -> T,
-) -> Result<(NonNull<T>, Charge), AllocError> {
+) -> Result<(NonNull<T>, Meta), AllocError> {
     struct GiveBackOnUnwind<T> {
         ptr: NonNull<T>,
-        backing: Backing,
-        charge: Charge,
+        meta: Meta,
     }
     impl<T> Drop for GiveBackOnUnwind<T> {
         fn drop(&mut self) {
-            // SAFETY: the memory came from `allocate::<T>` with this backing
-            // and charge and holds no value (`make` unwound).
-            unsafe { deallocate(self.ptr, self.backing, self.charge) };
+            // SAFETY: the memory came from `allocate::<T>` with this meta and
+            // holds no value (`make` unwound).
+            unsafe { deallocate(self.ptr, self.meta) };
         }
     }
-    let (ptr, charge) = allocate::<T>(state, backing)?;
-    let guard = GiveBackOnUnwind {
-        ptr,
-        backing,
-        charge,
-    };
+    let (ptr, meta) = allocate::<T>(state, intent)?;
+    let guard = GiveBackOnUnwind { ptr, meta };
     let value = make();
     core::mem::forget(guard);
     // SAFETY: fresh memory for a `T` from `allocate`.
     unsafe { ptr.as_ptr().write(value) };
-    Ok((ptr, charge))
+    Ok((ptr, meta))
 }
 
 /// Room for a `T` in the pool, uninitialised.
 pub(crate) fn pool_box_uninit<T>(
     state: &Arc<PoolState>,
 ) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-    let backing = Backing::for_type::<T>(state.class_limit);
-    let (ptr, charge) = allocate::<MaybeUninit<T>>(state, backing)?;
+    let (ptr, meta) = allocate::<MaybeUninit<T>>(state, Intent::Pool)?;
     // SAFETY: a `MaybeUninit` needs no initialisation.
-    Ok(unsafe { PoolBox::from_raw(ptr, backing, charge) })
+    Ok(unsafe { PoolBox::from_raw(ptr, meta) })
 }

@@ -79,20 +79,20 @@ struct RemoteQueue {
 ///
 /// Fields in `Cell`s belong to the thread that owns `heap` (or to whoever
 /// holds the pool lock while the heap has no owner); the remote queue's
-/// `head` is shared.
+/// `head` is shared. Free slots do not live on a list of the page: the
+/// owner keeps one free list per size class across all its pages (see
+/// `LocalHeap`), so a page only remembers which slots were never handed out.
 #[repr(C, align(64))]
 pub(crate) struct PageHeader {
-    local_free: Cell<*mut Slot>,
-    /// Slots never handed out yet start at this index.
-    untouched: Cell<u32>,
-    used: Cell<u32>,
-    capacity: Cell<u32>,
-    class: Cell<u32>,
-    /// Whether the page sits on its heap's list of full pages.
-    in_full_list: Cell<bool>,
     /// The heap this page serves; changed only while no slot is live.
     heap: Cell<*const LocalHeap>,
-    /// Next page in the heap's list (available or full) for this class.
+    /// Slots never handed out yet start at this index.
+    untouched: Cell<u32>,
+    capacity: Cell<u32>,
+    class: Cell<u32>,
+    /// Scratch count for `LocalHeap::release_empty_pages` (owner only).
+    pub(crate) tally: Cell<u32>,
+    /// Next page of the heap's list for this class.
     pub(crate) next_in_class: Cell<*mut PageHeader>,
     /// The page's first byte, with the whole allocation's provenance (a
     /// pointer derived from `&self` would cover the header alone).
@@ -109,6 +109,38 @@ unsafe impl Sync for PageHeader {}
 
 const HEADER_OFFSET: usize = PAGE_SIZE - size_of::<PageHeader>();
 
+/// Pushes `slot` onto the intrusive list whose head is `list`.
+///
+/// # Safety
+///
+/// `slot` is a free slot (at least 8 bytes, 8-aligned) that nothing else
+/// uses; its first word becomes the link.
+#[inline(always)]
+pub(crate) unsafe fn push_slot(list: &Cell<*mut Slot>, slot: NonNull<u8>) {
+    let slot = slot.cast::<Slot>();
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        slot.as_ptr().write(Slot {
+            next: AtomicPtr::new(list.get()),
+        })
+    };
+    list.set(slot.as_ptr());
+}
+
+/// Pops the first slot of the intrusive list whose head is `list`.
+///
+/// # Safety
+///
+/// Every slot on the list is a free slot whose first word is its link.
+#[inline(always)]
+pub(crate) unsafe fn pop_slot(list: &Cell<*mut Slot>) -> Option<NonNull<u8>> {
+    let slot = NonNull::new(list.get())?;
+    // SAFETY: forwarded from the caller.
+    let next = unsafe { slot.as_ref() }.next.load(Ordering::Relaxed);
+    list.set(next);
+    Some(slot.cast())
+}
+
 impl PageHeader {
     /// Initialises a fresh page for slots of `class`, served by `heap`.
     ///
@@ -123,13 +155,11 @@ impl PageHeader {
         // `HEADER_OFFSET`).
         let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
         let fresh = PageHeader {
-            local_free: Cell::new(ptr::null_mut()),
+            heap: Cell::new(heap),
             untouched: Cell::new(0),
-            used: Cell::new(0),
             capacity: Cell::new((HEADER_OFFSET / CLASS_SIZES[class]) as u32),
             class: Cell::new(class as u32),
-            in_full_list: Cell::new(false),
-            heap: Cell::new(heap),
+            tally: Cell::new(0),
             next_in_class: Cell::new(ptr::null_mut()),
             base: page,
             remote_tail: Cell::new(ptr::null_mut()),
@@ -150,35 +180,24 @@ impl PageHeader {
         header
     }
 
-    /// Reassigns an empty page to another class and heap.
+    /// Reassigns an empty page (no slot live, remote queue settled) to
+    /// another class and heap.
     pub(crate) fn reuse(&self, class: usize, heap: *const LocalHeap) {
-        debug_assert_eq!(self.used.get(), 0);
-        self.local_free.set(ptr::null_mut());
         self.untouched.set(0);
         self.capacity
             .set((HEADER_OFFSET / CLASS_SIZES[class]) as u32);
         self.class.set(class as u32);
         self.heap.set(heap);
+        self.tally.set(0);
         self.next_in_class.set(ptr::null_mut());
-        self.in_full_list.set(false);
-    }
-
-    /// Whether the page sits on its heap's full list.
-    #[inline(always)]
-    pub(crate) fn in_full_list(&self) -> bool {
-        self.in_full_list.get()
-    }
-
-    pub(crate) fn set_in_full_list(&self, full: bool) {
-        self.in_full_list.set(full);
     }
 
     /// The header of the page holding `slot`.
     ///
     /// # Safety
     ///
-    /// `slot` points into a live page (it was handed out by `pop`), with the
-    /// page's provenance.
+    /// `slot` points into a live page (it was handed out by `carve`), with
+    /// the page's provenance.
     #[inline(always)]
     pub(crate) unsafe fn of<'a>(slot: NonNull<u8>) -> &'a PageHeader {
         let header = slot.map_addr(|addr| {
@@ -195,15 +214,12 @@ impl PageHeader {
         (&raw const self.remote.stub).cast_mut()
     }
 
-    fn base_ptr(&self) -> *mut u8 {
-        self.base.as_ptr()
-    }
-
     /// The page's first byte (what `allocate_page` returned).
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.base
     }
 
+    #[inline(always)]
     pub(crate) fn heap(&self) -> *const LocalHeap {
         self.heap.get()
     }
@@ -212,66 +228,40 @@ impl PageHeader {
         self.class.get() as usize
     }
 
-    pub(crate) fn used(&self) -> u32 {
-        self.used.get()
+    pub(crate) fn capacity(&self) -> u32 {
+        self.capacity.get()
     }
 
-    /// Whether a slot can be taken without collecting remote frees.
-    pub(crate) fn has_room(&self) -> bool {
-        !self.local_free.get().is_null() || self.untouched.get() < self.capacity.get()
+    /// Slots never handed out.
+    pub(crate) fn untouched_left(&self) -> u32 {
+        self.capacity.get() - self.untouched.get()
     }
 
-    /// Takes a free slot (owner only).
-    #[inline(always)]
-    pub(crate) fn pop(&self) -> Option<NonNull<u8>> {
-        let slot = self.local_free.get();
-        if let Some(slot) = NonNull::new(slot) {
-            // SAFETY: slots on the local list are free slots of this page,
-            // whose first word is their link.
-            let next = unsafe { slot.as_ref() }.next.load(Ordering::Relaxed);
-            self.local_free.set(next);
-            self.used.set(self.used.get() + 1);
-            return Some(slot.cast());
+    /// Links up to `max` slots never handed out onto `list`, lowest address
+    /// first (owner only). Returns how many.
+    pub(crate) fn carve(&self, list: &Cell<*mut Slot>, max: u32) -> u32 {
+        let first = self.untouched.get();
+        let count = self.untouched_left().min(max);
+        self.untouched.set(first + count);
+        let size = CLASS_SIZES[self.class()];
+        for index in (first..first + count).rev() {
+            // `index < capacity`, so the slot lies inside the page, before
+            // the header; the pointer keeps the page's provenance.
+            let slot = self.base.as_ptr().wrapping_add(index as usize * size);
+            if let Some(slot) = NonNull::new(slot) {
+                // SAFETY: a slot never handed out, inside this live page,
+                // aligned to 8 (slot sizes are multiples of 8).
+                unsafe { push_slot(list, slot) };
+            }
         }
-        self.pop_untouched()
-    }
-
-    #[cold]
-    fn pop_untouched(&self) -> Option<NonNull<u8>> {
-        let index = self.untouched.get();
-        if index >= self.capacity.get() {
-            return None;
-        }
-        self.untouched.set(index + 1);
-        self.used.set(self.used.get() + 1);
-        let offset = index as usize * CLASS_SIZES[self.class()];
-        // `offset + slot size <= HEADER_OFFSET`, inside the page.
-        NonNull::new(self.base_ptr().wrapping_add(offset))
-    }
-
-    /// Returns a slot freed by the owner. Returns `true` when the page became
-    /// empty.
-    #[inline(always)]
-    pub(crate) fn push_local(&self, slot: NonNull<u8>) -> bool {
-        let slot = slot.cast::<Slot>();
-        // SAFETY: the slot is a dead slot of this page, at least 8 bytes and
-        // 8-aligned; its first word becomes the link.
-        unsafe {
-            slot.as_ptr().write(Slot {
-                next: AtomicPtr::new(self.local_free.get()),
-            })
-        };
-        self.local_free.set(slot.as_ptr());
-        let used = self.used.get() - 1;
-        self.used.set(used);
-        used == 0
+        count
     }
 
     /// Returns a slot freed by a thread that does not own the page: one
     /// atomic swap and one store.
     pub(crate) fn push_remote(&self, slot: NonNull<u8>) {
         let slot = slot.cast::<Slot>().as_ptr();
-        // SAFETY: the slot is dead and ours to overwrite (as in `push_local`).
+        // SAFETY: the slot is dead and ours to overwrite (as in `push_slot`).
         unsafe {
             slot.write(Slot {
                 next: AtomicPtr::new(ptr::null_mut()),
@@ -293,12 +283,14 @@ impl PageHeader {
         self.remote.head.load(Ordering::SeqCst) == tail && linked.is_null()
     }
 
-    /// Moves every remote free that is fully linked onto the local list.
-    /// Returns how many slots came back (owner or lock holder only).
-    pub(crate) fn collect_remote(&self) -> u32 {
+    /// Moves every remote free that is fully linked onto `list`. Returns
+    /// how many slots came back (owner or lock holder only).
+    pub(crate) fn collect_remote(&self, list: &Cell<*mut Slot>) -> u32 {
         let mut count = 0;
         while let Some(slot) = self.pop_remote() {
-            self.push_local(slot);
+            // SAFETY: a popped slot is free and fully linked, so no producer
+            // writes it any more.
+            unsafe { push_slot(list, slot) };
             count += 1;
         }
         count
@@ -308,11 +300,11 @@ impl PageHeader {
     /// frees caught between their two steps, so the queue ends empty. Used
     /// only when a heap changes hands or closes, where nothing may be left
     /// behind; a producer is never more than a few instructions from done.
-    pub(crate) fn collect_remote_all(&self) -> u32 {
-        let mut count = self.collect_remote();
+    pub(crate) fn collect_remote_all(&self, list: &Cell<*mut Slot>) -> u32 {
+        let mut count = self.collect_remote(list);
         while !self.remote_settled() {
             yield_now();
-            count += self.collect_remote();
+            count += self.collect_remote(list);
         }
         count
     }
@@ -383,7 +375,8 @@ fn page_layout() -> core::alloc::Layout {
 #[cfg(all(test, loom))]
 mod loom_model {
     //! `RUSTFLAGS="--cfg loom" cargo test -p framealloc --lib loom_model`
-    use super::{PageHeader, allocate_page, class_for, free_page};
+    use super::{PageHeader, allocate_page, class_for, free_page, pop_slot};
+    use core::cell::Cell;
     use core::ptr::{self, NonNull};
 
     /// Lets a model thread hold the page header.
@@ -407,7 +400,12 @@ mod loom_model {
             let page = allocate_page().unwrap();
             // 64-byte slots: a loom atomic is larger than a plain pointer.
             let header = Shared(PageHeader::init(page, class_for(64, 8), ptr::null()));
-            let slots: Vec<_> = (0..3).map(|_| header.get().pop().unwrap()).collect();
+            let fresh = Cell::new(ptr::null_mut());
+            assert_eq!(header.get().carve(&fresh, 3), 3);
+            // SAFETY: the list holds the three carved slots.
+            let slots: Vec<_> = (0..3)
+                .map(|_| unsafe { pop_slot(&fresh) }.unwrap())
+                .collect();
             let (first, rest) = (slots[0], [slots[1], slots[2]]);
             let one = loom::thread::spawn(move || header.get().push_remote(first));
             let two = loom::thread::spawn(move || {
@@ -416,14 +414,19 @@ mod loom_model {
             });
             // The owner collects while the frees arrive: it may see half a
             // push, but never loses or duplicates a slot.
-            let early = header.get().collect_remote();
+            let back = Cell::new(ptr::null_mut());
+            let early = header.get().collect_remote(&back);
             one.join().unwrap();
             two.join().unwrap();
-            let late = header.get().collect_remote_all();
+            let late = header.get().collect_remote_all(&back);
             assert_eq!(early + late, 3);
-            assert_eq!(header.get().used(), 0);
-            // All three slots are on the local list exactly once.
-            let again: Vec<_> = (0..3).map(|_| header.get().pop().unwrap()).collect();
+            // All three slots are on the list exactly once.
+            // SAFETY: the list holds collected free slots.
+            let again: Vec<_> = (0..3)
+                .map(|_| unsafe { pop_slot(&back) }.unwrap())
+                .collect();
+            // SAFETY: as above.
+            assert!(unsafe { pop_slot(&back) }.is_none());
             let mut addresses: Vec<usize> = again.iter().map(|slot| slot.addr().get()).collect();
             addresses.sort_unstable();
             addresses.dedup();

@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::chunk::lock;
-use super::local_heap::LocalHeap;
+use super::local_heap::{CLOSED, LocalHeap};
 use super::pool_page::{self, PageHeader};
 
 pub(crate) struct PoolState {
@@ -29,6 +29,9 @@ pub(crate) struct PoolState {
     pub(crate) budgets: Arc<crate::budget::BudgetManager>,
     /// `budgets.is_enabled()`, kept here to spare the fast path a load.
     pub(crate) budgets_enabled: bool,
+    /// The allocator id when allocations may take the fast path, else
+    /// `NO_FAST_KEY` (budgets on: every allocation is charged).
+    pub(crate) fast_key: u64,
     pages: Mutex<PageSet>,
     heaps: Mutex<HeapSet>,
 }
@@ -67,6 +70,11 @@ impl PoolState {
             class_limit,
             closed: AtomicBool::new(false),
             budgets_enabled: budgets.is_enabled(),
+            fast_key: if budgets.is_enabled() {
+                super::thread_heap::NO_FAST_KEY
+            } else {
+                id
+            },
             budgets,
             pages: Mutex::default(),
             heaps: Mutex::default(),
@@ -127,7 +135,8 @@ impl PoolState {
         // SAFETY: heaps in the set are live; under the lock and unowned, the
         // heap's cells are ours.
         let heap_ref = unsafe { heap.as_ref() };
-        heap_ref.owner.store(token, Ordering::SeqCst);
+        let closed = heap_ref.owner.load(Ordering::SeqCst) & CLOSED;
+        heap_ref.owner.store(token | closed, Ordering::SeqCst);
         if !heap_ref.retained.replace(true) {
             // SAFETY: `this` is a live `Arc`; the count is given back in
             // `release_locked`'s caller.
@@ -141,7 +150,7 @@ impl PoolState {
     pub(crate) fn give_up(&self, heap: &LocalHeap) -> Release {
         let release = {
             let mut heaps = lock(&self.heaps);
-            heap.owner.store(0, Ordering::SeqCst);
+            heap.owner.fetch_and(CLOSED, Ordering::SeqCst);
             heap.collect(true);
             if self.closed.load(Ordering::SeqCst) && heap.is_empty() {
                 self.release_locked(&mut heaps, heap)
@@ -164,8 +173,8 @@ impl PoolState {
             for heap in &heaps.all {
                 // SAFETY: heaps in the set are live; `closed` is atomic.
                 unsafe { heap.as_ref() }
-                    .closed
-                    .store(true, Ordering::SeqCst);
+                    .owner
+                    .fetch_or(CLOSED, Ordering::SeqCst);
             }
             let idle: Vec<NonNull<LocalHeap>> = core::mem::take(&mut heaps.idle);
             let mut released = Vec::new();
@@ -194,7 +203,7 @@ impl PoolState {
         let release = {
             let mut heaps = lock(&self.heaps);
             free();
-            if heap.owner.load(Ordering::SeqCst) == 0 && heap.retained.get() {
+            if heap.owner_token() == 0 && heap.retained.get() {
                 heap.collect(true);
                 heap.is_empty() && self.release_locked(&mut heaps, heap)
             } else {
@@ -206,14 +215,17 @@ impl PoolState {
 
     /// The owner freed into its heap after the state closed: once the heap
     /// is empty, the owner lets it go.
+    ///
+    /// Costs O(size classes) per free, plus a collection when other threads
+    /// announced frees: counting live objects needs no page walk.
     pub(crate) fn owner_free_after_close(&self, heap: &LocalHeap) -> Release {
-        heap.collect(true);
+        heap.collect_if_announced();
         if !heap.is_empty() {
             return Release(None);
         }
         let release = {
             let mut heaps = lock(&self.heaps);
-            heap.owner.store(0, Ordering::SeqCst);
+            heap.owner.fetch_and(CLOSED, Ordering::SeqCst);
             self.release_locked(&mut heaps, heap)
         };
         Release::of(heap, release)

@@ -1,8 +1,9 @@
 //! Which `LocalHeap` the calling thread allocates pool and heap memory from.
 //!
-//! Two thread-locals: a one-entry cache (allocator id, heap) read on every
+//! Three thread-locals: a one-entry cache (allocator key, heap) read on every
 //! allocation, whose address also serves as the thread's *token* for heap
-//! ownership; and the list of leases, given back when the thread exits.
+//! ownership; a copy of that token, read on every free; and the list of
+//! leases, given back when the thread exits.
 
 use core::cell::{Cell, RefCell};
 use core::ptr::{self, NonNull};
@@ -15,7 +16,43 @@ thread_local! {
     /// `(allocator id, heap)` of the last heap this thread used. `const` and
     /// without a destructor, so it is usable even during thread teardown.
     static CACHE: Cell<(u64, *const LocalHeap)> = const { Cell::new((0, ptr::null())) };
+    /// The thread's token once it has leased a heap, [`NO_TOKEN`] before.
+    /// Compared with a heap's owner on every free: one thread-local load.
+    static TOKEN: Cell<usize> = const { Cell::new(NO_TOKEN) };
     static LEASES: HeapLeases = const { HeapLeases { leases: RefCell::new(Vec::new()) } };
+}
+
+/// What [`TOKEN`] holds before the thread leases a heap: no heap's owner
+/// word ever equals it (tokens are 8-aligned, the owner word's other bit is
+/// `CLOSED`).
+const NO_TOKEN: usize = 1;
+
+/// The calling thread's token if it owns any heap, else a value no heap's
+/// owner word equals. The free fast path compares this with the owner word:
+/// equal means the caller owns the heap and it is not closed.
+#[inline(always)]
+pub(crate) fn published_token() -> usize {
+    TOKEN.with(Cell::get)
+}
+
+/// The fast key of an allocator whose allocations must all take the slow
+/// path (budgets on): never cached.
+pub(crate) const NO_FAST_KEY: u64 = u64::MAX;
+
+/// The calling thread's heap for the allocator whose fast key is `key`, if
+/// it is the one cached: the allocation fast path. An allocator with
+/// budgets on has a key no cache holds, so it always takes the slow path.
+#[inline(always)]
+pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
+    let (cached, heap) = CACHE.with(Cell::get);
+    if cached == key {
+        // SAFETY: `key` is an allocator id (never 0, the empty cache's key)
+        // or `NO_FAST_KEY` (never cached), so a match means a cached heap,
+        // which is never null.
+        Some(unsafe { NonNull::new_unchecked(heap.cast_mut()) })
+    } else {
+        None
+    }
 }
 
 /// The calling thread's ownership token: the address of its `CACHE`, unique
@@ -46,7 +83,7 @@ impl Drop for HeapLeases {
                 let heap = unsafe { lease.heap.as_ref() };
                 // The owner may already have let the heap go (see
                 // `PoolState::owner_free_after_close`).
-                if heap.owner.load(core::sync::atomic::Ordering::Relaxed) == me {
+                if heap.owner_token() == me {
                     state.give_up(heap).finish();
                 }
             }
@@ -94,6 +131,7 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R)
             }
         };
         CACHE.with(|cache| cache.set((state.id, heap.as_ptr())));
+        TOKEN.with(|published| published.set(me));
         heap
     });
     match leased {

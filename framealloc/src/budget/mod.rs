@@ -154,7 +154,7 @@ type Listener = Arc<dyn Fn(&BudgetEvent) + Send + Sync>;
 ///
 /// let err = alloc.with_tag(particles, || alloc.heap_box([0u8; 2048]).unwrap_err());
 /// assert_eq!(err.code(), "FA302");
-/// assert!(matches!(seen.lock().unwrap()[0], BudgetEvent::HardLimitExceeded { requested: 2064, .. }));
+/// assert!(matches!(seen.lock().unwrap()[0], BudgetEvent::HardLimitExceeded { requested: 2048, .. }));
 /// ```
 pub struct BudgetManager {
     enabled: bool,
