@@ -4,6 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::allocators::frame_memory::FrameMemory;
+use crate::allocators::pool_box::Pools;
 use crate::allocators::pool_page::CLASS_SIZES;
 use crate::allocators::pool_state::PoolState;
 use crate::budget::BudgetManager;
@@ -16,6 +17,8 @@ pub(crate) struct Shared {
     pub(crate) frames: FrameMemory,
     /// Pool and heap intents. Outlives this struct while boxes are live.
     pub(crate) pools: Arc<PoolState>,
+    /// `pools.fast_key`, one load closer.
+    pools_fast_key: u64,
     pub(crate) budgets: Arc<BudgetManager>,
 }
 
@@ -43,8 +46,18 @@ impl Shared {
             id,
             config,
             frames,
+            pools_fast_key: pools.fast_key,
             pools,
             budgets,
+        }
+    }
+
+    /// The pool state and its fast key, for the allocation paths.
+    #[inline(always)]
+    pub(crate) fn pools(&self) -> Pools<'_> {
+        Pools {
+            state: &self.pools,
+            fast_key: self.pools_fast_key,
         }
     }
 }

@@ -166,7 +166,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box<T>(&self, value: T) -> Result<PoolBox<T>, AllocError> {
-        pool_box::pool_box_with(&self.shared.pools, || value)
+        pool_box::pool_box_with(self.shared.pools(), || value)
     }
 
     /// Allocates a pool slot and writes `make()` straight into it, so a
@@ -185,7 +185,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<PoolBox<T>, AllocError> {
-        pool_box::pool_box_with(&self.shared.pools, make)
+        pool_box::pool_box_with(self.shared.pools(), make)
     }
 
     /// A pool box holding `T::default()`.
@@ -219,7 +219,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn pool_alloc_uninit<T>(&self) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-        pool_box::pool_box_uninit(&self.shared.pools)
+        pool_box::pool_box_uninit(self.shared.pools())
     }
 
     /// Moves `value` into a block from the global allocator, counted in this
@@ -238,7 +238,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box<T>(&self, value: T) -> Result<HeapBox<T>, AllocError> {
-        pool_box::heap_box_with(&self.shared.pools, || value)
+        pool_box::heap_box_with(self.shared.pools(), || value)
     }
 
     /// Allocates a heap block and writes `make()` straight into it, so a
@@ -257,7 +257,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<HeapBox<T>, AllocError> {
-        pool_box::heap_box_with(&self.shared.pools, make)
+        pool_box::heap_box_with(self.shared.pools(), make)
     }
 
     /// A heap box holding `T::default()`.

@@ -78,8 +78,8 @@ pub struct IntentStats {
     pub allocations: u64,
     /// Deallocations counted.
     pub deallocations: u64,
-    /// Bytes live: slot sizes for the pool, whole blocks (header included)
-    /// for the heap.
+    /// Bytes live: slot sizes for the pool, the values' own sizes for the
+    /// heap (heap blocks have no header).
     pub live_bytes: u64,
     /// The sum of each thread heap's highest live bytes. The pool samples it
     /// when a thread refills a size class, so it may lag by one page.
@@ -129,7 +129,7 @@ impl ThreadStats {
         let allocations: u64 = (0..CLASSES).map(|c| counters.pool_allocs[c].get()).sum();
         let deallocations: u64 = (0..CLASSES).map(|c| counters.pool_frees[c].get()).sum();
         let live = counters.pool_live_bytes();
-        let heap_live = counters.heap_bytes_allocated.get() - counters.heap_bytes_freed.get();
+        let heap_live = counters.heap_live_bytes.get();
         ThreadStats {
             owned: heap.owner.load(Relaxed) != 0,
             pool: IntentStats {

@@ -26,8 +26,9 @@ pub(crate) struct HeapCounters {
     pub(crate) pool_peak_bytes: Counter,
     pub(crate) heap_allocs: Counter,
     pub(crate) heap_frees: Counter,
-    pub(crate) heap_bytes_allocated: Counter,
-    pub(crate) heap_bytes_freed: Counter,
+    /// Heap-intent bytes live, as far as the owner knows (remote frees are
+    /// subtracted when collected).
+    pub(crate) heap_live_bytes: Counter,
     pub(crate) heap_peak_bytes: Counter,
     pub(crate) pages: Counter,
 }
@@ -303,17 +304,18 @@ impl LocalHeap {
     pub(crate) fn count_heap_alloc(&self, bytes: usize) {
         let counters = &self.counters;
         counters.heap_allocs.add(1);
-        counters.heap_bytes_allocated.add(bytes as u64);
-        counters
-            .heap_peak_bytes
-            .raise_to(counters.heap_bytes_allocated.get() - counters.heap_bytes_freed.get());
+        let live = counters.heap_live_bytes.get() + bytes as u64;
+        counters.heap_live_bytes.set(live);
+        counters.heap_peak_bytes.raise_to(live);
     }
 
     /// Counts a heap-intent free made by the owner.
     #[inline(always)]
     pub(crate) fn count_heap_free_local(&self, bytes: usize) {
         self.counters.heap_frees.add(1);
-        self.counters.heap_bytes_freed.add(bytes as u64);
+        self.counters
+            .heap_live_bytes
+            .add((bytes as u64).wrapping_neg());
     }
 
     /// Counts a heap-intent free made by another thread.
@@ -334,7 +336,7 @@ impl LocalHeap {
         let frees = self.remote_heap_frees.swap(0, Ordering::SeqCst);
         let bytes = self.remote_heap_bytes.swap(0, Ordering::Relaxed);
         self.counters.heap_frees.add(frees);
-        self.counters.heap_bytes_freed.add(bytes);
+        self.counters.heap_live_bytes.add(bytes.wrapping_neg());
     }
 
     /// Collects when other threads announced pool frees or counted heap

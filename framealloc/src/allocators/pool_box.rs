@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::local_heap::{HEAP_ALIGN, LocalHeap};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{cached_heap, published_token, token, with_current_heap};
+use super::thread_heap::{cached_heap, if_owned, token, with_current_heap};
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
@@ -22,9 +22,11 @@ use crate::error::AllocError;
 /// Null for a pool slot with no budget charge, the common case, which drop
 /// recognises with one compare (the slot's page header names its heap).
 /// Otherwise the heap that counted the allocation, with in its low bits
-/// (heaps are aligned to `HEAP_ALIGN`): [`Meta::HEAP_BLOCK`] for a block
-/// from the global allocator, and the budget charge, `tag id + 1`, from bit
-/// [`Meta::CHARGE_SHIFT`] (0: nothing charged).
+/// (heaps are aligned to `HEAP_ALIGN`): the budget charge, `tag id + 1`,
+/// from bit [`Meta::CHARGE_SHIFT`] (0: nothing charged); and, in a
+/// `PoolBox`, [`Meta::HEAP_BLOCK`] when the value went to the heap. A
+/// `HeapBox` always holds a heap block and leaves that bit clear, so its
+/// uncharged meta is the bare heap pointer.
 #[derive(Clone, Copy)]
 pub(crate) struct Meta(*const LocalHeap);
 
@@ -35,10 +37,9 @@ impl Meta {
     const CHARGE_SHIFT: u32 = 1;
 
     /// The meta of a fresh allocation counted by `heap`.
+    /// `heap_block`: set the [`Meta::HEAP_BLOCK`] bit (a `PoolBox` whose
+    /// value went to the heap). A `HeapBox`'s meta is never null.
     fn new(heap: &LocalHeap, heap_block: bool, charge: Charge) -> Meta {
-        if !heap_block && charge == 0 {
-            return Meta::POOL;
-        }
         let bits = usize::from(heap_block) | (charge as usize) << Meta::CHARGE_SHIFT;
         Meta(ptr::from_ref(heap).map_addr(|addr| addr | bits))
     }
@@ -48,10 +49,10 @@ impl Meta {
         self.0.is_null()
     }
 
-    /// Whether this is a heap block with nothing charged.
+    /// Whether a `HeapBox`'s meta charges nothing.
     #[inline(always)]
-    fn is_uncharged_heap(self) -> bool {
-        self.0.addr() & (HEAP_ALIGN - 1) == Meta::HEAP_BLOCK
+    fn is_uncharged_heap_box(self) -> bool {
+        self.0.addr() & (HEAP_ALIGN - 1) == 0
     }
 
     fn is_heap_block(self) -> bool {
@@ -76,6 +77,14 @@ const _: () = assert!((crate::budget::MAX_TAGS + 1) << Meta::CHARGE_SHIFT < HEAP
 /// its backing charged to the tag with id `charge - 1` (id 0 = untagged).
 pub(crate) type Charge = u32;
 
+/// An allocator's pool state, with a copy of its fast key (`PoolState::fast_key`)
+/// kept next to the handle so the fast path needs one load less.
+#[derive(Clone, Copy)]
+pub(crate) struct Pools<'a> {
+    pub(crate) state: &'a Arc<PoolState>,
+    pub(crate) fast_key: u64,
+}
+
 /// Which intent an allocation is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Intent {
@@ -98,15 +107,16 @@ const fn class_of<T>() -> usize {
 /// empty free list) goes through [`allocate_slow`].
 #[inline(always)]
 pub(crate) fn allocate<T>(
-    state: &Arc<PoolState>,
+    pools: Pools<'_>,
     intent: Intent,
 ) -> Result<(NonNull<T>, Meta), AllocError> {
+    let Pools { state, fast_key } = pools;
     if size_of::<T>() == 0 {
         return Ok((NonNull::dangling(), Meta::POOL));
     }
     let class = const { class_of::<T>() };
     let layout = Layout::new::<T>();
-    if let Some(heap) = cached_heap(state.fast_key) {
+    if let Some(heap) = cached_heap(fast_key) {
         // SAFETY: the cached heap is the calling thread's own, alive while
         // its allocator (`state`, borrowed) is.
         let heap = unsafe { heap.as_ref() };
@@ -120,7 +130,7 @@ pub(crate) fn allocate<T>(
             // SAFETY: `T` is not zero-sized (tested above).
             if let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) }) {
                 heap.count_heap_alloc(layout.size());
-                return Ok((block.cast(), Meta::new(heap, true, 0)));
+                return Ok((block.cast(), Meta(heap)));
             }
         }
     }
@@ -129,7 +139,7 @@ pub(crate) fn allocate<T>(
     } else {
         CLASSES
     };
-    allocate_slow(state, layout, class).map(|(ptr, meta)| (ptr.cast(), meta))
+    allocate_slow(state, layout, class, intent).map(|(ptr, meta)| (ptr.cast(), meta))
 }
 
 /// Every allocation the fast paths do not serve; `class` is `CLASSES` for
@@ -140,6 +150,7 @@ fn allocate_slow(
     state: &Arc<PoolState>,
     layout: Layout,
     class: usize,
+    intent: Intent,
 ) -> Result<(NonNull<u8>, Meta), AllocError> {
     let class = (class < state.class_limit).then_some(class);
     let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
@@ -168,7 +179,12 @@ fn allocate_slow(
                 block
             }
         };
-        Ok((ptr, Meta::new(heap, class.is_none(), charge)))
+        let meta = match (class, intent) {
+            (Some(_), _) if charge == 0 => Meta::POOL,
+            (_, Intent::Pool) => Meta::new(heap, class.is_none(), charge),
+            (_, Intent::Heap) => Meta::new(heap, false, charge),
+        };
+        Ok((ptr, meta))
     });
     if result.is_err() && charge != 0 {
         state.budgets.release(charge - 1, bytes);
@@ -193,7 +209,7 @@ pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, meta: Meta) {
         unsafe { free_slot(ptr.cast(), const { class_of::<T>() }) }
     } else {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta) }
+        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta, Intent::Pool) }
     }
 }
 
@@ -208,27 +224,28 @@ pub(crate) unsafe fn deallocate_heap<T>(ptr: NonNull<T>, meta: Meta) {
     if size_of::<T>() == 0 {
         return;
     }
-    if meta.is_uncharged_heap() {
+    if meta.is_uncharged_heap_box() {
         // SAFETY: forwarded from the caller: a live block with `T`'s layout,
-        // counted by `meta.heap()`.
-        unsafe { free_block(ptr.cast(), Layout::new::<T>(), meta.heap()) }
+        // counted by the heap `meta` points to.
+        unsafe { free_block(ptr.cast(), Layout::new::<T>(), meta.0) }
     } else {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta) }
+        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta, Intent::Heap) }
     }
 }
 
 /// Every free the inlined paths do not serve: charged memory, and pool
-/// boxes that went to the heap. `layout` is the value's.
+/// boxes that went to the heap. `layout` is the value's; `intent` the box's.
 ///
 /// # Safety
 ///
 /// As [`deallocate`]; `meta` is not [`Meta::POOL`].
 #[cold]
 #[inline(never)]
-unsafe fn deallocate_slow(ptr: NonNull<u8>, layout: Layout, meta: Meta) {
+unsafe fn deallocate_slow(ptr: NonNull<u8>, layout: Layout, meta: Meta, intent: Intent) {
     let heap = meta.heap();
-    let class = (!meta.is_heap_block()).then(|| class_for(layout.size(), layout.align()));
+    let heap_block = intent == Intent::Heap || meta.is_heap_block();
+    let class = (!heap_block).then(|| class_for(layout.size(), layout.align()));
     let charge = meta.charge();
     if charge != 0 {
         // SAFETY: the memory is live, so its heap and state are; the budget
@@ -256,12 +273,10 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     // so the state and its pages, alive).
     let page = unsafe { PageHeader::of(slot) };
     let heap = page.heap();
-    // SAFETY: as above: the page's heap is alive while its slot is.
-    let owner = unsafe { &(*heap).owner }.load(Ordering::Relaxed);
-    if owner == published_token() {
+    if let Some(mine) = if_owned(heap) {
         // SAFETY: the caller's slot, of `class`, in a page of the heap the
         // calling thread owns (and the heap is not closed).
-        unsafe { (*heap).push_free(class, slot) }
+        unsafe { mine.as_ref().push_free(class, slot) }
     } else {
         free_slot_slow(page, heap, slot, class);
     }
@@ -316,12 +331,10 @@ fn free_slot_slow(
 unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap) {
     // SAFETY: the block was allocated with `layout` and is freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
-    // SAFETY: the heap is alive until this free is counted (the block was
-    // one of its live objects).
-    let owner = unsafe { &(*heap).owner }.load(Ordering::Relaxed);
-    if owner == published_token() {
-        // SAFETY: as above; the calling thread owns the heap.
-        unsafe { (*heap).count_heap_free_local(layout.size()) }
+    if let Some(mine) = if_owned(heap) {
+        // SAFETY: the heap is alive until this free is counted (the block
+        // was one of its live objects); the calling thread owns it.
+        unsafe { mine.as_ref().count_heap_free_local(layout.size()) }
     } else {
         count_heap_free_slow(heap, layout.size());
     }
@@ -553,10 +566,10 @@ owning_box! {
 /// writing it in place.
 #[inline(always)]
 pub(crate) fn pool_box_with<T>(
-    state: &Arc<PoolState>,
+    pools: Pools<'_>,
     make: impl FnOnce() -> T,
 ) -> Result<PoolBox<T>, AllocError> {
-    let (ptr, meta) = emplace(state, Intent::Pool, make)?;
+    let (ptr, meta) = emplace(pools, Intent::Pool, make)?;
     // SAFETY: `emplace` initialised the `T` from `allocate`, which returned `meta`.
     Ok(unsafe { PoolBox::from_raw(ptr, meta) })
 }
@@ -564,10 +577,10 @@ pub(crate) fn pool_box_with<T>(
 /// Moves `make()` into a fresh heap-intent block, writing it in place.
 #[inline(always)]
 pub(crate) fn heap_box_with<T>(
-    state: &Arc<PoolState>,
+    pools: Pools<'_>,
     make: impl FnOnce() -> T,
 ) -> Result<HeapBox<T>, AllocError> {
-    let (ptr, meta) = emplace(state, Intent::Heap, make)?;
+    let (ptr, meta) = emplace(pools, Intent::Heap, make)?;
     // SAFETY: as above.
     Ok(unsafe { HeapBox::from_raw(ptr, meta) })
 }
@@ -576,23 +589,29 @@ pub(crate) fn heap_box_with<T>(
 /// memory (and its budget charge) is given back.
 #[inline(always)]
 fn emplace<T>(
-    state: &Arc<PoolState>,
+    pools: Pools<'_>,
     intent: Intent,
     make: impl FnOnce() -> T,
 ) -> Result<(NonNull<T>, Meta), AllocError> {
     struct GiveBackOnUnwind<T> {
         ptr: NonNull<T>,
         meta: Meta,
+        intent: Intent,
     }
     impl<T> Drop for GiveBackOnUnwind<T> {
         fn drop(&mut self) {
-            // SAFETY: the memory came from `allocate::<T>` with this meta and
-            // holds no value (`make` unwound).
-            unsafe { deallocate(self.ptr, self.meta) };
+            // SAFETY: the memory came from `allocate::<T>` for this intent,
+            // which returned this meta, and holds no value (`make` unwound).
+            unsafe {
+                match self.intent {
+                    Intent::Pool => deallocate(self.ptr, self.meta),
+                    Intent::Heap => deallocate_heap(self.ptr, self.meta),
+                }
+            };
         }
     }
-    let (ptr, meta) = allocate::<T>(state, intent)?;
-    let guard = GiveBackOnUnwind { ptr, meta };
+    let (ptr, meta) = allocate::<T>(pools, intent)?;
+    let guard = GiveBackOnUnwind { ptr, meta, intent };
     let value = make();
     core::mem::forget(guard);
     // SAFETY: fresh memory for a `T` from `allocate`.
@@ -601,10 +620,8 @@ fn emplace<T>(
 }
 
 /// Room for a `T` in the pool, uninitialised.
-pub(crate) fn pool_box_uninit<T>(
-    state: &Arc<PoolState>,
-) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-    let (ptr, meta) = allocate::<MaybeUninit<T>>(state, Intent::Pool)?;
+pub(crate) fn pool_box_uninit<T>(pools: Pools<'_>) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
+    let (ptr, meta) = allocate::<MaybeUninit<T>>(pools, Intent::Pool)?;
     // SAFETY: a `MaybeUninit` needs no initialisation.
     Ok(unsafe { PoolBox::from_raw(ptr, meta) })
 }

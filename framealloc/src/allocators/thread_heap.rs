@@ -1,38 +1,23 @@
 //! Which `LocalHeap` the calling thread allocates pool and heap memory from.
 //!
-//! Three thread-locals: a one-entry cache (allocator key, heap) read on every
-//! allocation, whose address also serves as the thread's *token* for heap
-//! ownership; a copy of that token, read on every free; and the list of
-//! leases, given back when the thread exits.
+//! Two thread-locals: a one-entry cache (allocator id, heap) read on every
+//! allocation and free, whose address also serves as the thread's *token*
+//! for heap ownership; and the list of leases, given back when the thread
+//! exits.
 
 use core::cell::{Cell, RefCell};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use super::local_heap::LocalHeap;
+use super::local_heap::{CLOSED, LocalHeap};
 use super::pool_state::PoolState;
 
 thread_local! {
     /// `(allocator id, heap)` of the last heap this thread used. `const` and
     /// without a destructor, so it is usable even during thread teardown.
     static CACHE: Cell<(u64, *const LocalHeap)> = const { Cell::new((0, ptr::null())) };
-    /// The thread's token once it has leased a heap, [`NO_TOKEN`] before.
-    /// Compared with a heap's owner on every free: one thread-local load.
-    static TOKEN: Cell<usize> = const { Cell::new(NO_TOKEN) };
     static LEASES: HeapLeases = const { HeapLeases { leases: RefCell::new(Vec::new()) } };
-}
-
-/// What [`TOKEN`] holds before the thread leases a heap: no heap's owner
-/// word ever equals it (tokens are 8-aligned, the owner word's other bit is
-/// `CLOSED`).
-const NO_TOKEN: usize = 1;
-
-/// The calling thread's token if it owns any heap, else a value no heap's
-/// owner word equals. The free fast path compares this with the owner word:
-/// equal means the caller owns the heap and it is not closed.
-#[inline(always)]
-pub(crate) fn published_token() -> usize {
-    TOKEN.with(Cell::get)
 }
 
 /// The fast key of an allocator whose allocations must all take the slow
@@ -50,6 +35,27 @@ pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
         // or `NO_FAST_KEY` (never cached), so a match means a cached heap,
         // which is never null.
         Some(unsafe { NonNull::new_unchecked(heap.cast_mut()) })
+    } else {
+        None
+    }
+}
+
+/// `heap`, through the thread-local pointer, if it is the calling thread's
+/// cached heap and its allocator has not closed: the free fast path's test
+/// that the caller owns `heap`.
+///
+/// The cache only ever holds a heap this thread owns: it is cleared before
+/// the thread gives its heaps up, and a heap leaves its owner otherwise only
+/// after its allocator closed, which sets `CLOSED` in its owner word first.
+/// Returning the thread-local copy rather than `heap` keeps the caller's
+/// writes to the heap independent of the load that produced `heap`.
+#[inline(always)]
+pub(crate) fn if_owned(heap: *const LocalHeap) -> Option<NonNull<LocalHeap>> {
+    let mine = CACHE.with(Cell::get).1;
+    // SAFETY: `mine` is dereferenced only when it is `heap`, which the
+    // caller's live slot or block keeps alive.
+    if mine == heap && unsafe { &(*mine).owner }.load(Ordering::Relaxed) & CLOSED == 0 {
+        NonNull::new(mine.cast_mut())
     } else {
         None
     }
@@ -131,7 +137,6 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R)
             }
         };
         CACHE.with(|cache| cache.set((state.id, heap.as_ptr())));
-        TOKEN.with(|published| published.set(me));
         heap
     });
     match leased {
