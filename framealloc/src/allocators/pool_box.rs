@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::local_heap::{HEAP_ALIGN, LocalHeap};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{cached_heap, if_owned, token, with_current_heap};
+use super::thread_heap::{cached_heap, if_cached, if_owned, token, with_current_heap};
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
@@ -272,13 +272,13 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     // SAFETY: a live slot lies in a live page (the slot keeps its heap, and
     // so the state and its pages, alive).
     let page = unsafe { PageHeader::of(slot) };
-    let heap = page.heap();
-    if let Some(mine) = if_owned(heap) {
+    // SAFETY: a live page's heap word is never null.
+    if let Some(mine) = unsafe { if_cached(page.heap_word()) } {
         // SAFETY: the caller's slot, of `class`, in a page of the heap the
-        // calling thread owns (and the heap is not closed).
+        // calling thread owns (and the page is not closed).
         unsafe { mine.as_ref().push_free(class, slot) }
     } else {
-        free_slot_slow(page, heap, slot, class);
+        free_slot_slow(page, page.heap(), slot, class);
     }
 }
 

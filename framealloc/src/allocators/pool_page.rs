@@ -25,7 +25,13 @@ use loom::thread::yield_now;
 #[cfg(not(loom))]
 use std::thread::yield_now;
 
+// The heap word is not part of the loom model: plain atomics in both builds.
+use core::sync::atomic::{AtomicPtr as PlainAtomicPtr, Ordering as PlainOrdering};
+
 use super::local_heap::LocalHeap;
+
+/// The tag of a closed page's heap word (heaps are aligned far beyond 2).
+pub(crate) const CLOSED_PAGE: usize = 1;
 
 /// Bytes per page, and their alignment.
 pub(crate) const PAGE_SIZE: usize = 64 << 10;
@@ -84,8 +90,11 @@ struct RemoteQueue {
 /// `LocalHeap`), so a page only remembers which slots were never handed out.
 #[repr(C, align(64))]
 pub(crate) struct PageHeader {
-    /// The heap this page serves; changed only while no slot is live.
-    heap: Cell<*const LocalHeap>,
+    /// The heap this page serves; changed only while no slot is live, and
+    /// tagged with [`CLOSED_PAGE`] when its allocator closes (see
+    /// [`heap_word`](Self::heap_word)). Atomic because the closing thread
+    /// tags it while other threads read it; relaxed accesses are plain moves.
+    heap: PlainAtomicPtr<LocalHeap>,
     /// Slots never handed out yet start at this index.
     untouched: Cell<u32>,
     capacity: Cell<u32>,
@@ -155,7 +164,7 @@ impl PageHeader {
         // `HEADER_OFFSET`).
         let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
         let fresh = PageHeader {
-            heap: Cell::new(heap),
+            heap: PlainAtomicPtr::new(heap.cast_mut()),
             untouched: Cell::new(0),
             capacity: Cell::new((HEADER_OFFSET / CLASS_SIZES[class]) as u32),
             class: Cell::new(class as u32),
@@ -187,7 +196,7 @@ impl PageHeader {
         self.capacity
             .set((HEADER_OFFSET / CLASS_SIZES[class]) as u32);
         self.class.set(class as u32);
-        self.heap.set(heap);
+        self.heap.store(heap.cast_mut(), PlainOrdering::Relaxed);
         self.tally.set(0);
         self.next_in_class.set(ptr::null_mut());
     }
@@ -221,7 +230,25 @@ impl PageHeader {
 
     #[inline(always)]
     pub(crate) fn heap(&self) -> *const LocalHeap {
-        self.heap.get()
+        self.heap_word().map_addr(|addr| addr & !CLOSED_PAGE)
+    }
+
+    /// The heap, tagged with [`CLOSED_PAGE`] once the allocator closed: the
+    /// owner's free fast path compares this word with its cached heap, so a
+    /// closed page sends it to the slow path with no test of its own.
+    #[inline(always)]
+    pub(crate) fn heap_word(&self) -> *const LocalHeap {
+        self.heap.load(PlainOrdering::Relaxed)
+    }
+
+    /// Tags the heap word with [`CLOSED_PAGE`] (the closing thread, under the
+    /// pages lock; nothing else writes the word after the close).
+    pub(crate) fn mark_closed(&self) {
+        let word = self.heap.load(PlainOrdering::Relaxed);
+        self.heap.store(
+            word.map_addr(|addr| addr | CLOSED_PAGE),
+            PlainOrdering::Relaxed,
+        );
     }
 
     pub(crate) fn class(&self) -> usize {

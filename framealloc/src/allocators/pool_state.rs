@@ -176,6 +176,13 @@ impl PoolState {
                     .owner
                     .fetch_or(CLOSED, Ordering::SeqCst);
             }
+            // After the owners' bits, so a tagged page means a closed owner
+            // (lock order: heaps, then pages).
+            for &base in &lock(&self.pages).all {
+                // SAFETY: every page in `all` is live and initialised; the
+                // base carries the page's provenance.
+                unsafe { PageHeader::of(base) }.mark_closed();
+            }
             let idle: Vec<NonNull<LocalHeap>> = core::mem::take(&mut heaps.idle);
             let mut released = Vec::new();
             for heap in idle {

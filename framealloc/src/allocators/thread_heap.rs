@@ -61,6 +61,26 @@ pub(crate) fn if_owned(heap: *const LocalHeap) -> Option<NonNull<LocalHeap>> {
     }
 }
 
+/// `heap_word` (a page's, see `PageHeader::heap_word`), through the
+/// thread-local pointer, if it is the calling thread's cached heap: the
+/// pool free fast path's ownership test. The cached heap is the thread's own
+/// (see [`if_owned`]), and a closed page's word is tagged, so it never
+/// matches once the allocator closed.
+///
+/// # Safety
+///
+/// `heap_word` is not null (a live page's word never is).
+#[inline(always)]
+pub(crate) unsafe fn if_cached(heap_word: *const LocalHeap) -> Option<NonNull<LocalHeap>> {
+    let mine = CACHE.with(Cell::get).1;
+    if mine == heap_word {
+        // SAFETY: equal to `heap_word`, not null (from the caller).
+        Some(unsafe { NonNull::new_unchecked(mine.cast_mut()) })
+    } else {
+        None
+    }
+}
+
 /// The calling thread's ownership token: the address of its `CACHE`, unique
 /// among live threads and never 0.
 #[inline(always)]
