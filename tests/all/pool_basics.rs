@@ -208,3 +208,39 @@ fn box_with_writes_in_place_and_gives_memory_back_if_make_panics() {
         "and so did the budget charge"
     );
 }
+
+#[test]
+fn trim_gives_back_exactly_the_pages_with_nothing_live() {
+    const PAGE: usize = 64 << 10;
+    let alloc = SmartAlloc::with_defaults();
+    // About 8,000 u64 slots fit a page: 20,000 boxes fill three pages, in
+    // order.
+    let mut boxes: Vec<PoolBox<u64>> = (0..20_000u64).map(|i| alloc.pool_box(i).unwrap()).collect();
+    assert_eq!(alloc.stats().pool_pages, 3);
+    // Keep ten boxes of the first page and one of the last; free the rest,
+    // which empties the middle page only.
+    let last = boxes.pop().unwrap();
+    boxes.truncate(10);
+    assert_eq!(alloc.trim(), PAGE, "only the middle page is empty");
+    let stats = alloc.stats();
+    assert_eq!((stats.pool_pages, stats.pool_free_pages), (2, 0));
+    // The free list no longer holds slots of the page given back: new
+    // boxes land in the two pages kept (and a fresh one) without
+    // disturbing the survivors.
+    let again: Vec<PoolBox<u64>> = (0..20_000u64)
+        .map(|i| alloc.pool_box(i + 1_000_000).unwrap())
+        .collect();
+    assert!(boxes.iter().enumerate().all(|(i, b)| **b == i as u64));
+    assert_eq!(*last, 19_999);
+    assert!(
+        again
+            .iter()
+            .enumerate()
+            .all(|(i, b)| **b == i as u64 + 1_000_000)
+    );
+    drop((boxes, last, again));
+    // Everything is free now: trim gives back every page.
+    let pages = alloc.stats().pool_pages;
+    assert_eq!(alloc.trim(), pages * PAGE);
+    assert_eq!(alloc.stats().pool_pages, 0);
+}
