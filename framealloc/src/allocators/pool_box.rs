@@ -526,6 +526,11 @@ owning_box! {
     /// class can honour, are served by the heap intent instead and counted
     /// there.
     ///
+    /// A box is two words: the pointer, and a word that is null for an
+    /// uncharged pool slot (so dropping one tests a single word) or else
+    /// names the heap and the budget charge. `Option<PoolBox<T>>` is no
+    /// larger.
+    ///
     /// # Example
     ///
     /// ```
@@ -536,6 +541,7 @@ owning_box! {
     /// *hp -= 1;
     /// let handle = std::thread::spawn(move || *hp); // freed on the other thread
     /// assert_eq!(handle.join().unwrap(), 99);
+    /// assert_eq!(size_of::<Option<PoolBox<u32>>>(), 2 * size_of::<usize>());
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     PoolBox, pool_box, deallocate
