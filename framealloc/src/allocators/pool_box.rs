@@ -13,7 +13,7 @@ use std::sync::Arc;
 use super::local_heap::{HEAP_ALIGN, LocalHeap};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{cached_heap, if_cached, if_owned, token, with_current_heap};
+use super::thread_heap::{cached_heap, if_cached, owns_open, token, with_current_heap};
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
@@ -331,10 +331,11 @@ fn free_slot_slow(
 unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap) {
     // SAFETY: the block was allocated with `layout` and is freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
-    if let Some(mine) = if_owned(heap) {
-        // SAFETY: the heap is alive until this free is counted (the block
-        // was one of its live objects); the calling thread owns it.
-        unsafe { mine.as_ref().count_heap_free_local(layout.size()) }
+    // SAFETY: the heap is alive until this free is counted (the block was
+    // one of its live objects).
+    if unsafe { owns_open(heap) } {
+        // SAFETY: as above; the calling thread owns the heap.
+        unsafe { (*heap).count_heap_free_local(layout.size()) }
     } else {
         count_heap_free_slow(heap, layout.size());
     }

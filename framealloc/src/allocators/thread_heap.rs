@@ -10,13 +10,17 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering;
 use std::sync::{Arc, Weak};
 
-use super::local_heap::{CLOSED, LocalHeap};
+use super::local_heap::LocalHeap;
 use super::pool_state::PoolState;
 
 thread_local! {
     /// `(allocator id, heap)` of the last heap this thread used. `const` and
     /// without a destructor, so it is usable even during thread teardown.
     static CACHE: Cell<(u64, *const LocalHeap)> = const { Cell::new((0, ptr::null())) };
+    /// The thread's token once it has leased a heap, `NO_TOKEN` before: the
+    /// heap-block free compares it with the heap's owner word in one
+    /// instruction.
+    static TOKEN: Cell<usize> = const { Cell::new(NO_TOKEN) };
     static LEASES: HeapLeases = const { HeapLeases { leases: RefCell::new(Vec::new()) } };
 }
 
@@ -40,31 +44,30 @@ pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
     }
 }
 
-/// `heap`, through the thread-local pointer, if it is the calling thread's
-/// cached heap and its allocator has not closed: the free fast path's test
-/// that the caller owns `heap`.
+/// What `TOKEN` holds before the thread leases a heap: no owner word ever
+/// equals it (tokens are 8-aligned; the owner word's only other bit is
+/// `CLOSED`).
+const NO_TOKEN: usize = 1;
+
+/// Whether the calling thread owns `heap` and its allocator has not closed:
+/// the heap-block free fast path's test, one compare of the heap's owner
+/// word with the thread's published token.
 ///
-/// The cache only ever holds a heap this thread owns: it is cleared before
-/// the thread gives its heaps up, and a heap leaves its owner otherwise only
-/// after its allocator closed, which sets `CLOSED` in its owner word first.
-/// Returning the thread-local copy rather than `heap` keeps the caller's
-/// writes to the heap independent of the load that produced `heap`.
+/// # Safety
+///
+/// `heap` is a live heap.
 #[inline(always)]
-pub(crate) fn if_owned(heap: *const LocalHeap) -> Option<NonNull<LocalHeap>> {
-    let mine = CACHE.with(Cell::get).1;
-    // SAFETY: `mine` is dereferenced only when it is `heap`, which the
-    // caller's live slot or block keeps alive.
-    if mine == heap && unsafe { &(*mine).owner }.load(Ordering::Relaxed) & CLOSED == 0 {
-        NonNull::new(mine.cast_mut())
-    } else {
-        None
-    }
+pub(crate) unsafe fn owns_open(heap: *const LocalHeap) -> bool {
+    // SAFETY: forwarded from the caller.
+    unsafe { &(*heap).owner }.load(Ordering::Relaxed) == TOKEN.with(Cell::get)
 }
 
 /// `heap_word` (a page's, see `PageHeader::heap_word`), through the
 /// thread-local pointer, if it is the calling thread's cached heap: the
 /// pool free fast path's ownership test. The cached heap is the thread's own
-/// (see [`if_owned`]), and a closed page's word is tagged, so it never
+/// (the cache is cleared before the thread gives its heaps up, and a heap
+/// leaves its owner otherwise only after its allocator closed), and a
+/// closed page's word is tagged, so it never
 /// matches once the allocator closed.
 ///
 /// # Safety
@@ -157,6 +160,7 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R)
             }
         };
         CACHE.with(|cache| cache.set((state.id, heap.as_ptr())));
+        TOKEN.with(|published| published.set(me));
         heap
     });
     match leased {
