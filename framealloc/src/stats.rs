@@ -82,7 +82,8 @@ pub struct IntentStats {
     /// heap (heap blocks have no header).
     pub live_bytes: u64,
     /// The sum of each thread heap's highest live bytes. The pool samples it
-    /// when a thread refills a size class, so it may lag by one page.
+    /// when a thread refills a size class (and `stats()` when it reads), so
+    /// it may lag by one refill batch, about 4 KiB per size class.
     pub peak_bytes: u64,
 }
 
