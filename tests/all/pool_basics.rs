@@ -213,9 +213,11 @@ fn box_with_writes_in_place_and_gives_memory_back_if_make_panics() {
 fn trim_gives_back_exactly_the_pages_with_nothing_live() {
     const PAGE: usize = 64 << 10;
     let alloc = SmartAlloc::with_defaults();
-    // About 8,000 u64 slots fit a page: 20,000 boxes fill three pages, in
+    // 127 slots of 512 bytes fit a page: 300 boxes fill three pages, in
     // order.
-    let mut boxes: Vec<PoolBox<u64>> = (0..20_000u64).map(|i| alloc.pool_box(i).unwrap()).collect();
+    let mut boxes: Vec<PoolBox<[u64; 64]>> = (0..300u64)
+        .map(|i| alloc.pool_box([i; 64]).unwrap())
+        .collect();
     assert_eq!(alloc.stats().pool_pages, 3);
     // Keep ten boxes of the first page and one of the last; free the rest,
     // which empties the middle page only.
@@ -227,16 +229,16 @@ fn trim_gives_back_exactly_the_pages_with_nothing_live() {
     // The free list no longer holds slots of the page given back: new
     // boxes land in the two pages kept (and a fresh one) without
     // disturbing the survivors.
-    let again: Vec<PoolBox<u64>> = (0..20_000u64)
-        .map(|i| alloc.pool_box(i + 1_000_000).unwrap())
+    let again: Vec<PoolBox<[u64; 64]>> = (0..300u64)
+        .map(|i| alloc.pool_box([i + 1_000; 64]).unwrap())
         .collect();
-    assert!(boxes.iter().enumerate().all(|(i, b)| **b == i as u64));
-    assert_eq!(*last, 19_999);
+    assert!(boxes.iter().enumerate().all(|(i, b)| **b == [i as u64; 64]));
+    assert_eq!(*last, [299; 64]);
     assert!(
         again
             .iter()
             .enumerate()
-            .all(|(i, b)| **b == i as u64 + 1_000_000)
+            .all(|(i, b)| **b == [i as u64 + 1_000; 64])
     );
     drop((boxes, last, again));
     // Everything is free now: trim gives back every page.
