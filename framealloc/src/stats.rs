@@ -3,7 +3,6 @@
 use core::sync::atomic::Ordering::Relaxed;
 
 use crate::allocators::local_heap::LocalHeap;
-use crate::allocators::pool_page::CLASSES;
 use crate::shared::Shared;
 
 /// A snapshot of what an allocator has done, from [`SmartAlloc::stats`].
@@ -127,9 +126,9 @@ pub struct ThreadStats {
 impl ThreadStats {
     pub(crate) fn of(heap: &LocalHeap) -> ThreadStats {
         let counters = &heap.counters;
-        let allocations: u64 = (0..CLASSES).map(|c| counters.pool_allocs[c].get()).sum();
-        let deallocations: u64 = (0..CLASSES).map(|c| counters.pool_frees[c].get()).sum();
-        let live = counters.pool_live_bytes();
+        let allocations = heap.pool_allocations();
+        let deallocations = heap.pool_deallocations();
+        let live = heap.pool_live_bytes();
         let heap_live = counters.heap_live_bytes.get();
         ThreadStats {
             owned: heap.owner.load(Relaxed) != 0,

@@ -8,6 +8,11 @@ use core::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct Counter(AtomicU64);
 
 impl Counter {
+    /// A counter at zero.
+    pub(crate) const fn new() -> Counter {
+        Counter(AtomicU64::new(0))
+    }
+
     /// Adds `amount` (writer only).
     #[inline(always)]
     pub(crate) fn add(&self, amount: u64) {

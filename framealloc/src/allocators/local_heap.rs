@@ -18,11 +18,27 @@ use super::counter::Counter;
 use super::pool_page::{CLASS_SIZES, CLASSES, PageHeader, Slot, pop_slot, push_slot};
 use super::pool_state::PoolState;
 
-/// The owner's figures for one heap.
+/// One size class of a heap: its free list and its counters, together on
+/// one cache line (the pool fast path touches nothing else of the heap).
+#[repr(C, align(64))]
+struct SizeClass {
+    /// Free slots across all the heap's pages of this class: the
+    /// allocation fast path pops here, the owner's frees push here.
+    free: Cell<*mut Slot>,
+    allocs: Counter,
+    frees: Counter,
+}
+
+impl SizeClass {
+    fn live(&self) -> u64 {
+        self.allocs.get() - self.frees.get()
+    }
+}
+
+/// The owner's figures for one heap (the pool's per-class counts live in
+/// its `SizeClass`es).
 #[derive(Default)]
 pub(crate) struct HeapCounters {
-    pub(crate) pool_allocs: [Counter; CLASSES],
-    pub(crate) pool_frees: [Counter; CLASSES],
     pub(crate) pool_peak_bytes: Counter,
     pub(crate) heap_allocs: Counter,
     pub(crate) heap_frees: Counter,
@@ -31,21 +47,6 @@ pub(crate) struct HeapCounters {
     pub(crate) heap_live_bytes: Counter,
     pub(crate) heap_peak_bytes: Counter,
     pub(crate) pages: Counter,
-}
-
-impl HeapCounters {
-    pub(crate) fn pool_live_bytes(&self) -> u64 {
-        (0..CLASSES)
-            .map(|c| (self.pool_allocs[c].get() - self.pool_frees[c].get()) * CLASS_SIZES[c] as u64)
-            .sum()
-    }
-
-    fn live_objects(&self) -> u64 {
-        let pool: u64 = (0..CLASSES)
-            .map(|c| self.pool_allocs[c].get() - self.pool_frees[c].get())
-            .sum();
-        pool + self.heap_allocs.get() - self.heap_frees.get()
-    }
 }
 
 #[repr(align(64))]
@@ -72,9 +73,7 @@ pub(crate) struct LocalHeap {
     /// the allocator closed.
     pub(crate) owner: AtomicUsize,
     pub(crate) state: *const PoolState,
-    /// Each class's free slots, across all the heap's pages of that class:
-    /// the allocation fast path pops here, the owner's frees push here.
-    free: [Cell<*mut Slot>; CLASSES],
+    classes: [SizeClass; CLASSES],
     pub(crate) counters: HeapCounters,
     /// Each class's pages.
     pages: [Cell<*mut PageHeader>; CLASSES],
@@ -99,7 +98,13 @@ impl LocalHeap {
         LocalHeap {
             owner: AtomicUsize::new(0),
             state,
-            free: [const { Cell::new(ptr::null_mut()) }; CLASSES],
+            classes: [const {
+                SizeClass {
+                    free: Cell::new(ptr::null_mut()),
+                    allocs: Counter::new(),
+                    frees: Counter::new(),
+                }
+            }; CLASSES],
             counters: HeapCounters::default(),
             pages: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             fresh: [const { Cell::new(ptr::null_mut()) }; CLASSES],
@@ -130,10 +135,11 @@ impl LocalHeap {
     /// allocation fast path.
     #[inline(always)]
     pub(crate) fn pop_free(&self, class: usize) -> Option<NonNull<u8>> {
+        let class = &self.classes[class];
         // SAFETY: the free lists hold free slots of this heap's live pages,
         // linked through their first word; only the owner touches them.
-        let slot = unsafe { pop_slot(&self.free[class]) }?;
-        self.counters.pool_allocs[class].add(1);
+        let slot = unsafe { pop_slot(&class.free) }?;
+        class.allocs.add(1);
         Some(slot)
     }
 
@@ -155,9 +161,10 @@ impl LocalHeap {
     /// afterwards; the caller owns the heap.
     #[inline(always)]
     pub(crate) unsafe fn push_free(&self, class: usize, slot: NonNull<u8>) {
+        let class = &self.classes[class];
         // SAFETY: forwarded from the caller.
-        unsafe { push_slot(&self.free[class], slot) };
-        self.counters.pool_frees[class].add(1);
+        unsafe { push_slot(&class.free, slot) };
+        class.frees.add(1);
     }
 
     /// The free list of `class` is empty. In order: take back remote frees
@@ -168,16 +175,16 @@ impl LocalHeap {
     fn refill(&self, class: usize) -> Option<()> {
         self.counters
             .pool_peak_bytes
-            .raise_to(self.counters.pool_live_bytes());
+            .raise_to(self.pool_live_bytes());
         if self.remote_pending.0[class].swap(false, Ordering::Relaxed) {
             self.collect_class(class, false);
-            if !self.free[class].get().is_null() {
+            if !self.classes[class].free.get().is_null() {
                 return Some(());
             }
         }
         // SAFETY: list pages are live pages of this heap.
         if let Some(page) = unsafe { self.fresh[class].get().as_ref() } {
-            if page.carve(&self.free[class], carve_batch(class)) > 0 {
+            if page.carve(&self.classes[class].free, carve_batch(class)) > 0 {
                 return Some(());
             }
             self.fresh[class].set(ptr::null_mut());
@@ -189,7 +196,7 @@ impl LocalHeap {
         page_ref.next_in_class.set(self.pages[class].get());
         self.pages[class].set(page.as_ptr());
         self.fresh[class].set(page.as_ptr());
-        page_ref.carve(&self.free[class], carve_batch(class));
+        page_ref.carve(&self.classes[class].free, carve_batch(class));
         Some(())
     }
 
@@ -202,11 +209,11 @@ impl LocalHeap {
         while let Some(page) = unsafe { cursor.as_ref() } {
             cursor = page.next_in_class.get();
             let freed = if wait {
-                page.collect_remote_all(&self.free[class])
+                page.collect_remote_all(&self.classes[class].free)
             } else {
-                page.collect_remote(&self.free[class])
+                page.collect_remote(&self.classes[class].free)
             };
-            self.counters.pool_frees[class].add(u64::from(freed));
+            self.classes[class].frees.add(u64::from(freed));
         }
     }
 
@@ -234,7 +241,7 @@ impl LocalHeap {
     pub(crate) fn release_empty_pages(&self) {
         self.collect(false);
         for class in 0..CLASSES {
-            let free = &self.free[class];
+            let free = &self.classes[class].free;
             // Move the free list aside, counting each page's free slots in
             // its `tally`.
             let aside = Cell::new(ptr::null_mut());
@@ -339,6 +346,30 @@ impl LocalHeap {
         self.counters.heap_live_bytes.add(bytes.wrapping_neg());
     }
 
+    /// Pool allocations counted (any thread).
+    pub(crate) fn pool_allocations(&self) -> u64 {
+        self.classes.iter().map(|class| class.allocs.get()).sum()
+    }
+
+    /// Pool frees counted (any thread).
+    pub(crate) fn pool_deallocations(&self) -> u64 {
+        self.classes.iter().map(|class| class.frees.get()).sum()
+    }
+
+    /// Pool bytes live, by slot size (any thread).
+    pub(crate) fn pool_live_bytes(&self) -> u64 {
+        self.classes
+            .iter()
+            .zip(CLASS_SIZES)
+            .map(|(class, size)| class.live() * size as u64)
+            .sum()
+    }
+
+    fn live_objects(&self) -> u64 {
+        let pool: u64 = self.classes.iter().map(SizeClass::live).sum();
+        pool + self.counters.heap_allocs.get() - self.counters.heap_frees.get()
+    }
+
     /// Collects when other threads announced pool frees or counted heap
     /// frees not folded in yet (owner only).
     pub(crate) fn collect_if_announced(&self) {
@@ -350,7 +381,7 @@ impl LocalHeap {
     /// Whether no pool slot or heap object of this heap is live (after a
     /// `collect`).
     pub(crate) fn is_empty(&self) -> bool {
-        self.counters.live_objects() == 0
+        self.live_objects() == 0
     }
 
     /// Hands every page back to the state's registry (idle heap with nothing
@@ -361,8 +392,8 @@ impl LocalHeap {
         for list in self.pages.iter().chain(&self.fresh) {
             list.set(ptr::null_mut());
         }
-        for list in &self.free {
-            list.set(ptr::null_mut());
+        for class in &self.classes {
+            class.free.set(ptr::null_mut());
         }
         pages
             .into_iter()
