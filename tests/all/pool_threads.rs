@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::sync::{LazyLock, Mutex};
 use std::thread;
 
-use framealloc::{HeapBox, PoolBox, SmartAlloc};
+use framealloc::{AllocConfig, HeapBox, PoolBox, SmartAlloc};
 
 fn count(normal: usize, miri: usize) -> usize {
     if cfg!(miri) { miri } else { normal }
@@ -130,18 +130,22 @@ fn a_thread_exiting_with_live_boxes_hands_its_heap_over() {
 
 #[test]
 fn the_last_handle_dropped_with_live_boxes() {
-    let alloc = SmartAlloc::with_defaults();
-    let probe = alloc.__memory_probe();
-    let pooled = alloc.pool_box([9u64; 4]).unwrap();
-    let heaped = alloc.heap_box(String::from("still here")).unwrap();
-    drop(alloc);
-    assert!(!probe.all_freed(), "live boxes keep their memory");
-    assert_eq!(pooled[3], 9);
-    assert_eq!(heaped.as_str(), "still here");
-    drop(pooled);
-    assert!(!probe.all_freed());
-    drop(heaped);
-    assert!(probe.all_freed(), "the last box gave everything back");
+    // With budgets on, boxes carry charges (and heap blocks a header) and
+    // every free takes the slow path: the same must hold.
+    for budgets in [false, true] {
+        let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(budgets));
+        let probe = alloc.__memory_probe();
+        let pooled = alloc.pool_box([9u64; 4]).unwrap();
+        let heaped = alloc.heap_box(String::from("still here")).unwrap();
+        drop(alloc);
+        assert!(!probe.all_freed(), "live boxes keep their memory");
+        assert_eq!(pooled[3], 9);
+        assert_eq!(heaped.as_str(), "still here");
+        drop(pooled);
+        assert!(!probe.all_freed());
+        drop(heaped);
+        assert!(probe.all_freed(), "the last box gave everything back");
+    }
 }
 
 #[test]

@@ -56,6 +56,15 @@ struct RemoteFlags([AtomicBool; CLASSES]);
 /// owner's free path notices the close through the compare it makes anyway.
 pub(crate) const CLOSED: usize = 2;
 
+/// Bit of [`LocalHeap::owner`] set for good in the heaps of an allocator
+/// with budgets on: no thread's token matches such a word, so every
+/// heap-block free of that allocator takes the slow path, which reads the
+/// block's charge.
+pub(crate) const BUDGETED: usize = 4;
+
+/// The bits of [`LocalHeap::owner`] that are not the owner's token.
+pub(crate) const OWNER_FLAGS: usize = CLOSED | BUDGETED;
+
 /// The alignment of a heap. Boxes keep a heap pointer with their budget
 /// charge and backing in its low bits (see `pool_box::Meta`).
 pub(crate) const HEAP_ALIGN: usize = 1024;
@@ -70,7 +79,7 @@ const fn carve_batch(class: usize) -> u32 {
 #[repr(C, align(1024))]
 pub(crate) struct LocalHeap {
     /// Token of the owning thread (0 while idle), with [`CLOSED`] set once
-    /// the allocator closed.
+    /// the allocator closed, and [`BUDGETED`] when its budgets are on.
     pub(crate) owner: AtomicUsize,
     pub(crate) state: *const PoolState,
     classes: [SizeClass; CLASSES],
@@ -94,9 +103,9 @@ pub(crate) struct LocalHeap {
 const _: () = assert!(align_of::<LocalHeap>() == HEAP_ALIGN);
 
 impl LocalHeap {
-    pub(crate) fn new(state: *const PoolState) -> LocalHeap {
+    pub(crate) fn new(state: *const PoolState, budgeted: bool) -> LocalHeap {
         LocalHeap {
-            owner: AtomicUsize::new(0),
+            owner: AtomicUsize::new(if budgeted { BUDGETED } else { 0 }),
             state,
             classes: [const {
                 SizeClass {
@@ -121,9 +130,15 @@ impl LocalHeap {
         unsafe { &*self.state }
     }
 
-    /// The owner's token, without the [`CLOSED`] bit.
+    /// The owner's token, without the flag bits.
     pub(crate) fn owner_token(&self) -> usize {
-        self.owner.load(Ordering::SeqCst) & !CLOSED
+        self.owner.load(Ordering::SeqCst) & !OWNER_FLAGS
+    }
+
+    /// Whether the allocator's budgets are on (its heap blocks carry their
+    /// charge in a header).
+    pub(crate) fn is_budgeted(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) & BUDGETED != 0
     }
 
     /// Whether the allocator closed (as seen by the owner's free path).

@@ -19,14 +19,17 @@ use crate::error::AllocError;
 
 /// A box's second word: where its memory came from and what it owes.
 ///
-/// Null for a pool slot with no budget charge, the common case, which drop
-/// recognises with one compare (the slot's page header names its heap).
-/// Otherwise the heap that counted the allocation, with in its low bits
-/// (heaps are aligned to `HEAP_ALIGN`): the budget charge, `tag id + 1`,
-/// from bit [`Meta::CHARGE_SHIFT`] (0: nothing charged); and, in a
-/// `PoolBox`, [`Meta::HEAP_BLOCK`] when the value went to the heap. A
-/// `HeapBox` always holds a heap block and leaves that bit clear, so its
-/// uncharged meta is the bare heap pointer.
+/// In a `PoolBox`: null for a pool slot with no budget charge, the common
+/// case, which drop recognises with one compare (the slot's page header
+/// names its heap). Otherwise the heap that counted the allocation, with in
+/// its low bits (heaps are aligned to `HEAP_ALIGN`) the budget charge,
+/// `tag id + 1`, from bit [`Meta::CHARGE_SHIFT`] (0: nothing charged), and
+/// [`Meta::HEAP_BLOCK`] when the value went to the heap.
+///
+/// In a `HeapBox`: the bare heap pointer. With budgets on, the charge sits in
+/// a header in front of the value instead (see [`charge_header`]), and the
+/// heap's owner word carries `BUDGETED`, which sends every free to the path
+/// that reads it.
 #[derive(Clone, Copy)]
 pub(crate) struct Meta(*const LocalHeap);
 
@@ -47,12 +50,6 @@ impl Meta {
     #[inline(always)]
     fn is_uncharged_pool(self) -> bool {
         self.0.is_null()
-    }
-
-    /// Whether a `HeapBox`'s meta charges nothing.
-    #[inline(always)]
-    fn is_uncharged_heap_box(self) -> bool {
-        self.0.addr() & (HEAP_ALIGN - 1) == 0
     }
 
     fn is_heap_block(self) -> bool {
@@ -170,19 +167,35 @@ fn allocate_slow(
                 requested: PAGE_SIZE,
             })?,
             None => {
+                // A `HeapBox` of a budgeted allocator keeps its charge in a
+                // header; a `PoolBox` keeps it in its meta.
+                let (block_layout, offset) = if intent == Intent::Heap && state.budgets_enabled {
+                    charge_header(layout).ok_or(AllocError::SizeOverflow {
+                        count: 1,
+                        element_size: layout.size(),
+                    })?
+                } else {
+                    (layout, 0)
+                };
                 // SAFETY: callers never allocate zero-sized values.
-                let block = unsafe { std::alloc::alloc(layout) };
+                let block = unsafe { std::alloc::alloc(block_layout) };
                 let block = NonNull::new(block).ok_or(AllocError::OutOfMemory {
-                    requested: layout.size(),
+                    requested: block_layout.size(),
                 })?;
+                if offset != 0 {
+                    // SAFETY: the block starts with room for the charge,
+                    // aligned for it (`charge_header`).
+                    unsafe { block.cast::<Charge>().write(charge) };
+                }
                 heap.count_heap_alloc(layout.size());
-                block
+                // SAFETY: `offset` lies inside the block (`Layout::extend`).
+                unsafe { block.add(offset) }
             }
         };
         let meta = match (class, intent) {
             (Some(_), _) if charge == 0 => Meta::POOL,
             (_, Intent::Pool) => Meta::new(heap, class.is_none(), charge),
-            (_, Intent::Heap) => Meta::new(heap, false, charge),
+            (_, Intent::Heap) => Meta(heap),
         };
         Ok((ptr, meta))
     });
@@ -209,43 +222,93 @@ pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, meta: Meta) {
         unsafe { free_slot(ptr.cast(), const { class_of::<T>() }) }
     } else {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta, Intent::Pool) }
+        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta) }
     }
 }
 
-/// As [`deallocate`], with the heap intent's uncharged block inlined instead
-/// (what a `HeapBox` holds when budgets are off).
+/// Gives back the memory of a `HeapBox`'s value (already dropped) and counts
+/// the free. The owner's free with budgets off is inlined.
 ///
 /// # Safety
 ///
-/// As [`deallocate`].
+/// `ptr` and `meta` come from one `allocate::<T>(_, Intent::Heap)` call, and
+/// the memory is not used afterwards.
 #[inline(always)]
 pub(crate) unsafe fn deallocate_heap<T>(ptr: NonNull<T>, meta: Meta) {
     if size_of::<T>() == 0 {
         return;
     }
-    if meta.is_uncharged_heap_box() {
-        // SAFETY: forwarded from the caller: a live block with `T`'s layout,
-        // counted by the heap `meta` points to.
-        unsafe { free_block(ptr.cast(), Layout::new::<T>(), meta.0) }
+    let layout = Layout::new::<T>();
+    let heap = meta.0;
+    // SAFETY: the block is live, so the heap that counted it is.
+    if unsafe { owns_open(heap) } {
+        // SAFETY: a block with `T`'s layout and no header (the heap is not
+        // budgeted), freed once; then counted on the heap the calling
+        // thread owns.
+        unsafe {
+            std::alloc::dealloc(ptr.as_ptr().cast(), layout);
+            (*heap).count_heap_free_local(layout.size());
+        }
     } else {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta, Intent::Heap) }
+        unsafe { deallocate_heap_slow(ptr.cast(), layout, heap) }
     }
 }
 
-/// Every free the inlined paths do not serve: charged memory, and pool
-/// boxes that went to the heap. `layout` is the value's; `intent` the box's.
+/// A `HeapBox` free by another thread, after the allocator closed, or with
+/// budgets on (the charge is read from the block's header and released).
+///
+/// # Safety
+///
+/// As [`deallocate_heap`]; `layout` is the value's and `heap` the box's.
+#[cold]
+#[inline(never)]
+unsafe fn deallocate_heap_slow(ptr: NonNull<u8>, layout: Layout, heap: *const LocalHeap) {
+    // SAFETY: the block is live, so its heap and state are.
+    let heap_ref = unsafe { &*heap };
+    let (block, block_layout) = if heap_ref.is_budgeted() {
+        let Some((block_layout, offset)) = charge_header(layout) else {
+            return; // not allocated: `allocate_slow` refuses such a layout
+        };
+        // SAFETY: the value sits `offset` bytes into its block, which starts
+        // with the charge.
+        let block = unsafe { ptr.sub(offset) };
+        // SAFETY: as above.
+        let charge = unsafe { block.cast::<Charge>().read() };
+        if charge != 0 {
+            // SAFETY: the budget is released before the free is counted
+            // (after which the state may go away).
+            let state = unsafe { &*heap_ref.state };
+            state.budgets.release(charge - 1, layout.size());
+        }
+        (block, block_layout)
+    } else {
+        (ptr, layout)
+    };
+    // SAFETY: the block and its layout come from `allocate_slow` (or the
+    // fast path, with no header), freed once.
+    unsafe { std::alloc::dealloc(block.as_ptr(), block_layout) };
+    count_heap_free_slow(heap, layout.size());
+}
+
+/// The layout of a budgeted `HeapBox` block: its charge, then the value.
+/// Returns the block layout and the value's offset.
+fn charge_header(value: Layout) -> Option<(Layout, usize)> {
+    let (layout, offset) = Layout::new::<Charge>().extend(value).ok()?;
+    Some((layout.pad_to_align(), offset))
+}
+
+/// Every `PoolBox` free the inlined path does not serve: charged memory, and
+/// values that went to the heap. `layout` is the value's.
 ///
 /// # Safety
 ///
 /// As [`deallocate`]; `meta` is not [`Meta::POOL`].
 #[cold]
 #[inline(never)]
-unsafe fn deallocate_slow(ptr: NonNull<u8>, layout: Layout, meta: Meta, intent: Intent) {
+unsafe fn deallocate_slow(ptr: NonNull<u8>, layout: Layout, meta: Meta) {
     let heap = meta.heap();
-    let heap_block = intent == Intent::Heap || meta.is_heap_block();
-    let class = (!heap_block).then(|| class_for(layout.size(), layout.align()));
+    let class = (!meta.is_heap_block()).then(|| class_for(layout.size(), layout.align()));
     let charge = meta.charge();
     if charge != 0 {
         // SAFETY: the memory is live, so its heap and state are; the budget

@@ -18,7 +18,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::chunk::lock;
-use super::local_heap::{CLOSED, LocalHeap};
+use super::local_heap::{CLOSED, LocalHeap, OWNER_FLAGS};
 use super::pool_page::{self, PageHeader};
 
 pub(crate) struct PoolState {
@@ -127,7 +127,10 @@ impl PoolState {
         let heap = match heaps.idle.pop() {
             Some(heap) => heap,
             None => {
-                let heap = NonNull::from(Box::leak(Box::new(LocalHeap::new(Arc::as_ptr(this)))));
+                let heap = NonNull::from(Box::leak(Box::new(LocalHeap::new(
+                    Arc::as_ptr(this),
+                    this.budgets_enabled,
+                ))));
                 heaps.all.push(heap);
                 heap
             }
@@ -135,8 +138,8 @@ impl PoolState {
         // SAFETY: heaps in the set are live; under the lock and unowned, the
         // heap's cells are ours.
         let heap_ref = unsafe { heap.as_ref() };
-        let closed = heap_ref.owner.load(Ordering::SeqCst) & CLOSED;
-        heap_ref.owner.store(token | closed, Ordering::SeqCst);
+        let flags = heap_ref.owner.load(Ordering::SeqCst) & OWNER_FLAGS;
+        heap_ref.owner.store(token | flags, Ordering::SeqCst);
         if !heap_ref.retained.replace(true) {
             // SAFETY: `this` is a live `Arc`; the count is given back in
             // `release_locked`'s caller.
@@ -150,7 +153,7 @@ impl PoolState {
     pub(crate) fn give_up(&self, heap: &LocalHeap) -> Release {
         let release = {
             let mut heaps = lock(&self.heaps);
-            heap.owner.fetch_and(CLOSED, Ordering::SeqCst);
+            heap.owner.fetch_and(OWNER_FLAGS, Ordering::SeqCst);
             heap.collect(true);
             if self.closed.load(Ordering::SeqCst) && heap.is_empty() {
                 self.release_locked(&mut heaps, heap)
@@ -232,7 +235,7 @@ impl PoolState {
         }
         let release = {
             let mut heaps = lock(&self.heaps);
-            heap.owner.fetch_and(CLOSED, Ordering::SeqCst);
+            heap.owner.fetch_and(OWNER_FLAGS, Ordering::SeqCst);
             self.release_locked(&mut heaps, heap)
         };
         Release::of(heap, release)

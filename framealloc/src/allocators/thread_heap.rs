@@ -45,13 +45,13 @@ pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
 }
 
 /// What `TOKEN` holds before the thread leases a heap: no owner word ever
-/// equals it (tokens are 8-aligned; the owner word's only other bit is
-/// `CLOSED`).
+/// equals it (tokens are 8-aligned; the owner word's other bits are
+/// `CLOSED` and `BUDGETED`).
 const NO_TOKEN: usize = 1;
 
-/// Whether the calling thread owns `heap` and its allocator has not closed:
-/// the heap-block free fast path's test, one compare of the heap's owner
-/// word with the thread's published token.
+/// Whether the calling thread owns `heap`, its allocator has not closed and
+/// its budgets are off: the heap-block free fast path's test, one compare of
+/// the heap's owner word with the thread's published token.
 ///
 /// # Safety
 ///
