@@ -86,7 +86,7 @@ mod smart_alloc;
 mod stats;
 
 pub use allocator_api2;
-pub use allocators::pool_box::{HeapBox, PoolBox};
+pub use allocators::boxes::{HeapBox, PoolBox};
 pub use budget::{AllocationTag, BudgetEvent, BudgetManager, BudgetUsage, MAX_TAGS, TagGuard};
 pub use config::AllocConfig;
 pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mode};

@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use core::mem::MaybeUninit;
 
+use crate::allocators::boxes::{self, HeapBox, PoolBox};
 use crate::allocators::local_heap::LocalHeap;
-use crate::allocators::pool_box::{self, HeapBox, PoolBox};
 use crate::allocators::thread_arena::arena_for_current_thread;
 use crate::allocators::thread_heap::with_current_heap;
 use crate::budget::{AllocationTag, BudgetManager, TagGuard};
@@ -166,7 +166,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box<T>(&self, value: T) -> Result<PoolBox<T>, AllocError> {
-        pool_box::pool_box_with(self.shared.pools(), || value)
+        boxes::pool_box_with(self.shared.pools(), || value)
     }
 
     /// Allocates a pool slot and writes `make()` straight into it, so a
@@ -185,7 +185,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<PoolBox<T>, AllocError> {
-        pool_box::pool_box_with(self.shared.pools(), make)
+        boxes::pool_box_with(self.shared.pools(), make)
     }
 
     /// A pool box holding `T::default()`.
@@ -219,7 +219,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn pool_alloc_uninit<T>(&self) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-        pool_box::pool_box_uninit(self.shared.pools())
+        boxes::pool_box_uninit(self.shared.pools())
     }
 
     /// Moves `value` into a block from the global allocator, counted in this
@@ -238,7 +238,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box<T>(&self, value: T) -> Result<HeapBox<T>, AllocError> {
-        pool_box::heap_box_with(self.shared.pools(), || value)
+        boxes::heap_box_with(self.shared.pools(), || value)
     }
 
     /// Allocates a heap block and writes `make()` straight into it, so a
@@ -257,7 +257,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<HeapBox<T>, AllocError> {
-        pool_box::heap_box_with(self.shared.pools(), make)
+        boxes::heap_box_with(self.shared.pools(), make)
     }
 
     /// A heap box holding `T::default()`.

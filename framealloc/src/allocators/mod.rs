@@ -14,9 +14,11 @@
 //! - `pool_state`: all pages and heaps of one allocator, and when they go
 //!   back to the system;
 //! - `thread_heap`: which heap the calling thread uses, and its token;
-//! - `pool_box`: `PoolBox`, `HeapBox` and their allocation and free paths.
+//! - `pool_box`: the allocation and free paths of the pool and heap intents;
+//! - `boxes`: `PoolBox` and `HeapBox`, built on those paths.
 
 pub(crate) mod arena;
+pub(crate) mod boxes;
 pub(crate) mod chunk;
 pub(crate) mod counter;
 pub(crate) mod frame_allocator;

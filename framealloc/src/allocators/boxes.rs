@@ -1,0 +1,274 @@
+//! `PoolBox` and `HeapBox`: owning pointers with no lifetime, freed on drop
+//! from any thread, and the constructors that write a value into memory from
+//! `pool_box`'s allocation paths.
+
+use core::fmt;
+use core::marker::PhantomData;
+use core::mem::{ManuallyDrop, MaybeUninit};
+use core::ops::{Deref, DerefMut};
+use core::ptr::NonNull;
+
+use super::pool_box::{Intent, Meta, Pools, allocate, deallocate, deallocate_heap};
+use crate::error::AllocError;
+
+macro_rules! owning_box {
+    ($(#[$docs:meta])* $name:ident, $method:ident, $free:ident) => {
+        $(#[$docs])*
+        pub struct $name<T> {
+            /// Invariants: points to an initialised `T` owned by this box,
+            /// allocated by `allocate::<T>`, which returned `meta`.
+            ptr: NonNull<T>,
+            meta: Meta,
+            _owns: PhantomData<T>,
+        }
+
+        // SAFETY: the box owns its `T` like `Box<T>`; freeing works from any
+        // thread (remote frees), so sending the box is sending a `T`.
+        unsafe impl<T: Send> Send for $name<T> {}
+        // SAFETY: `&Box` gives only `&T`.
+        unsafe impl<T: Sync> Sync for $name<T> {}
+
+        impl<T> $name<T> {
+            /// # Safety
+            ///
+            /// `ptr` holds an initialised `T` from `allocate::<T>`, which
+            /// returned `meta`, owned by nothing else.
+            pub(crate) unsafe fn from_raw(ptr: NonNull<T>, meta: Meta) -> Self {
+                $name { ptr, meta, _owns: PhantomData }
+            }
+
+            /// Moves the value out and frees the memory.
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let boxed = alloc.", stringify!($method), "(String::from(\"hp\"))?;\n",
+                "let inner: String = framealloc::", stringify!($name), "::into_inner(boxed);\n",
+                "assert_eq!(inner, \"hp\");\n# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
+            pub fn into_inner(boxed: Self) -> T {
+                let boxed = ManuallyDrop::new(boxed);
+                // SAFETY: the box owns an initialised `T`; it is read once and
+                // the memory freed once (the box is forgotten).
+                unsafe {
+                    let value = boxed.ptr.as_ptr().read();
+                    $free(boxed.ptr, boxed.meta);
+                    value
+                }
+            }
+
+            /// A raw pointer to the value, valid while the box is.
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let boxed = alloc.", stringify!($method), "(7u64)?;\n",
+                "assert_eq!(framealloc::", stringify!($name), "::as_ptr(&boxed) as usize % 8, 0);\n",
+                "# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
+            pub fn as_ptr(boxed: &Self) -> *const T {
+                boxed.ptr.as_ptr()
+            }
+        }
+
+        impl<T> $name<MaybeUninit<T>> {
+            /// Initialises the value and returns the box typed as `T`.
+            ///
+            #[doc = concat!(
+                "```\nuse std::mem::MaybeUninit;\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let slot = alloc.", stringify!($method), "(MaybeUninit::<[u32; 4]>::uninit())?;\n",
+                "let filled = framealloc::", stringify!($name), "::write(slot, [1, 2, 3, 4]);\n",
+                "assert_eq!(filled[3], 4);\n# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
+            pub fn write(boxed: Self, value: T) -> $name<T> {
+                let boxed = ManuallyDrop::new(boxed);
+                // SAFETY: `MaybeUninit<T>` has `T`'s layout, so the memory and
+                // its backing serve a `T`; it is initialised before retyping.
+                unsafe {
+                    boxed.ptr.as_ptr().write(MaybeUninit::new(value));
+                    $name::from_raw(boxed.ptr.cast::<T>(), boxed.meta)
+                }
+            }
+        }
+
+        impl<T> Deref for $name<T> {
+            type Target = T;
+            #[inline]
+            fn deref(&self) -> &T {
+                // SAFETY: type invariant.
+                unsafe { self.ptr.as_ref() }
+            }
+        }
+
+        impl<T> DerefMut for $name<T> {
+            #[inline]
+            fn deref_mut(&mut self) -> &mut T {
+                // SAFETY: type invariant; `&mut self` is the only access.
+                unsafe { self.ptr.as_mut() }
+            }
+        }
+
+        impl<T> Drop for $name<T> {
+            #[inline(always)]
+            fn drop(&mut self) {
+                // SAFETY: the box owns an initialised `T` from `allocate`,
+                // dropped and freed exactly once, here.
+                unsafe {
+                    self.ptr.as_ptr().drop_in_place();
+                    $free(self.ptr, self.meta);
+                }
+            }
+        }
+
+        impl<T: fmt::Debug> fmt::Debug for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: fmt::Display> fmt::Display for $name<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&**self, f)
+            }
+        }
+
+        impl<T: PartialEq> PartialEq for $name<T> {
+            fn eq(&self, other: &Self) -> bool {
+                **self == **other
+            }
+        }
+
+        impl<T: Eq> Eq for $name<T> {}
+
+        impl<T> AsRef<T> for $name<T> {
+            fn as_ref(&self) -> &T {
+                self
+            }
+        }
+
+        impl<T> AsMut<T> for $name<T> {
+            fn as_mut(&mut self) -> &mut T {
+                self
+            }
+        }
+    };
+}
+
+owning_box! {
+    /// A value in a thread-local small-object pool, freed when dropped.
+    ///
+    /// `PoolBox<T>` has no lifetime: it stays valid after every
+    /// [`SmartAlloc`](crate::SmartAlloc) handle is gone and after the thread
+    /// that allocated it exits, and it can be dropped on any thread. Dropping
+    /// it on the allocating thread pushes the slot onto that thread's free
+    /// list; on another thread it costs one atomic swap onto the page's
+    /// remote queue, which the owner takes back in batches. It is `Send` and
+    /// `Sync` exactly when `T` is.
+    ///
+    /// Types larger than the pool limit, or aligned more than their size
+    /// class can honour, are served by the heap intent instead and counted
+    /// there.
+    ///
+    /// A box is two words: the pointer, and a word that is null for an
+    /// uncharged pool slot (so dropping one tests a single word) or else
+    /// names the heap and the budget charge. `Option<PoolBox<T>>` is no
+    /// larger.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use framealloc::{PoolBox, SmartAlloc};
+    ///
+    /// let alloc = SmartAlloc::with_defaults();
+    /// let mut hp: PoolBox<u32> = alloc.pool_box(100)?;
+    /// *hp -= 1;
+    /// let handle = std::thread::spawn(move || *hp); // freed on the other thread
+    /// assert_eq!(handle.join().unwrap(), 99);
+    /// assert_eq!(size_of::<Option<PoolBox<u32>>>(), 2 * size_of::<usize>());
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    PoolBox, pool_box, deallocate
+}
+
+owning_box! {
+    /// A value on the heap intent: one block from the global allocator,
+    /// counted in the allocator's statistics, freed when dropped.
+    ///
+    /// Like [`PoolBox`], it has no lifetime, can be dropped on any thread and
+    /// is `Send`/`Sync` exactly when `T` is.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use framealloc::SmartAlloc;
+    ///
+    /// let alloc = SmartAlloc::with_defaults();
+    /// let texture = alloc.heap_box([0u8; 65536])?;
+    /// assert_eq!(texture.len(), 65536);
+    /// assert_eq!(alloc.stats().heap.live_bytes, 65536);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    HeapBox, heap_box, deallocate_heap
+}
+
+/// Moves `make()` into fresh pool (or, for large types, heap) memory,
+/// writing it in place.
+#[inline(always)]
+pub(crate) fn pool_box_with<T>(
+    pools: Pools<'_>,
+    make: impl FnOnce() -> T,
+) -> Result<PoolBox<T>, AllocError> {
+    let (ptr, meta) = emplace(pools, Intent::Pool, make)?;
+    // SAFETY: `emplace` initialised the `T` from `allocate`, which returned `meta`.
+    Ok(unsafe { PoolBox::from_raw(ptr, meta) })
+}
+
+/// Moves `make()` into a fresh heap-intent block, writing it in place.
+#[inline(always)]
+pub(crate) fn heap_box_with<T>(
+    pools: Pools<'_>,
+    make: impl FnOnce() -> T,
+) -> Result<HeapBox<T>, AllocError> {
+    let (ptr, meta) = emplace(pools, Intent::Heap, make)?;
+    // SAFETY: as above.
+    Ok(unsafe { HeapBox::from_raw(ptr, meta) })
+}
+
+/// Allocates for a `T` and writes `make()` into it. If `make` panics, the
+/// memory (and its budget charge) is given back.
+#[inline(always)]
+fn emplace<T>(
+    pools: Pools<'_>,
+    intent: Intent,
+    make: impl FnOnce() -> T,
+) -> Result<(NonNull<T>, Meta), AllocError> {
+    struct GiveBackOnUnwind<T> {
+        ptr: NonNull<T>,
+        meta: Meta,
+        intent: Intent,
+    }
+    impl<T> Drop for GiveBackOnUnwind<T> {
+        fn drop(&mut self) {
+            // SAFETY: the memory came from `allocate::<T>` for this intent,
+            // which returned this meta, and holds no value (`make` unwound).
+            unsafe {
+                match self.intent {
+                    Intent::Pool => deallocate(self.ptr, self.meta),
+                    Intent::Heap => deallocate_heap(self.ptr, self.meta),
+                }
+            };
+        }
+    }
+    let (ptr, meta) = allocate::<T>(pools, intent)?;
+    let guard = GiveBackOnUnwind { ptr, meta, intent };
+    let value = make();
+    core::mem::forget(guard);
+    // SAFETY: fresh memory for a `T` from `allocate`.
+    unsafe { ptr.as_ptr().write(value) };
+    Ok((ptr, meta))
+}
+
+/// Room for a `T` in the pool, uninitialised.
+pub(crate) fn pool_box_uninit<T>(pools: Pools<'_>) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
+    let (ptr, meta) = allocate::<MaybeUninit<T>>(pools, Intent::Pool)?;
+    // SAFETY: a `MaybeUninit` needs no initialisation.
+    Ok(unsafe { PoolBox::from_raw(ptr, meta) })
+}
