@@ -245,3 +245,60 @@ fn budget_refusals_raise_fa301_and_fa302_diagnostics() {
             .contains("2000 bytes requested with 0 of 1000")
     );
 }
+
+/// With budgets on, each pool slot's page remembers the tag it is charged
+/// to; frees release exactly that tag's charge, on the owner and on other
+/// threads, and the tag table never overlaps a slot's value.
+#[test]
+fn pool_frees_release_the_tag_each_slot_was_charged_to() {
+    let (alloc, _) = budgeted();
+    let tags = [
+        AllocationTag::new("budget-test-table-a"),
+        AllocationTag::new("budget-test-table-b"),
+    ];
+    // Several pages of the 8-byte class: every slot and every table byte.
+    let count = if cfg!(miri) { 600 } else { 30_000 };
+    let boxes: Vec<_> = (0..count)
+        .map(|i| {
+            alloc
+                .with_tag(tags[i % 2], || alloc.pool_box(i as u64))
+                .unwrap()
+        })
+        .collect();
+    let half = count / 2 * 8;
+    assert_eq!(alloc.budgets().usage(tags[0]).used, half);
+    assert_eq!(alloc.budgets().usage(tags[1]).used, half);
+    assert!(boxes.iter().enumerate().all(|(i, b)| **b == i as u64));
+    // Frees of tag b on another thread, tag a here.
+    let (mine, theirs): (Vec<_>, Vec<_>) = boxes.into_iter().partition(|b| **b % 2 == 0);
+    std::thread::spawn(move || drop(theirs)).join().unwrap();
+    assert_eq!(alloc.budgets().usage(tags[0]).used, half);
+    assert_eq!(alloc.budgets().usage(tags[1]).used, 0);
+    drop(mine);
+    assert_eq!(alloc.budgets().usage(tags[0]).used, 0);
+    assert_eq!(alloc.budgets().global_usage().used, 0);
+}
+
+/// A `PoolBox` value that went to the heap (over the pool limit) keeps its
+/// heap and charge in a header: the free, here or on another thread,
+/// releases the charge and counts the free.
+#[test]
+fn pool_values_over_the_limit_release_their_charge_from_the_header() {
+    let alloc = SmartAlloc::new(
+        AllocConfig::default()
+            .with_budgets(true)
+            .with_pool_max_size(64),
+    );
+    let tag = AllocationTag::new("budget-test-block-header");
+    let here = alloc.with_tag(tag, || alloc.pool_box([3u8; 100])).unwrap();
+    let there = alloc.with_tag(tag, || alloc.pool_box([4u8; 100])).unwrap();
+    assert_eq!(alloc.budgets().usage(tag).used, 200);
+    assert_eq!(alloc.stats().heap.live_bytes, 200);
+    assert_eq!((here[99], there[99]), (3, 4));
+    std::thread::spawn(move || drop(there)).join().unwrap();
+    assert_eq!(alloc.budgets().usage(tag).used, 100);
+    drop(here);
+    assert_eq!(alloc.budgets().usage(tag).used, 0);
+    alloc.collect_remote_frees();
+    assert_eq!(alloc.stats().heap.live_bytes, 0);
+}

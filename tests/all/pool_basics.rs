@@ -108,6 +108,20 @@ fn objects_over_the_pool_limit_go_to_the_heap_and_are_counted_there() {
 }
 
 #[test]
+fn a_pool_box_is_one_word_like_box() {
+    const WORD: usize = size_of::<usize>();
+    assert_eq!(size_of::<PoolBox<u8>>(), WORD);
+    assert_eq!(size_of::<Option<PoolBox<[u64; 8]>>>(), WORD);
+    assert_eq!(size_of::<Option<PoolBox<()>>>(), WORD);
+    // Whatever backs it: a slot, or a heap block past the pool limit.
+    let alloc = SmartAlloc::new(AllocConfig::default().with_pool_max_size(16));
+    let slot = alloc.pool_box(1u8).unwrap();
+    let block = alloc.pool_box([2u8; 17]).unwrap();
+    assert_eq!((*slot, block[16]), (1, 2));
+    assert_eq!(PoolBox::as_ptr(&block) as usize % 8, 0);
+}
+
+#[test]
 fn zero_sized_values_take_no_memory() {
     let alloc = SmartAlloc::with_defaults();
     let unit = alloc.pool_box(()).unwrap();

@@ -7,7 +7,9 @@
 //! - glibc, mimalloc, jemalloc: their `GlobalAlloc` types called directly
 //!   (none of them is the global allocator, which stays glibc, so
 //!   framealloc's own pages come from the system allocator);
-//! - `slab::Slab` and `sharded_slab::Slab`: insert and remove.
+//! - `slab::Slab` and `sharded_slab::Slab`: insert and remove;
+//! - `free-list-floor` ([`free_list::FreeList`]): a bare LIFO free list in a
+//!   plain struct, the floor for a pair on this machine.
 //!
 //! One *pair* is an allocation whose result goes through `black_box`, then
 //! its free. A *batch* allocates [`BATCH`] values, then frees them all in
@@ -28,6 +30,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use framealloc::{PoolBox, SmartAlloc};
+pub use free_list::FreeList;
+
+mod free_list;
 use mimalloc::MiMalloc;
 use tikv_jemallocator::Jemalloc;
 
@@ -374,7 +379,7 @@ macro_rules! for_each_type {
 
 /// Evaluates `$body` once per contender for items of type `$item`, with the
 /// type alias `$pool` naming the contender: framealloc, glibc, mimalloc,
-/// jemalloc, `slab`, `sharded-slab`.
+/// jemalloc, `slab`, `sharded-slab` and the free-list floor.
 macro_rules! for_each_pool {
     ($item:ty, |$pool:ident| $body:expr) => {
         $crate::pool_common::for_each_type!(|$pool| $body, [
@@ -384,12 +389,13 @@ macro_rules! for_each_pool {
             $crate::pool_common::Jemallocator,
             slab::Slab<$item>,
             $crate::pool_common::ShardedSlab<$item>,
+            $crate::pool_common::FreeList<$item>,
         ])
     };
 }
 
 /// As [`for_each_pool`], for the contenders that can free from another
-/// thread (all but `slab`).
+/// thread (all but `slab` and the free-list floor).
 macro_rules! for_each_remote_pool {
     ($item:ty, |$pool:ident| $body:expr) => {
         $crate::pool_common::for_each_type!(|$pool| $body, [

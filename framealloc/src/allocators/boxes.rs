@@ -8,17 +8,16 @@ use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
-use super::pool_box::{Intent, Meta, Pools, allocate, deallocate, deallocate_heap};
+use super::pool_box::{Backing, HeapRaw, PoolRaw, Pools, allocate_heap, allocate_pool};
 use crate::error::AllocError;
 
 macro_rules! owning_box {
-    ($(#[$docs:meta])* $name:ident, $method:ident, $free:ident) => {
+    ($(#[$docs:meta])* $name:ident, $method:ident, $raw:ty) => {
         $(#[$docs])*
         pub struct $name<T> {
-            /// Invariants: points to an initialised `T` owned by this box,
-            /// allocated by `allocate::<T>`, which returned `meta`.
-            ptr: NonNull<T>,
-            meta: Meta,
+            /// Invariants: an allocation for a `T`, holding an initialised
+            /// `T` owned by this box.
+            raw: $raw,
             _owns: PhantomData<T>,
         }
 
@@ -31,10 +30,15 @@ macro_rules! owning_box {
         impl<T> $name<T> {
             /// # Safety
             ///
-            /// `ptr` holds an initialised `T` from `allocate::<T>`, which
-            /// returned `meta`, owned by nothing else.
-            pub(crate) unsafe fn from_raw(ptr: NonNull<T>, meta: Meta) -> Self {
-                $name { ptr, meta, _owns: PhantomData }
+            /// `raw` is an allocation for a `T` that holds an initialised
+            /// `T`, owned by nothing else.
+            pub(crate) unsafe fn from_raw(raw: $raw) -> Self {
+                $name { raw, _owns: PhantomData }
+            }
+
+            #[inline(always)]
+            fn ptr(&self) -> NonNull<T> {
+                self.raw.value()
             }
 
             /// Moves the value out and frees the memory.
@@ -50,8 +54,8 @@ macro_rules! owning_box {
                 // SAFETY: the box owns an initialised `T`; it is read once and
                 // the memory freed once (the box is forgotten).
                 unsafe {
-                    let value = boxed.ptr.as_ptr().read();
-                    $free(boxed.ptr, boxed.meta);
+                    let value = boxed.ptr().as_ptr().read();
+                    boxed.raw.free::<T>();
                     value
                 }
             }
@@ -65,7 +69,7 @@ macro_rules! owning_box {
                 "# Ok::<(), framealloc::AllocError>(())\n```"
             )]
             pub fn as_ptr(boxed: &Self) -> *const T {
-                boxed.ptr.as_ptr()
+                boxed.ptr().as_ptr()
             }
         }
 
@@ -83,8 +87,8 @@ macro_rules! owning_box {
                 // SAFETY: `MaybeUninit<T>` has `T`'s layout, so the memory and
                 // its backing serve a `T`; it is initialised before retyping.
                 unsafe {
-                    boxed.ptr.as_ptr().write(MaybeUninit::new(value));
-                    $name::from_raw(boxed.ptr.cast::<T>(), boxed.meta)
+                    boxed.ptr().as_ptr().write(MaybeUninit::new(value));
+                    $name::from_raw(boxed.raw)
                 }
             }
         }
@@ -94,7 +98,7 @@ macro_rules! owning_box {
             #[inline]
             fn deref(&self) -> &T {
                 // SAFETY: type invariant.
-                unsafe { self.ptr.as_ref() }
+                unsafe { self.ptr().as_ref() }
             }
         }
 
@@ -102,7 +106,7 @@ macro_rules! owning_box {
             #[inline]
             fn deref_mut(&mut self) -> &mut T {
                 // SAFETY: type invariant; `&mut self` is the only access.
-                unsafe { self.ptr.as_mut() }
+                unsafe { self.ptr().as_mut() }
             }
         }
 
@@ -112,8 +116,8 @@ macro_rules! owning_box {
                 // SAFETY: the box owns an initialised `T` from `allocate`,
                 // dropped and freed exactly once, here.
                 unsafe {
-                    self.ptr.as_ptr().drop_in_place();
-                    $free(self.ptr, self.meta);
+                    self.ptr().as_ptr().drop_in_place();
+                    self.raw.free::<T>();
                 }
             }
         }
@@ -167,10 +171,10 @@ owning_box! {
     /// class can honour, are served by the heap intent instead and counted
     /// there.
     ///
-    /// A box is two words: the pointer, and a word that is null for an
-    /// uncharged pool slot (so dropping one tests a single word) or else
-    /// names the heap and the budget charge. `Option<PoolBox<T>>` is no
-    /// larger.
+    /// A box is one word, like `Box<T>`, and `Option<PoolBox<T>>` is no
+    /// larger: a pool slot's page header names its heap (and, with budgets
+    /// on, the tag it is charged to), and a value that went to the heap
+    /// carries that in a header, flagged in the pointer's lowest bit.
     ///
     /// # Example
     ///
@@ -182,10 +186,10 @@ owning_box! {
     /// *hp -= 1;
     /// let handle = std::thread::spawn(move || *hp); // freed on the other thread
     /// assert_eq!(handle.join().unwrap(), 99);
-    /// assert_eq!(size_of::<Option<PoolBox<u32>>>(), 2 * size_of::<usize>());
+    /// assert_eq!(size_of::<Option<PoolBox<u32>>>(), size_of::<usize>());
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    PoolBox, pool_box, deallocate
+    PoolBox, pool_box, PoolRaw
 }
 
 owning_box! {
@@ -206,7 +210,7 @@ owning_box! {
     /// assert_eq!(alloc.stats().heap.live_bytes, 65536);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    HeapBox, heap_box, deallocate_heap
+    HeapBox, heap_box, HeapRaw
 }
 
 /// Moves `make()` into fresh pool (or, for large types, heap) memory,
@@ -216,9 +220,9 @@ pub(crate) fn pool_box_with<T>(
     pools: Pools<'_>,
     make: impl FnOnce() -> T,
 ) -> Result<PoolBox<T>, AllocError> {
-    let (ptr, meta) = emplace(pools, Intent::Pool, make)?;
-    // SAFETY: `emplace` initialised the `T` from `allocate`, which returned `meta`.
-    Ok(unsafe { PoolBox::from_raw(ptr, meta) })
+    let raw = emplace(allocate_pool::<T>(pools)?, make);
+    // SAFETY: `emplace` initialised the `T` in this allocation for a `T`.
+    Ok(unsafe { PoolBox::from_raw(raw) })
 }
 
 /// Moves `make()` into a fresh heap-intent block, writing it in place.
@@ -227,48 +231,35 @@ pub(crate) fn heap_box_with<T>(
     pools: Pools<'_>,
     make: impl FnOnce() -> T,
 ) -> Result<HeapBox<T>, AllocError> {
-    let (ptr, meta) = emplace(pools, Intent::Heap, make)?;
+    let raw = emplace(allocate_heap::<T>(pools)?, make);
     // SAFETY: as above.
-    Ok(unsafe { HeapBox::from_raw(ptr, meta) })
+    Ok(unsafe { HeapBox::from_raw(raw) })
 }
 
-/// Allocates for a `T` and writes `make()` into it. If `make` panics, the
-/// memory (and its budget charge) is given back.
+/// Writes `make()` into `ptr`, the value's address in `raw`, a fresh
+/// allocation for a `T`. If `make` panics, the memory (and its budget
+/// charge) is given back.
 #[inline(always)]
-fn emplace<T>(
-    pools: Pools<'_>,
-    intent: Intent,
-    make: impl FnOnce() -> T,
-) -> Result<(NonNull<T>, Meta), AllocError> {
-    struct GiveBackOnUnwind<T> {
-        ptr: NonNull<T>,
-        meta: Meta,
-        intent: Intent,
-    }
-    impl<T> Drop for GiveBackOnUnwind<T> {
+fn emplace<T, B: Backing>((ptr, raw): (NonNull<T>, B), make: impl FnOnce() -> T) -> B {
+    struct GiveBackOnUnwind<T, B: Backing>(B, PhantomData<T>);
+    impl<T, B: Backing> Drop for GiveBackOnUnwind<T, B> {
         fn drop(&mut self) {
-            // SAFETY: the memory came from `allocate::<T>` for this intent,
-            // which returned this meta, and holds no value (`make` unwound).
-            unsafe {
-                match self.intent {
-                    Intent::Pool => deallocate(self.ptr, self.meta),
-                    Intent::Heap => deallocate_heap(self.ptr, self.meta),
-                }
-            };
+            // SAFETY: an allocation for a `T` that holds no value (`make`
+            // unwound).
+            unsafe { self.0.free::<T>() };
         }
     }
-    let (ptr, meta) = allocate::<T>(pools, intent)?;
-    let guard = GiveBackOnUnwind { ptr, meta, intent };
+    let guard = GiveBackOnUnwind::<T, B>(raw, PhantomData);
     let value = make();
     core::mem::forget(guard);
-    // SAFETY: fresh memory for a `T` from `allocate`.
+    // SAFETY: fresh memory for a `T`.
     unsafe { ptr.as_ptr().write(value) };
-    Ok((ptr, meta))
+    raw
 }
 
 /// Room for a `T` in the pool, uninitialised.
 pub(crate) fn pool_box_uninit<T>(pools: Pools<'_>) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-    let (ptr, meta) = allocate::<MaybeUninit<T>>(pools, Intent::Pool)?;
+    let (_, raw) = allocate_pool::<MaybeUninit<T>>(pools)?;
     // SAFETY: a `MaybeUninit` needs no initialisation.
-    Ok(unsafe { PoolBox::from_raw(ptr, meta) })
+    Ok(unsafe { PoolBox::from_raw(raw) })
 }

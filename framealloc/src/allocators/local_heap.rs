@@ -65,8 +65,9 @@ pub(crate) const BUDGETED: usize = 4;
 /// The bits of [`LocalHeap::owner`] that are not the owner's token.
 pub(crate) const OWNER_FLAGS: usize = CLOSED | BUDGETED;
 
-/// The alignment of a heap. Boxes keep a heap pointer with their budget
-/// charge and backing in its low bits (see `pool_box::Meta`).
+/// The alignment of a heap. The header of a `PoolBox` value that went to
+/// the heap keeps the heap pointer with the budget charge in its low bits
+/// (see `pool_box::Meta`).
 pub(crate) const HEAP_ALIGN: usize = 1024;
 
 /// Slots linked onto a free list per refill from a page's untouched part:

@@ -1,6 +1,6 @@
-//! The pool and heap intents' allocation and free paths: what a box's
-//! second word (`Meta`) means, the inlined fast paths and the cold paths
-//! behind them. The box types themselves are in `boxes`.
+//! The pool and heap intents' allocation and free paths: what a box holds
+//! (`PoolRaw`, `HeapRaw`), the inlined fast paths and the cold paths behind
+//! them. The box types themselves are in `boxes`.
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
@@ -14,51 +14,103 @@ use super::thread_heap::{cached_heap, if_cached, owns_open, token, with_current_
 use crate::budget::current_tag_index;
 use crate::error::AllocError;
 
-/// A box's second word: where its memory came from and what it owes.
+/// The raw parts of a box: where its value is, and how to give the memory
+/// back. Implemented by [`PoolRaw`] and [`HeapRaw`].
+pub(crate) trait Backing: Copy {
+    /// The value's address (dangling for a zero-sized `T`).
+    fn value<T>(self) -> NonNull<T>;
+
+    /// Gives back the memory of a value (already dropped or moved out) and
+    /// its budget charge.
+    ///
+    /// # Safety
+    ///
+    /// `self` comes from an allocation for a `T` and the memory is not used
+    /// afterwards.
+    unsafe fn free<T>(self);
+}
+
+/// A `PoolBox`'s one word: the value's address, with [`PoolRaw::HEAP_BLOCK`]
+/// set when the value went to the heap (a class above the pool limit, or an
+/// alignment no class honours).
 ///
-/// In a `PoolBox`: null for a pool slot with no budget charge, the common
-/// case, which drop recognises with one compare (the slot's page header
-/// names its heap). Otherwise the heap that counted the allocation, with in
-/// its low bits (heaps are aligned to `HEAP_ALIGN`) the budget charge,
-/// `tag id + 1`, from bit [`Meta::CHARGE_SHIFT`] (0: nothing charged), and
-/// [`Meta::HEAP_BLOCK`] when the value went to the heap.
-///
-/// In a `HeapBox`: the bare heap pointer. With budgets on, the charge sits in
-/// a header in front of the value instead (see [`charge_header`]), and the
-/// heap's owner word carries `BUDGETED`, which sends every free to the path
-/// that reads it.
+/// A pool slot needs nothing more: its page header names its heap, and a
+/// budgeted page keeps the tag each slot is charged to. A heap block starts
+/// with a [`Meta`] header. Slots and blocks are at least 8-aligned, so bit 0
+/// is free.
 #[derive(Clone, Copy)]
-pub(crate) struct Meta(*const LocalHeap);
+pub(crate) struct PoolRaw(NonNull<u8>);
 
-impl Meta {
-    /// A pool slot, nothing charged; also used for zero-sized values.
-    const POOL: Meta = Meta(ptr::null());
+impl PoolRaw {
     const HEAP_BLOCK: usize = 1;
-    const CHARGE_SHIFT: u32 = 1;
 
-    /// The meta of a fresh allocation counted by `heap`.
-    /// `heap_block`: set the [`Meta::HEAP_BLOCK`] bit (a `PoolBox` whose
-    /// value went to the heap). A `HeapBox`'s meta is never null.
-    fn new(heap: &LocalHeap, heap_block: bool, charge: Charge) -> Meta {
-        let bits = usize::from(heap_block) | (charge as usize) << Meta::CHARGE_SHIFT;
-        Meta(ptr::from_ref(heap).map_addr(|addr| addr | bits))
+    #[inline(always)]
+    fn is_slot(self) -> bool {
+        self.0.addr().get() & PoolRaw::HEAP_BLOCK == 0
+    }
+}
+
+impl Backing for PoolRaw {
+    #[inline(always)]
+    fn value<T>(self) -> NonNull<T> {
+        if size_of::<T>() == 0 {
+            return NonNull::dangling();
+        }
+        let value = self.0.as_ptr().map_addr(|addr| addr & !PoolRaw::HEAP_BLOCK);
+        // SAFETY: slots and blocks are at least 8-aligned and not at address
+        // 0, so clearing bit 0 leaves a non-null address.
+        unsafe { NonNull::new_unchecked(value) }.cast()
     }
 
     #[inline(always)]
-    fn is_uncharged_pool(self) -> bool {
-        self.0.is_null()
+    unsafe fn free<T>(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_pool::<T>(self) }
+    }
+}
+
+/// A `HeapBox`'s two words: the value's address and the heap that counted
+/// it. With budgets on, the block also starts with its charge (see
+/// [`charge_header`]), and the heap's owner word carries `BUDGETED`, which
+/// sends every free to the path that reads it.
+#[derive(Clone, Copy)]
+pub(crate) struct HeapRaw {
+    ptr: NonNull<u8>,
+    heap: *const LocalHeap,
+}
+
+impl Backing for HeapRaw {
+    #[inline(always)]
+    fn value<T>(self) -> NonNull<T> {
+        self.ptr.cast()
     }
 
-    fn is_heap_block(self) -> bool {
-        self.0.addr() & Meta::HEAP_BLOCK != 0
+    #[inline(always)]
+    unsafe fn free<T>(self) {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_heap::<T>(self) }
+    }
+}
+
+/// The header of a `PoolBox` whose value went to the heap: the heap that
+/// counted the block, with in its low bits (heaps are aligned to
+/// `HEAP_ALIGN`) the budget charge, `tag id + 1`, from bit
+/// [`Meta::CHARGE_SHIFT`] (0: nothing charged).
+#[derive(Clone, Copy)]
+struct Meta(*const LocalHeap);
+
+impl Meta {
+    const CHARGE_SHIFT: u32 = 1;
+
+    fn new(heap: &LocalHeap, charge: Charge) -> Meta {
+        let bits = (charge as usize) << Meta::CHARGE_SHIFT;
+        Meta(ptr::from_ref(heap).map_addr(|addr| addr | bits))
     }
 
     fn charge(self) -> Charge {
         ((self.0.addr() & (HEAP_ALIGN - 1)) >> Meta::CHARGE_SHIFT) as Charge
     }
 
-    /// The heap (not null: only for a meta that is not [`Meta::POOL`]).
-    #[inline(always)]
     fn heap(self) -> *const LocalHeap {
         self.0.map_addr(|addr| addr & !(HEAP_ALIGN - 1))
     }
@@ -67,8 +119,9 @@ impl Meta {
 // Every charge (`tag id + 1 <= MAX_TAGS + 1`) fits below the heap alignment.
 const _: () = assert!((crate::budget::MAX_TAGS + 1) << Meta::CHARGE_SHIFT < HEAP_ALIGN);
 
-/// What a box owes its allocator's budget: nothing (`0`), or the bytes of
-/// its backing charged to the tag with id `charge - 1` (id 0 = untagged).
+/// What an allocation owes its allocator's budget: nothing (`0`), or the
+/// bytes of its backing charged to the tag with id `charge - 1` (id 0 =
+/// untagged).
 pub(crate) type Charge = u32;
 
 /// An allocator's pool state, with a copy of its fast key (`PoolState::fast_key`)
@@ -81,7 +134,7 @@ pub(crate) struct Pools<'a> {
 
 /// Which intent an allocation is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Intent {
+enum Intent {
     /// A pool slot when the size class allows, else a heap block.
     Pool,
     /// A heap block.
@@ -93,47 +146,76 @@ const fn class_of<T>() -> usize {
     class_for(size_of::<T>(), align_of::<T>())
 }
 
-/// Allocates room for a `T` for `intent`.
-///
-/// The fast paths, inlined: a pool slot popped from the calling thread's
-/// cached heap, or a block from the global allocator counted there. Every
-/// other case (no cached heap, budgets on, a class above the pool limit, an
-/// empty free list) goes through [`allocate_slow`].
+/// Room for a `T` on the pool intent. The fast path, inlined: a slot popped
+/// from the calling thread's cached heap. Every other case (no cached heap,
+/// budgets on, a class above the pool limit, an empty free list) goes
+/// through [`allocate_slow`].
 #[inline(always)]
-pub(crate) fn allocate<T>(
-    pools: Pools<'_>,
-    intent: Intent,
-) -> Result<(NonNull<T>, Meta), AllocError> {
-    let Pools { state, fast_key } = pools;
+pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw), AllocError> {
     if size_of::<T>() == 0 {
-        return Ok((NonNull::dangling(), Meta::POOL));
+        return Ok((NonNull::dangling(), PoolRaw(NonNull::dangling())));
     }
     let class = const { class_of::<T>() };
-    let layout = Layout::new::<T>();
-    if let Some(heap) = cached_heap(fast_key) {
+    if class < CLASSES
+        && let Some(heap) = cached_heap(pools.fast_key)
         // SAFETY: the cached heap is the calling thread's own, alive while
-        // its allocator (`state`, borrowed) is.
-        let heap = unsafe { heap.as_ref() };
-        if intent == Intent::Pool && class < CLASSES {
-            // Classes at or above the pool limit never hold free slots, so
-            // a slot found here is one the limit allows.
-            if let Some(slot) = heap.pop_free(class) {
-                return Ok((slot.cast(), Meta::POOL));
-            }
-        } else if intent == Intent::Heap {
-            // SAFETY: `T` is not zero-sized (tested above).
-            if let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) }) {
-                heap.count_heap_alloc(layout.size());
-                return Ok((block.cast(), Meta(heap)));
-            }
-        }
+        // its allocator (`pools.state`, borrowed) is. Classes at or above
+        // the pool limit never hold free slots, so a slot found here is one
+        // the limit allows.
+        && let Some(slot) = unsafe { heap.as_ref() }.pop_free(class)
+    {
+        return Ok((slot.cast(), PoolRaw(slot)));
     }
-    let class = if intent == Intent::Pool {
-        class
+    let fresh = allocate_slow(pools.state, Layout::new::<T>(), class, Intent::Pool)?;
+    let raw = if fresh.heap_block {
+        PoolRaw(fresh.value.map_addr(|addr| addr | PoolRaw::HEAP_BLOCK))
     } else {
-        CLASSES
+        PoolRaw(fresh.value)
     };
-    allocate_slow(state, layout, class, intent).map(|(ptr, meta)| (ptr.cast(), meta))
+    Ok((fresh.value.cast(), raw))
+}
+
+/// Room for a `T` on the heap intent. The fast path, inlined: a block from
+/// the global allocator, counted on the calling thread's cached heap.
+#[inline(always)]
+pub(crate) fn allocate_heap<T>(pools: Pools<'_>) -> Result<(NonNull<T>, HeapRaw), AllocError> {
+    let layout = Layout::new::<T>();
+    if size_of::<T>() == 0 {
+        let ptr = NonNull::<T>::dangling();
+        return Ok((
+            ptr,
+            HeapRaw {
+                ptr: ptr.cast(),
+                heap: ptr::null(),
+            },
+        ));
+    }
+    if let Some(heap) = cached_heap(pools.fast_key)
+        // SAFETY: `T` is not zero-sized (tested above).
+        && let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) })
+    {
+        // SAFETY: as in `allocate_pool`.
+        unsafe { heap.as_ref() }.count_heap_alloc(layout.size());
+        let heap = heap.as_ptr().cast_const();
+        return Ok((block.cast(), HeapRaw { ptr: block, heap }));
+    }
+    let fresh = allocate_slow(pools.state, layout, CLASSES, Intent::Heap)?;
+    Ok((
+        fresh.value.cast(),
+        HeapRaw {
+            ptr: fresh.value,
+            heap: fresh.heap,
+        },
+    ))
+}
+
+/// Memory from [`allocate_slow`].
+struct Fresh {
+    value: NonNull<u8>,
+    /// The heap that counted it.
+    heap: *const LocalHeap,
+    /// A pool-intent value that went to the heap (behind a [`Meta`]).
+    heap_block: bool,
 }
 
 /// Every allocation the fast paths do not serve; `class` is `CLASSES` for
@@ -145,81 +227,99 @@ fn allocate_slow(
     layout: Layout,
     class: usize,
     intent: Intent,
-) -> Result<(NonNull<u8>, Meta), AllocError> {
+) -> Result<Fresh, AllocError> {
     let class = (class < state.class_limit).then_some(class);
     let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
-    let charge = if state.budgets_enabled {
+    let (tag, charge) = if state.budgets_enabled {
         let tag = current_tag_index();
         state
             .budgets
             .charge(tag, bytes)
             .map_err(crate::diagnostics::reported)?;
-        tag + 1
+        (tag, tag + 1)
     } else {
-        0
+        (0, 0)
     };
     let result = with_current_heap(state, |heap| {
-        let ptr = match class {
-            Some(class) => heap.alloc_slot(class).ok_or(AllocError::OutOfMemory {
+        if let Some(class) = class {
+            let slot = heap.alloc_slot(class).ok_or(AllocError::OutOfMemory {
                 requested: PAGE_SIZE,
-            })?,
-            None => {
-                // A `HeapBox` of a budgeted allocator keeps its charge in a
-                // header; a `PoolBox` keeps it in its meta.
-                let (block_layout, offset) = if intent == Intent::Heap && state.budgets_enabled {
-                    charge_header(layout).ok_or(AllocError::SizeOverflow {
-                        count: 1,
-                        element_size: layout.size(),
-                    })?
-                } else {
-                    (layout, 0)
-                };
-                // SAFETY: callers never allocate zero-sized values.
-                let block = unsafe { std::alloc::alloc(block_layout) };
-                let block = NonNull::new(block).ok_or(AllocError::OutOfMemory {
-                    requested: block_layout.size(),
-                })?;
-                if offset != 0 {
-                    // SAFETY: the block starts with room for the charge,
-                    // aligned for it (`charge_header`).
-                    unsafe { block.cast::<Charge>().write(charge) };
-                }
-                heap.count_heap_alloc(layout.size());
-                // SAFETY: `offset` lies inside the block (`Layout::extend`).
-                unsafe { block.add(offset) }
+            })?;
+            if charge != 0 {
+                // SAFETY: a slot just handed out by this heap, whose pages are
+                // budgeted when its allocator's budgets are on; tag ids fit
+                // in a byte (`pool_page`).
+                unsafe { PageHeader::of(slot).set_tag(slot, tag as u8) };
             }
+            let heap = ptr::from_ref(heap);
+            return Ok(Fresh {
+                value: slot,
+                heap,
+                heap_block: false,
+            });
+        }
+        // A pool-intent block starts with its `Meta`; a heap-intent block of
+        // a budgeted allocator with its charge.
+        let header = match intent {
+            Intent::Pool => Some(header_for::<Meta>(layout)),
+            Intent::Heap if charge != 0 => Some(charge_header(layout)),
+            Intent::Heap => None,
         };
-        let meta = match (class, intent) {
-            (Some(_), _) if charge == 0 => Meta::POOL,
-            (_, Intent::Pool) => Meta::new(heap, class.is_none(), charge),
-            (_, Intent::Heap) => Meta(heap),
+        let (block_layout, offset) = match header {
+            Some(header) => header.ok_or(AllocError::SizeOverflow {
+                count: 1,
+                element_size: layout.size(),
+            })?,
+            None => (layout, 0),
         };
-        Ok((ptr, meta))
+        // SAFETY: callers never allocate zero-sized values.
+        let block = unsafe { std::alloc::alloc(block_layout) };
+        let block = NonNull::new(block).ok_or(AllocError::OutOfMemory {
+            requested: block_layout.size(),
+        })?;
+        // SAFETY: the block starts with room for its header, aligned for it
+        // (`header_for`).
+        unsafe {
+            match intent {
+                Intent::Pool => block.cast::<Meta>().write(Meta::new(heap, charge)),
+                Intent::Heap if charge != 0 => block.cast::<Charge>().write(charge),
+                Intent::Heap => {}
+            }
+        }
+        heap.count_heap_alloc(layout.size());
+        // SAFETY: `offset` lies inside the block (`Layout::extend`).
+        let value = unsafe { block.add(offset) };
+        let heap = ptr::from_ref(heap);
+        Ok(Fresh {
+            value,
+            heap,
+            heap_block: intent == Intent::Pool,
+        })
     });
     if result.is_err() && charge != 0 {
-        state.budgets.release(charge - 1, bytes);
+        state.budgets.release(tag, bytes);
     }
     result.map_err(crate::diagnostics::reported)
 }
 
-/// Gives back the memory of a value (already dropped) allocated by
-/// `allocate::<T>`, and its budget charge. The pool fast path is inlined.
+/// Gives back the memory of a `PoolBox`'s value (already dropped) and its
+/// budget charge. The pool-slot path is inlined.
 ///
 /// # Safety
 ///
-/// `ptr` and `meta` come from one `allocate::<T>` call, and the memory is not
-/// used afterwards.
+/// `raw` comes from `allocate_pool::<T>`, and the memory is not used
+/// afterwards.
 #[inline(always)]
-pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, meta: Meta) {
+unsafe fn deallocate_pool<T>(raw: PoolRaw) {
     if size_of::<T>() == 0 {
         return;
     }
-    if meta.is_uncharged_pool() {
+    if raw.is_slot() {
         // SAFETY: forwarded from the caller: a live slot of class `class_of::<T>()`.
-        unsafe { free_slot(ptr.cast(), const { class_of::<T>() }) }
+        unsafe { free_slot(raw.0, const { class_of::<T>() }) }
     } else {
-        // SAFETY: forwarded from the caller.
-        unsafe { deallocate_slow(ptr.cast(), Layout::new::<T>(), meta) }
+        // SAFETY: forwarded from the caller: the value of a heap block.
+        unsafe { deallocate_pool_block(raw.value(), Layout::new::<T>()) }
     }
 }
 
@@ -228,27 +328,27 @@ pub(crate) unsafe fn deallocate<T>(ptr: NonNull<T>, meta: Meta) {
 ///
 /// # Safety
 ///
-/// `ptr` and `meta` come from one `allocate::<T>(_, Intent::Heap)` call, and
-/// the memory is not used afterwards.
+/// `raw` comes from `allocate_heap::<T>`, and the memory is not used
+/// afterwards.
 #[inline(always)]
-pub(crate) unsafe fn deallocate_heap<T>(ptr: NonNull<T>, meta: Meta) {
+unsafe fn deallocate_heap<T>(raw: HeapRaw) {
     if size_of::<T>() == 0 {
         return;
     }
     let layout = Layout::new::<T>();
-    let heap = meta.0;
+    let HeapRaw { ptr, heap } = raw;
     // SAFETY: the block is live, so the heap that counted it is.
     if unsafe { owns_open(heap) } {
         // SAFETY: a block with `T`'s layout and no header (the heap is not
         // budgeted), freed once; then counted on the heap the calling
         // thread owns.
         unsafe {
-            std::alloc::dealloc(ptr.as_ptr().cast(), layout);
+            std::alloc::dealloc(ptr.as_ptr(), layout);
             (*heap).count_heap_free_local(layout.size());
         }
     } else {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_heap_slow(ptr.cast(), layout, heap) }
+        unsafe { deallocate_heap_slow(ptr, layout, heap) }
     }
 }
 
@@ -288,45 +388,54 @@ unsafe fn deallocate_heap_slow(ptr: NonNull<u8>, layout: Layout, heap: *const Lo
     count_heap_free_slow(heap, layout.size());
 }
 
-/// The layout of a budgeted `HeapBox` block: its charge, then the value.
-/// Returns the block layout and the value's offset.
-fn charge_header(value: Layout) -> Option<(Layout, usize)> {
-    let (layout, offset) = Layout::new::<Charge>().extend(value).ok()?;
+/// The layout of a block that starts with an `H`, then the value: the
+/// block layout and the value's offset. `None` when the size overflows.
+fn header_for<H>(value: Layout) -> Option<(Layout, usize)> {
+    let (layout, offset) = Layout::new::<H>().extend(value).ok()?;
     Some((layout.pad_to_align(), offset))
 }
 
-/// Every `PoolBox` free the inlined path does not serve: charged memory, and
-/// values that went to the heap. `layout` is the value's.
+/// The layout of a budgeted `HeapBox` block: its charge, then the value.
+fn charge_header(value: Layout) -> Option<(Layout, usize)> {
+    header_for::<Charge>(value)
+}
+
+/// Frees a `PoolBox` value that went to the heap: reads the block's
+/// [`Meta`], releases the charge and counts the free. `layout` is the
+/// value's.
 ///
 /// # Safety
 ///
-/// As [`deallocate`]; `meta` is not [`Meta::POOL`].
+/// `value` is the value of a live pool-intent heap block allocated for
+/// `layout`, not used afterwards.
 #[cold]
 #[inline(never)]
-unsafe fn deallocate_slow(ptr: NonNull<u8>, layout: Layout, meta: Meta) {
+unsafe fn deallocate_pool_block(value: NonNull<u8>, layout: Layout) {
+    let Some((block_layout, offset)) = header_for::<Meta>(layout) else {
+        return; // not allocated: `allocate_slow` refuses such a layout
+    };
+    // SAFETY: the value sits `offset` bytes into its block, which starts
+    // with its `Meta`.
+    let block = unsafe { value.sub(offset) };
+    // SAFETY: as above.
+    let meta = unsafe { block.cast::<Meta>().read() };
     let heap = meta.heap();
-    let class = (!meta.is_heap_block()).then(|| class_for(layout.size(), layout.align()));
     let charge = meta.charge();
     if charge != 0 {
-        // SAFETY: the memory is live, so its heap and state are; the budget
-        // is released before the memory is freed (after which the state may
+        // SAFETY: the block is live, so its heap and state are; the budget
+        // is released before the free is counted (after which the state may
         // go away).
         let state = unsafe { &*(*heap).state };
-        let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
-        state.budgets.release(charge - 1, bytes);
+        state.budgets.release(charge - 1, layout.size());
     }
-    match class {
-        // SAFETY: forwarded from the caller: a live slot of that class.
-        Some(class) => unsafe { free_slot(ptr, class) },
-        // SAFETY: forwarded from the caller: a block counted by `heap`.
-        None => unsafe { free_block(ptr, layout, heap) },
-    }
+    // SAFETY: forwarded from the caller: a block counted by `heap`.
+    unsafe { free_block(block, block_layout, heap, layout.size()) }
 }
 
 /// # Safety
 ///
-/// `slot` is a live slot of size class `class` handed out by `allocate`,
-/// not used afterwards.
+/// `slot` is a live slot of size class `class` handed out by
+/// `allocate_pool`, not used afterwards.
 #[inline(always)]
 unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     // SAFETY: a live slot lies in a live page (the slot keeps its heap, and
@@ -361,6 +470,11 @@ fn free_slot_slow(
         let (page, heap) = unsafe { (&*page, &*heap) };
         // SAFETY: a heap's state outlives it.
         let state = unsafe { &*heap.state };
+        if page.is_budgeted() {
+            // SAFETY: a live slot of this budgeted page, held by the caller.
+            let tag = unsafe { page.tag_of(slot) };
+            state.budgets.release(u32::from(tag), CLASS_SIZES[class]);
+        }
         if heap.owner_token() == token() {
             // SAFETY: the owner's free of a live slot of this heap.
             unsafe { heap.push_free(class, slot) };
@@ -381,23 +495,22 @@ fn free_slot_slow(
     release.finish();
 }
 
-/// Frees a heap-intent block and counts the free on its heap.
+/// Frees a block and counts the free of its `bytes` on its heap.
 ///
 /// # Safety
 ///
-/// `block` and `layout` come from one heap-intent allocation counted by
-/// `heap`; the block is not used afterwards.
-#[inline(always)]
-unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap) {
+/// `block` and `layout` come from one allocation counted by `heap`; the
+/// block is not used afterwards.
+unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap, bytes: usize) {
     // SAFETY: the block was allocated with `layout` and is freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
     // SAFETY: the heap is alive until this free is counted (the block was
     // one of its live objects).
     if unsafe { owns_open(heap) } {
         // SAFETY: as above; the calling thread owns the heap.
-        unsafe { (*heap).count_heap_free_local(layout.size()) }
+        unsafe { (*heap).count_heap_free_local(bytes) }
     } else {
-        count_heap_free_slow(heap, layout.size());
+        count_heap_free_slow(heap, bytes);
     }
 }
 

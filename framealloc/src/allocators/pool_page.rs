@@ -30,8 +30,20 @@ use core::sync::atomic::{AtomicPtr as PlainAtomicPtr, Ordering as PlainOrdering}
 
 use super::local_heap::LocalHeap;
 
-/// The tag of a closed page's heap word (heaps are aligned far beyond 2).
+/// The tag of a closed page's heap word (heaps are aligned far beyond 4).
 pub(crate) const CLOSED_PAGE: usize = 1;
+
+/// The tag of the heap word of a page whose allocator has budgets on. Such
+/// a page keeps, in a table before its header, the tag each slot is charged
+/// to; the tag makes the owner's free fast path miss, and the slow path
+/// releases the charge.
+pub(crate) const BUDGETED_PAGE: usize = 2;
+
+/// Both tags of a page's heap word.
+const PAGE_TAGS: usize = CLOSED_PAGE | BUDGETED_PAGE;
+
+// A slot's tag id is kept in one byte.
+const _: () = assert!(crate::budget::MAX_TAGS <= u8::MAX as usize);
 
 /// Bytes per page, and their alignment.
 pub(crate) const PAGE_SIZE: usize = 64 << 10;
@@ -90,8 +102,9 @@ struct RemoteQueue {
 /// `LocalHeap`), so a page only remembers which slots were never handed out.
 #[repr(C, align(64))]
 pub(crate) struct PageHeader {
-    /// The heap this page serves; changed only while no slot is live, and
-    /// tagged with [`CLOSED_PAGE`] when its allocator closes (see
+    /// The heap this page serves; changed only while no slot is live,
+    /// tagged with [`BUDGETED_PAGE`] when its allocator has budgets on and
+    /// with [`CLOSED_PAGE`] when its allocator closes (see
     /// [`heap_word`](Self::heap_word)). Atomic because the closing thread
     /// tags it while other threads read it; relaxed accesses are plain moves.
     heap: PlainAtomicPtr<LocalHeap>,
@@ -117,6 +130,19 @@ pub(crate) struct PageHeader {
 unsafe impl Sync for PageHeader {}
 
 const HEADER_OFFSET: usize = PAGE_SIZE - size_of::<PageHeader>();
+
+/// Slots in a page of `class`. A budgeted page gives one byte per slot to
+/// its tag table, which ends where the header starts.
+fn capacity_for(class: usize, budgeted: bool) -> u32 {
+    let per_slot = CLASS_SIZES[class] + usize::from(budgeted);
+    (HEADER_OFFSET / per_slot) as u32
+}
+
+/// A page's heap word: `heap`, tagged when the allocator has budgets on.
+fn heap_word_for(heap: *const LocalHeap, budgeted: bool) -> *mut LocalHeap {
+    let tag = if budgeted { BUDGETED_PAGE } else { 0 };
+    heap.cast_mut().map_addr(|addr| addr | tag)
+}
 
 /// Pushes `slot` onto the intrusive list whose head is `list`.
 ///
@@ -151,22 +177,24 @@ pub(crate) unsafe fn pop_slot(list: &Cell<*mut Slot>) -> Option<NonNull<u8>> {
 }
 
 impl PageHeader {
-    /// Initialises a fresh page for slots of `class`, served by `heap`.
+    /// Initialises a fresh page for slots of `class`, served by `heap`;
+    /// `budgeted`: its allocator has budgets on (the page keeps a tag table).
     ///
     /// Returns the header, whose pointer carries the whole page's provenance.
     pub(crate) fn init(
         page: NonNull<u8>,
         class: usize,
         heap: *const LocalHeap,
+        budgeted: bool,
     ) -> NonNull<PageHeader> {
         // SAFETY: `page` is a live allocation of `PAGE_SIZE` bytes aligned to
         // `PAGE_SIZE`, so the header lies inside it and is aligned (64 divides
         // `HEADER_OFFSET`).
         let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
         let fresh = PageHeader {
-            heap: PlainAtomicPtr::new(heap.cast_mut()),
+            heap: PlainAtomicPtr::new(heap_word_for(heap, budgeted)),
             untouched: Cell::new(0),
-            capacity: Cell::new((HEADER_OFFSET / CLASS_SIZES[class]) as u32),
+            capacity: Cell::new(capacity_for(class, budgeted)),
             class: Cell::new(class as u32),
             tally: Cell::new(0),
             next_in_class: Cell::new(ptr::null_mut()),
@@ -191,12 +219,12 @@ impl PageHeader {
 
     /// Reassigns an empty page (no slot live, remote queue settled) to
     /// another class and heap.
-    pub(crate) fn reuse(&self, class: usize, heap: *const LocalHeap) {
+    pub(crate) fn reuse(&self, class: usize, heap: *const LocalHeap, budgeted: bool) {
         self.untouched.set(0);
-        self.capacity
-            .set((HEADER_OFFSET / CLASS_SIZES[class]) as u32);
+        self.capacity.set(capacity_for(class, budgeted));
         self.class.set(class as u32);
-        self.heap.store(heap.cast_mut(), PlainOrdering::Relaxed);
+        self.heap
+            .store(heap_word_for(heap, budgeted), PlainOrdering::Relaxed);
         self.tally.set(0);
         self.next_in_class.set(ptr::null_mut());
     }
@@ -230,12 +258,13 @@ impl PageHeader {
 
     #[inline(always)]
     pub(crate) fn heap(&self) -> *const LocalHeap {
-        self.heap_word().map_addr(|addr| addr & !CLOSED_PAGE)
+        self.heap_word().map_addr(|addr| addr & !PAGE_TAGS)
     }
 
-    /// The heap, tagged with [`CLOSED_PAGE`] once the allocator closed: the
-    /// owner's free fast path compares this word with its cached heap, so a
-    /// closed page sends it to the slow path with no test of its own.
+    /// The heap, tagged with [`BUDGETED_PAGE`] when the allocator has budgets
+    /// on and with [`CLOSED_PAGE`] once it closed: the owner's free fast path
+    /// compares this word with its cached heap, so such a page sends it to
+    /// the slow path with no test of its own.
     #[inline(always)]
     pub(crate) fn heap_word(&self) -> *const LocalHeap {
         self.heap.load(PlainOrdering::Relaxed)
@@ -249,6 +278,45 @@ impl PageHeader {
             word.map_addr(|addr| addr | CLOSED_PAGE),
             PlainOrdering::Relaxed,
         );
+    }
+
+    /// Whether the page keeps a tag table (its allocator has budgets on).
+    pub(crate) fn is_budgeted(&self) -> bool {
+        self.heap_word().addr() & BUDGETED_PAGE != 0
+    }
+
+    /// `slot`'s byte in a budgeted page's tag table: the `capacity` bytes
+    /// right before the header, one per slot in slot order.
+    fn tag_byte(&self, slot: NonNull<u8>) -> *mut u8 {
+        let index = (slot.addr().get() - self.base.addr().get()) / CLASS_SIZES[self.class()];
+        let table = HEADER_OFFSET - self.capacity() as usize;
+        // Inside the page, derived from `base`: the page's provenance.
+        self.base.as_ptr().wrapping_add(table + index)
+    }
+
+    /// Records the tag a slot of a budgeted page is charged to (the owner,
+    /// when it hands the slot out).
+    ///
+    /// # Safety
+    ///
+    /// The page is budgeted and `slot` is one of its slots, not yet handed
+    /// to anyone else.
+    pub(crate) unsafe fn set_tag(&self, slot: NonNull<u8>, tag: u8) {
+        // SAFETY: the table byte of one of this page's slots, inside the
+        // page and outside every slot (`capacity_for`); only the slot's
+        // holder touches it.
+        unsafe { self.tag_byte(slot).write(tag) }
+    }
+
+    /// The tag a live slot of a budgeted page is charged to.
+    ///
+    /// # Safety
+    ///
+    /// The page is budgeted and `slot` is a live slot of it, held by the
+    /// caller (who saw its `set_tag` through the slot's hand-over).
+    pub(crate) unsafe fn tag_of(&self, slot: NonNull<u8>) -> u8 {
+        // SAFETY: as in `set_tag`.
+        unsafe { self.tag_byte(slot).read() }
     }
 
     pub(crate) fn class(&self) -> usize {
@@ -426,7 +494,7 @@ mod loom_model {
         loom::model(|| {
             let page = allocate_page().unwrap();
             // 64-byte slots: a loom atomic is larger than a plain pointer.
-            let header = Shared(PageHeader::init(page, class_for(64, 8), ptr::null()));
+            let header = Shared(PageHeader::init(page, class_for(64, 8), ptr::null(), false));
             let fresh = Cell::new(ptr::null_mut());
             assert_eq!(header.get().carve(&fresh, 3), 3);
             // SAFETY: the list holds the three carved slots.

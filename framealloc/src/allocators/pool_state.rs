@@ -86,12 +86,12 @@ impl PoolState {
         let mut pages = lock(&self.pages);
         if let Some(page) = pages.free.pop() {
             // SAFETY: free pages are live, empty and reachable by no heap.
-            unsafe { page.as_ref() }.reuse(class, heap);
+            unsafe { page.as_ref() }.reuse(class, heap, heap.is_budgeted());
             return Some(page);
         }
         let base = pool_page::allocate_page()?;
         pages.all.push(base);
-        Some(PageHeader::init(base, class, heap))
+        Some(PageHeader::init(base, class, heap, heap.is_budgeted()))
     }
 
     /// Frees every page on the free list; returns the bytes given back.
