@@ -55,24 +55,27 @@ fn long_group<'c>(
     group
 }
 
+// Each contender's pool is made once, outside `bench_function`: criterion
+// calls that closure once per sample, and a pool made there would be new
+// (its memory fresh from the system) in every sample, while the process-wide
+// allocators keep theirs warm from sample to sample.
+
 fn bench_pair<T: Copy, P: Pool<T>>(group: &mut BenchmarkGroup<'_, WallTime>, value: T) {
-    group.bench_function(P::NAME, |b| {
-        let mut pool = P::create();
-        b.iter(|| pair(&mut pool, value));
-    });
+    let mut pool = P::create();
+    group.bench_function(P::NAME, |b| b.iter(|| pair(&mut pool, value)));
 }
 
 fn bench_batch<T: Copy, P: Pool<T>>(group: &mut BenchmarkGroup<'_, WallTime>, value: T) {
+    let mut pool = P::create();
+    let mut keys = Vec::with_capacity(BATCH);
     group.bench_function(P::NAME, |b| {
-        let mut pool = P::create();
-        let mut keys = Vec::with_capacity(BATCH);
         b.iter(|| batch(&mut pool, &mut keys, value, BATCH));
     });
 }
 
 fn bench_remote<P: RemotePool<Block64>>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    let mut rig = RemoteRig::<Block64, P>::new(BLOCK);
     group.bench_function(<P as Pool<Block64>>::NAME, |b| {
-        let mut rig = RemoteRig::<Block64, P>::new(BLOCK);
         b.iter_custom(|rounds| {
             (0..rounds)
                 .map(|_| rig.round(REMOTE_BATCH))
@@ -111,8 +114,8 @@ fn remote_free(c: &mut Criterion) {
 /// P7: `heap_box` against `Box` over glibc (budgets off).
 fn heap_box(c: &mut Criterion) {
     let mut group = group(c, "heap_box", 1);
+    let alloc = SmartAlloc::with_defaults();
     group.bench_function("framealloc", |b| {
-        let alloc = SmartAlloc::with_defaults();
         b.iter(|| match alloc.heap_box(BLOCK) {
             Ok(boxed) => drop(black_box(boxed)),
             Err(error) => panic!("heap_box failed: {error}"),
