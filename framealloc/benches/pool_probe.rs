@@ -171,7 +171,7 @@ fn usage(problem: &str) -> ExitCode {
     eprintln!("pool_probe: {problem}");
     eprintln!("usage: pool_probe <library>_<case> <N>");
     eprintln!(
-        "libraries: framealloc glibc mimalloc jemalloc slab sharded-slab (box: heap_box only)"
+        "libraries: framealloc glibc mimalloc jemalloc slab sharded-slab free-list-floor (box: heap_box only)"
     );
     for (case, what) in CASES {
         eprintln!("  {case:<11} {what}");
