@@ -62,7 +62,10 @@ impl AllocConfig {
     /// Turns memory budgets on or off (off by default). With budgets off the
     /// allocation paths skip the [`BudgetManager`](crate::BudgetManager)
     /// entirely; with them on, every pool slot, heap block and frame chunk
-    /// is metered with atomic counters.
+    /// is metered with atomic counters, every allocation and free takes the
+    /// slower, charging path, and each pool page gives one byte per slot to
+    /// remember the tag the slot is charged to (each heap block: a 4- or
+    /// 8-byte header).
     ///
     /// ```
     /// let config = framealloc::AllocConfig::default().with_budgets(true);
