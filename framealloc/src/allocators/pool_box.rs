@@ -158,13 +158,15 @@ pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw)
     let class = const { class_of::<T>() };
     if class < CLASSES
         && let Some(heap) = cached_heap(pools.fast_key)
-        // SAFETY: the cached heap is the calling thread's own, alive while
-        // its allocator (`pools.state`, borrowed) is. Classes at or above
-        // the pool limit never hold free slots, so a slot found here is one
-        // the limit allows.
-        && let Some(slot) = unsafe { heap.as_ref() }.pop_free(class)
     {
-        return Ok((slot.cast(), PoolRaw(slot)));
+        // SAFETY: the cached heap is the calling thread's own, alive while
+        // its allocator (`pools.state`, borrowed) is.
+        let heap = unsafe { heap.as_ref() };
+        // Classes at or above the pool limit never hold free slots, so a
+        // slot found here is one the limit allows.
+        if let Some(slot) = heap.pop_free(class) {
+            return Ok((slot.cast(), PoolRaw(slot)));
+        }
     }
     let fresh = allocate_slow(pools.state, Layout::new::<T>(), class, Intent::Pool)?;
     let raw = if fresh.heap_block {
