@@ -83,3 +83,37 @@ fn collection_allocation_failure_is_an_error_not_a_crash() {
     assert!(values.try_reserve(1 << 20).is_err());
     assert!(values.try_reserve(100).is_ok());
 }
+
+#[test]
+fn an_older_frame_freeing_below_a_newer_frames_start_keeps_its_figures() {
+    // Issue 9, item 18: the older root frame's newest block sits right
+    // below the newer frame's start; freeing it must not move the cursor
+    // below that start (the newer frame's report read 0 bytes).
+    let alloc = SmartAlloc::with_defaults();
+    let older = alloc.begin_frame();
+    let mut kept: Vec<u64, _> = Vec::new_in(&older);
+    kept.extend(0..8);
+    let newer = alloc.begin_frame();
+    let value = newer.alloc(5u64);
+    assert_eq!(newer.report().bytes_used, 8);
+    drop(kept);
+    assert_eq!(
+        newer.report().bytes_used,
+        8,
+        "the newer frame's figures stay true"
+    );
+    let more = newer.alloc(6u64);
+    assert_eq!(newer.report().bytes_used, 16);
+    assert_eq!((*value, *more), (5, 6));
+    // And with nothing allocated by the newer frame yet.
+    let fresh = alloc.begin_frame();
+    let mut below: Vec<u8, _> = Vec::new_in(&older);
+    below.push(1);
+    let newest = alloc.begin_frame();
+    drop(below);
+    assert_eq!(newest.report().bytes_used, 0);
+    let x = newest.alloc(1u32);
+    assert_eq!(newest.report().bytes_used, 8);
+    drop(x);
+    drop((newest, fresh));
+}

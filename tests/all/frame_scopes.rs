@@ -109,39 +109,53 @@ fn frames_may_end_out_of_order() {
 
 #[test]
 fn a_scope_does_not_rewind_over_another_live_frame() {
+    // Guard: a scope rewinds only if no other root frame was open on its
+    // thread when it began. Here the other frame's value lands exactly at
+    // the scope's checkpoint, so a rewind hands those bytes out again and
+    // the next allocation overwrites it (issue 9, item 4).
     let alloc = SmartAlloc::with_defaults();
     let mut first = alloc.begin_frame();
     let second = alloc.begin_frame();
     let survivor;
     {
         let scope = first.scope();
-        drop(scope.alloc(0u64));
-        // Another frame on this thread allocates while the scope is open.
         survivor = second.alloc(77u64);
+        drop(scope);
     }
-    // Rewinding now would hand `survivor`'s bytes out again.
     let newcomer = second.alloc(1u64);
+    assert_eq!(
+        (*survivor, *newcomer),
+        (77, 1),
+        "the scope rewound over `second`"
+    );
     assert_ne!(
         FrameBox::as_ptr(&newcomer) as usize,
         FrameBox::as_ptr(&survivor) as usize
     );
-    assert_eq!(*survivor, 77);
 }
 
 #[test]
 fn a_scope_does_not_rewind_when_a_frame_began_inside_it() {
+    // Guard: a scope never rewinds over a root frame that began while it
+    // was open. That frame's value sits right at the scope's checkpoint and
+    // outlives the scope, so a rewind would let the frame's next
+    // allocation overwrite it (issue 9, item 4).
     let alloc = SmartAlloc::with_defaults();
     let mut frame = alloc.begin_frame();
     let late;
+    let value;
     {
         let scope = frame.scope();
-        drop(scope.alloc(0u64));
-        let nested = alloc.begin_frame();
-        late = nested;
+        late = alloc.begin_frame();
+        value = late.alloc(5u64);
+        drop(scope);
     }
-    let value = late.alloc(5u64);
     let other = late.alloc(6u64);
-    assert_eq!((*value, *other), (5, 6));
+    assert_eq!((*value, *other), (5, 6), "the scope rewound under `late`");
+    assert_ne!(
+        FrameBox::as_ptr(&value) as usize,
+        FrameBox::as_ptr(&other) as usize
+    );
 }
 
 #[test]

@@ -8,8 +8,14 @@
 //! - `cursor`, `end` and `chunk_start` point into (or one past) the chunk
 //!   `chunks[entered - 1]`, or are all the same dangling pointer when
 //!   `entered == 0`;
-//! - `chunk_start <= cursor <= end`, and `cursor` is a multiple of
-//!   [`MIN_ALIGN`];
+//! - `chunk_start <= floor <= cursor <= end`, and `cursor` is a multiple of
+//!   [`MIN_ALIGN`]; `floor` is where the newest frame or scope on the arena
+//!   began (or the chunk's start, if later): the cursor never moves back
+//!   below it, so a frame's memory and figures are never given to an older
+//!   frame's free;
+//! - every pointer the arena stores or hands out is derived from its chunk's
+//!   own pointer (moved with `with_addr`), never from a pointer a caller
+//!   passed in, so it carries the whole chunk's provenance;
 //! - the list only grows while a frame is open; chunks are released only by
 //!   [`Arena::reset`], which runs when no frame is open on the arena.
 
@@ -87,6 +93,8 @@ pub(crate) struct Arena {
     allocations: Cell<u64>,
     // Touched on chunk changes, frame begin and end.
     chunk_start: Cell<NonNull<u8>>,
+    /// The cursor never moves back below this (see the module invariants).
+    floor: Cell<NonNull<u8>>,
     bytes_before_chunk: Cell<usize>,
     entered: Cell<usize>,
     depth: Cell<u32>,
@@ -111,6 +119,7 @@ impl Arena {
             end: Cell::new(nowhere),
             allocations: Cell::new(0),
             chunk_start: Cell::new(nowhere),
+            floor: Cell::new(nowhere),
             bytes_before_chunk: Cell::new(0),
             entered: Cell::new(0),
             depth: Cell::new(0),
@@ -177,13 +186,14 @@ impl Arena {
         limits: &ArenaLimits,
     ) -> Result<NonNull<u8>, AllocError> {
         let (size, align) = (layout.size(), layout.align());
+        let need = round_to_min_align(size);
         let next = self.entered.get();
         let reuse = self
             .chunks
             .borrow()
             .chunks
             .get(next)
-            .is_some_and(|chunk| chunk.fits(size, align));
+            .is_some_and(|chunk| chunk.fits(need, align));
         if !reuse {
             // No borrow is held while a chunk is acquired: budget listeners
             // and diagnostics sinks run in there and may open a frame on
@@ -216,22 +226,25 @@ impl Arena {
         layout: Layout,
         limits: &ArenaLimits,
     ) -> Result<Chunk, AllocError> {
-        let (size, align) = (layout.size(), layout.align());
+        // The bump path rounds every size up to `MIN_ALIGN`, so every
+        // comparison below uses the rounded size: a chunk sized to the raw
+        // request could not hold it.
+        let (need, align) = (round_to_min_align(layout.size()), layout.align());
         let room = limits.cap.saturating_sub(reserved);
-        // A fresh chunk is aligned to `max(align, CHUNK_ALIGN)`, so `size`
+        // A fresh chunk is aligned to `max(align, CHUNK_ALIGN)`, so `need`
         // bytes is all it needs.
-        if size > room {
+        if need > room {
             return Err(AllocError::ArenaExhausted {
-                requested: size,
+                requested: need,
                 reserved,
                 limit: limits.cap,
             });
         }
-        if let Some(chunk) = limits.pool.take(size, align, room) {
+        if let Some(chunk) = limits.pool.take(need, align, room) {
             return Ok(chunk);
         }
         let growth = reserved.clamp(limits.first_chunk, MAX_GROWTH_CHUNK.max(limits.first_chunk));
-        let capacity = growth.max(size).min(room);
+        let capacity = growth.max(need).min(room);
         if let Some(budgets) = &limits.budgets {
             // Frame chunks count against the global budget (FA301).
             budgets.charge(0, capacity)?;
@@ -251,6 +264,7 @@ impl Arena {
         self.cursor.set(chunk.start());
         self.end.set(chunk.end());
         self.chunk_start.set(chunk.start());
+        self.floor.set(chunk.start());
         self.entered.set(entered);
     }
 
@@ -277,8 +291,12 @@ impl Arena {
         self.entered.get()
     }
 
-    /// Opens one more frame on this arena; returns its begin number.
+    /// Opens one more frame on this arena; returns its begin number. What
+    /// older frames allocated can no longer be given back in place (the
+    /// floor rises to the cursor), so the new frame's memory and figures
+    /// start here for good.
     pub(crate) fn enter(&self) -> u64 {
+        self.floor.set(self.cursor.get());
         self.depth.set(self.depth.get() + 1);
         let begun = self.frames_begun.get() + 1;
         self.frames_begun.set(begun);
@@ -310,7 +328,10 @@ impl Arena {
         self.frames_begun.get()
     }
 
+    /// Where a sub-scope opening now would rewind to. Raises the floor to
+    /// the cursor, as [`enter`](Self::enter) does.
     pub(crate) fn checkpoint(&self) -> Checkpoint {
+        self.floor.set(self.cursor.get());
         Checkpoint {
             entered: self.entered.get(),
             cursor: self.cursor.get(),
@@ -337,6 +358,7 @@ impl Arena {
             }
         }
         self.cursor.set(checkpoint.cursor);
+        self.floor.set(checkpoint.cursor);
         self.entered.set(checkpoint.entered);
         self.bytes_before_chunk.set(checkpoint.bytes_before_chunk);
     }
@@ -374,6 +396,7 @@ impl Arena {
                 self.cursor.set(first.start());
                 self.end.set(first.end());
                 self.chunk_start.set(first.start());
+                self.floor.set(first.start());
                 self.entered.set(1);
             }
             None => self.entered.set(0),
@@ -404,12 +427,17 @@ impl Arena {
         true
     }
 
-    /// Whether `ptr .. ptr + size` is the most recent allocation, i.e. ends
-    /// exactly at the cursor.
+    /// Whether `ptr .. ptr + size` is the most recent allocation: it ends
+    /// exactly at the cursor *and* starts at or above the floor. The second
+    /// test keeps the cursor in the current chunk when the global allocator
+    /// placed the previous chunk right before it (a block of that chunk
+    /// then also ends at the cursor), and keeps an older frame's free from
+    /// moving the cursor below a newer frame's start.
     fn is_last(&self, ptr: NonNull<u8>, size: usize) -> bool {
+        let addr = ptr.addr().get();
         size != 0
-            && ptr.addr().get().checked_add(round_to_min_align(size))
-                == Some(self.cursor.get().addr().get())
+            && addr >= self.floor.get().addr().get()
+            && addr.checked_add(round_to_min_align(size)) == Some(self.cursor.get().addr().get())
     }
 
     /// Whether `ptr` lies in one of this arena's chunks.
@@ -427,27 +455,33 @@ impl Arena {
                 .any(|chunk| inside(chunk.start(), chunk.end()))
     }
 
-    /// Resizes the most recent allocation where it stands. Returns `false`
-    /// (changing nothing) when `ptr` is not the most recent allocation or the
-    /// chunk has no room.
+    /// Resizes the most recent allocation where it stands, and returns the
+    /// block's pointer with the chunk's provenance (which covers the new
+    /// size; `ptr`'s may not). Returns `None`, changing nothing, when `ptr`
+    /// is not the most recent allocation or the chunk has no room.
     pub(crate) fn resize_in_place(
         &self,
         ptr: NonNull<u8>,
         old_size: usize,
         new_size: usize,
-    ) -> bool {
+    ) -> Option<NonNull<u8>> {
         if !self.is_last(ptr, old_size) {
-            return false;
+            return None;
         }
         let room = self.end.get().addr().get() - ptr.addr().get();
         let rounded = round_to_min_align(new_size);
         if rounded > room {
-            return false;
+            return None;
         }
-        // SAFETY: `ptr` points into the current chunk (it ends at the cursor)
-        // and `rounded <= end - ptr`, so the result stays within the chunk.
-        self.cursor.set(unsafe { ptr.add(rounded) });
-        true
+        // `floor <= ptr` and `ptr + rounded <= end` (tested above): both
+        // addresses lie in the current chunk, so moving the chunk's own
+        // pointer there keeps it in bounds. `ptr` is at least the floor,
+        // which is never 0.
+        let chunk = self.chunk_start.get();
+        let block = chunk.with_addr(ptr.addr());
+        self.cursor
+            .set(block.map_addr(|addr| addr.saturating_add(rounded)));
+        Some(block)
     }
 }
 

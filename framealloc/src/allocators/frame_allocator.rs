@@ -22,7 +22,10 @@ impl Frame<'_> {
     #[inline]
     fn api_deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         let arena = self.arena();
-        if !arena.resize_in_place(ptr, layout.size(), 0) && layout.size() != 0 && !arena.owns(ptr) {
+        if arena.resize_in_place(ptr, layout.size(), 0).is_none()
+            && layout.size() != 0
+            && !arena.owns(ptr)
+        {
             // Freeing is a no-op for a frame anyway; say so instead of
             // silently accepting a block from elsewhere.
             crate::diagnostics::report(
@@ -48,8 +51,11 @@ impl Frame<'_> {
         zeroed: bool,
     ) -> Option<NonNull<[u8]>> {
         let aligned = ptr.addr().get().is_multiple_of(new.align());
-        let result = if aligned && self.arena().resize_in_place(ptr, old.size(), new.size()) {
-            ptr
+        let in_place = aligned
+            .then(|| self.arena().resize_in_place(ptr, old.size(), new.size()))
+            .flatten();
+        let result = if let Some(block) = in_place {
+            block
         } else {
             let fresh = self.arena().alloc_layout(new, self.limits()).ok()?;
             // SAFETY: `ptr` is valid for `old.size()` bytes (caller), `fresh`
@@ -85,8 +91,11 @@ impl Frame<'_> {
         if ptr.addr().get().is_multiple_of(new.align()) {
             // Shrinking in place: give the tail back if this is the most
             // recent allocation; otherwise keep the block as it is.
-            self.arena().resize_in_place(ptr, old.size(), new.size());
-            return Some(NonNull::slice_from_raw_parts(ptr, new.size()));
+            let block = self
+                .arena()
+                .resize_in_place(ptr, old.size(), new.size())
+                .unwrap_or(ptr);
+            return Some(NonNull::slice_from_raw_parts(block, new.size()));
         }
         let fresh = self.arena().alloc_layout(new, self.limits()).ok()?;
         // SAFETY: `ptr` is valid for `old.size() >= new.size()` bytes and
