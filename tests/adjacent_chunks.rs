@@ -37,9 +37,17 @@ static NEXT: AtomicUsize = AtomicUsize::new(0);
 /// from `REGION`; everything else from `System`.
 struct SideBySide;
 
+thread_local! {
+    /// Set by the test that runs now: only its own requests go side by
+    /// side (`const`, no destructor: safe to read inside the allocator).
+    static ARMED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 impl SideBySide {
     fn serves(layout: Layout) -> bool {
-        layout.align() == 64 && layout.size() >= 1024
+        layout.align() == 64
+            && layout.size() >= 1024
+            && ARMED.try_with(|armed| armed.get()).unwrap_or(false)
     }
 
     fn in_region(ptr: *mut u8) -> bool {
@@ -82,6 +90,13 @@ static GLOBAL: SideBySide = SideBySide;
 fn with_full_first_chunk(
     check: impl FnOnce(&framealloc::Frame<'_>, ApiVec<u64, &framealloc::Frame<'_>>),
 ) {
+    // The tests of this binary run on parallel threads; one at a time keeps
+    // each one's chunks side by side.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    ARMED.set(true);
     let alloc = SmartAlloc::new(AllocConfig::default().with_frame_chunk_size(1024));
     let frame = alloc.begin_frame();
     let mut first: ApiVec<u64, _> = ApiVec::with_capacity_in(128, &frame);
@@ -97,6 +112,9 @@ fn with_full_first_chunk(
     );
     drop(spill); // the cursor is back at the second chunk's start
     check(&frame, first);
+    drop(frame);
+    drop(alloc);
+    ARMED.set(false);
 }
 
 #[test]

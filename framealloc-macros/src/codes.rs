@@ -136,6 +136,14 @@ pub(crate) const CODES: &[Code] = &[
         help: "raise the tag's hard limit with `BudgetManager::set_tag_limits`, or free memory under this tag first",
     },
     Code {
+        code: "FA303",
+        category: "Budget",
+        severity: Warning,
+        message: "a budget listener panicked",
+        note: "the panic was caught after the allocator's figures were settled; the allocation went on",
+        help: "fix the listener registered with `BudgetManager::on_event` (the panic message is above), or remove it with `BudgetManager::remove_listener`",
+    },
+    Code {
         code: "FA401",
         category: "Handle",
         severity: Error,

@@ -87,13 +87,15 @@ mod stats;
 
 pub use allocator_api2;
 pub use allocators::boxes::{HeapBox, PoolBox};
-pub use budget::{AllocationTag, BudgetEvent, BudgetManager, BudgetUsage, MAX_TAGS, TagGuard};
+pub use budget::{
+    AllocationTag, BudgetEvent, BudgetManager, BudgetUsage, ListenerId, MAX_TAGS, TagGuard,
+};
 pub use config::AllocConfig;
 pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mode};
 pub use error::AllocError;
 pub use frame::{Frame, FrameBox, FrameReport};
 pub use framealloc_macros::{fa_compile_error, frame_system};
-pub use smart_alloc::{FrameRequired, MemoryProbe, SmartAlloc};
+pub use smart_alloc::{FrameRequired, MemoryProbe, SmartAlloc, WeakAlloc};
 pub use stats::{AllocStats, FrameStats, IntentStats, ThreadStats};
 
 /// The README's examples, compiled and run as doc tests.

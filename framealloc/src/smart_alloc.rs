@@ -73,6 +73,23 @@ impl SmartAlloc {
         SmartAlloc::new(AllocConfig::default())
     }
 
+    /// A handle that does not keep the allocator alive, for listeners and
+    /// caches that must not form a cycle with it (a budget listener that
+    /// held a `SmartAlloc` clone would keep the allocator for ever).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let weak = alloc.downgrade();
+    /// assert!(weak.upgrade().is_some());
+    /// drop(alloc);
+    /// assert!(weak.upgrade().is_none());
+    /// ```
+    pub fn downgrade(&self) -> WeakAlloc {
+        WeakAlloc {
+            shared: Arc::downgrade(&self.shared),
+        }
+    }
+
     /// The configuration this allocator was created with.
     ///
     /// ```
@@ -276,6 +293,32 @@ impl SmartAlloc {
         self.heap_box_with(T::default)
     }
 
+    /// A heap block for a `T`, left uninitialised: a large value (a level's
+    /// tiles, a texture) can be filled in place, with no copy through the
+    /// stack. Fill it with [`HeapBox::write`] or through `MaybeUninit`'s
+    /// methods.
+    ///
+    /// # Errors
+    ///
+    /// As [`heap_box`](Self::heap_box).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let mut tiles = alloc.heap_alloc_uninit::<[u16; 1 << 16]>()?;
+    /// let first = tiles.as_mut_ptr().cast::<u16>();
+    /// for i in 0..1 << 16 {
+    ///     // SAFETY: `i` is within the array the block holds.
+    ///     unsafe { first.add(i).write(i as u16) };
+    /// }
+    /// // SAFETY: every element was written above.
+    /// let tiles = unsafe { framealloc::HeapBox::assume_init(tiles) };
+    /// assert_eq!(tiles[65_535], 65_535);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn heap_alloc_uninit<T>(&self) -> Result<HeapBox<MaybeUninit<T>>, AllocError> {
+        boxes::heap_box_uninit(self.shared.pools())
+    }
+
     /// Takes back, now, the pool slots and heap blocks that other threads
     /// freed from the calling thread's heap, so they can be reused and
     /// [`stats`](Self::stats) counts them. This otherwise happens when the
@@ -396,6 +439,33 @@ impl SmartAlloc {
     {
         drop(value);
         <Self as FrameRequired<T>>::refuse(self)
+    }
+}
+
+/// A non-owning handle to a [`SmartAlloc`], from
+/// [`SmartAlloc::downgrade`]: it does not keep the allocator alive.
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::with_defaults();
+/// let weak = alloc.downgrade();
+/// let again = weak.upgrade().expect("the allocator is alive");
+/// assert_eq!(again.stats(), alloc.stats());
+/// ```
+#[derive(Clone, Debug)]
+pub struct WeakAlloc {
+    shared: std::sync::Weak<Shared>,
+}
+
+impl WeakAlloc {
+    /// A `SmartAlloc` handle, if some handle to the allocator is still
+    /// alive.
+    ///
+    /// ```
+    /// let weak = framealloc::SmartAlloc::with_defaults().downgrade();
+    /// assert!(weak.upgrade().is_none(), "the only handle was a temporary");
+    /// ```
+    pub fn upgrade(&self) -> Option<SmartAlloc> {
+        self.shared.upgrade().map(|shared| SmartAlloc { shared })
     }
 }
 

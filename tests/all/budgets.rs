@@ -302,3 +302,129 @@ fn pool_values_over_the_limit_release_their_charge_from_the_header() {
     alloc.collect_remote_frees();
     assert_eq!(alloc.stats().heap.live_bytes, 0);
 }
+
+#[test]
+fn a_panicking_listener_leaves_no_phantom_charge() {
+    // Issue 9, item 10: the charge was added, the listener panicked, and the
+    // unwind skipped the revert; a 100-byte box was then refused with FA301
+    // while nothing was live.
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    alloc.budgets().set_global_limits(None, Some(160));
+    alloc.budgets().on_event(|event| {
+        if matches!(
+            event,
+            BudgetEvent::NewPeak { .. } | BudgetEvent::HardLimitExceeded { .. }
+        ) {
+            panic!("telemetry bug");
+        }
+    });
+    let capture = framealloc::diagnostics::Capture::start();
+    let first = alloc
+        .pool_box([0u8; 100])
+        .expect("the listener's panic is caught");
+    assert_eq!(*first, [0; 100]);
+    assert_eq!(alloc.budgets().global_usage().used, 112);
+    let refused = alloc.pool_box([0u8; 100]).unwrap_err();
+    assert_eq!(refused.code(), "FA301");
+    assert_eq!(
+        alloc.budgets().global_usage().used,
+        112,
+        "the refusal charged nothing"
+    );
+    drop(first);
+    assert_eq!(alloc.budgets().global_usage().used, 0);
+    let again = alloc
+        .pool_box([1u8; 100])
+        .expect("nothing is live, so 100 bytes fit");
+    assert_eq!(again[99], 1);
+    let seen = capture.finish();
+    let codes: Vec<&str> = seen.iter().map(|d| d.code).collect();
+    assert_eq!(codes, ["FA303", "FA303", "FA301"], "{seen:?}");
+    assert!(seen[0].note.as_deref().unwrap().contains("telemetry bug"));
+}
+
+#[test]
+fn a_removed_listener_is_not_called_and_frees_what_it_held() {
+    // Issue 9, item 13: a listener holding a clone of its allocator kept it
+    // alive for ever.
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    let gone = alloc.downgrade();
+    let calls = Arc::new(Mutex::new(0));
+    let (held, counted) = (alloc.clone(), calls.clone());
+    let id = alloc.budgets().on_event(move |_| {
+        let _ = held.stats();
+        *counted.lock().unwrap() += 1;
+    });
+    drop(alloc.pool_box(0u64).unwrap());
+    let before = *calls.lock().unwrap();
+    assert!(before > 0);
+    assert!(alloc.budgets().remove_listener(id));
+    assert!(!alloc.budgets().remove_listener(id));
+    drop(alloc.pool_box([0u8; 64]).unwrap());
+    assert_eq!(
+        *calls.lock().unwrap(),
+        before,
+        "removed listeners are not called"
+    );
+    drop(alloc);
+    assert!(
+        gone.upgrade().is_none(),
+        "the clone the listener held went with it"
+    );
+}
+
+#[test]
+fn a_listener_holding_a_weak_handle_does_not_keep_the_allocator() {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    let gone = alloc.downgrade();
+    let weak = alloc.downgrade();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    alloc.budgets().on_event(move |_| {
+        if let Some(alloc) = weak.upgrade() {
+            sink.lock()
+                .unwrap()
+                .push(alloc.budgets().global_usage().used);
+        }
+    });
+    let boxed = alloc.pool_box(0u64).unwrap();
+    assert_eq!(*seen.lock().unwrap(), [8]);
+    drop(boxed);
+    drop(alloc);
+    assert!(gone.upgrade().is_none());
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "needs the system allocator to refuse a 16 TiB block")]
+fn bytes_the_system_refuses_raise_no_peak_and_no_event() {
+    // Issue 9, item 14: budgets charged before asking the global allocator,
+    // so a refused 16 TiB block left a 16 TiB peak and fired `NewPeak`.
+    let (alloc, events) = budgeted();
+    alloc.budgets().set_global_limits(Some(1 << 20), None);
+    type Huge = [u8; 1 << 44];
+    let error = alloc.heap_alloc_uninit::<Huge>().unwrap_err();
+    assert_eq!(error.code(), "FA005");
+    let error = alloc.pool_alloc_uninit::<Huge>().unwrap_err();
+    assert_eq!(error.code(), "FA005");
+    let huge_frames = SmartAlloc::new(
+        AllocConfig::default()
+            .with_budgets(true)
+            .with_frame_arena_size(usize::MAX),
+    );
+    let frame_events = Arc::new(Mutex::new(Vec::new()));
+    let sink = frame_events.clone();
+    huge_frames
+        .budgets()
+        .on_event(move |event| sink.lock().unwrap().push(*event));
+    let frame = huge_frames.begin_frame();
+    let layout = std::alloc::Layout::from_size_align(1 << 44, 8).unwrap();
+    assert_eq!(frame.try_alloc_layout(layout).unwrap_err().code(), "FA005");
+    for (budgets, events) in [
+        (alloc.budgets(), &events),
+        (huge_frames.budgets(), &frame_events),
+    ] {
+        let usage = budgets.global_usage();
+        assert_eq!((usage.used, usage.peak), (0, 0));
+        assert_eq!(*events.lock().unwrap(), []);
+    }
+}

@@ -100,6 +100,7 @@ fn every_table_code_can_be_emitted_with_its_own_text() {
         fa_emit!(FA202);
         fa_emit!(FA301);
         fa_emit!(FA302);
+        fa_emit!(FA303);
         fa_emit!(FA401);
         fa_emit!(FA402);
         fa_emit!(FA901);

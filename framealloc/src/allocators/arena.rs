@@ -25,6 +25,7 @@ use core::ptr::NonNull;
 
 use super::chunk::{CHUNK_ALIGN, Chunk, ChunkPool};
 use super::counter::Counter;
+use crate::budget::Events;
 use crate::error::AllocError;
 
 /// Every allocation's size is rounded up to this, so the cursor stays aligned
@@ -44,6 +45,47 @@ pub(crate) struct ArenaLimits {
     pub(crate) first_chunk: usize,
     /// Meters chunks taken from the system, when budgets are on.
     pub(crate) budgets: Option<std::sync::Arc<crate::budget::BudgetManager>>,
+}
+
+impl ArenaLimits {
+    /// A chunk from the global allocator, charged to the global budget when
+    /// budgets are on. The charge counts (and raises the peak) only once
+    /// the system has handed the memory over; the events go to `events`.
+    fn new_chunk(
+        &self,
+        capacity: usize,
+        align: usize,
+        events: &mut Events,
+    ) -> Result<Chunk, AllocError> {
+        let reservation = match &self.budgets {
+            Some(budgets) => Some(budgets.reserve(0, capacity, events)?),
+            None => None,
+        };
+        match Chunk::allocate(capacity, align, self.budgets.clone()) {
+            Some(chunk) => {
+                if let (Some(budgets), Some(reservation)) = (&self.budgets, reservation) {
+                    budgets.commit(reservation, events);
+                }
+                Ok(chunk)
+            }
+            None => {
+                if let (Some(budgets), Some(reservation)) = (&self.budgets, reservation) {
+                    budgets.cancel(reservation);
+                }
+                Err(AllocError::OutOfMemory {
+                    requested: capacity,
+                })
+            }
+        }
+    }
+
+    /// Delivers budget events decided on the way; only where no arena is
+    /// borrowed.
+    fn emit(&self, events: Events) {
+        if let Some(budgets) = &self.budgets {
+            budgets.emit_all(events);
+        }
+    }
 }
 
 /// Figures the owning thread publishes for other threads' `stats()` calls.
@@ -194,14 +236,20 @@ impl Arena {
             .chunks
             .get(next)
             .is_some_and(|chunk| chunk.fits(need, align));
+        // Budget events wait until the allocation is done and nothing is
+        // borrowed: a listener may open a frame on this very arena.
+        let mut events = Events::default();
         if !reuse {
-            // No borrow is held while a chunk is acquired: budget listeners
-            // and diagnostics sinks run in there and may open a frame on
-            // this very arena.
+            // No borrow is held while a chunk is acquired: diagnostics sinks
+            // run on the refusal path and may open a frame here too.
             let reserved = self.chunks.borrow().reserved;
-            let chunk = self
-                .acquire_chunk(reserved, layout, limits)
-                .map_err(crate::diagnostics::reported)?;
+            let chunk = match self.acquire_chunk(reserved, layout, limits, &mut events) {
+                Ok(chunk) => chunk,
+                Err(error) => {
+                    limits.emit(events);
+                    return Err(crate::diagnostics::reported(error));
+                }
+            };
             let mut list = self.chunks.borrow_mut();
             list.reserved += chunk.capacity();
             // Re-read the position: a nested frame may have moved it.
@@ -213,11 +261,13 @@ impl Arena {
         let list = self.chunks.borrow();
         self.enter_chunk(&list.chunks[next], next + 1);
         drop(list);
-        self.bump(size, align).ok_or_else(|| {
+        let result = self.bump(size, align).ok_or_else(|| {
             crate::diagnostics::reported(AllocError::Internal {
                 what: "a fresh frame chunk could not hold the allocation it was sized for",
             })
-        })
+        });
+        limits.emit(events);
+        result
     }
 
     fn acquire_chunk(
@@ -225,6 +275,7 @@ impl Arena {
         reserved: usize,
         layout: Layout,
         limits: &ArenaLimits,
+        events: &mut Events,
     ) -> Result<Chunk, AllocError> {
         // The bump path rounds every size up to `MIN_ALIGN`, so every
         // comparison below uses the rounded size: a chunk sized to the raw
@@ -245,14 +296,7 @@ impl Arena {
         }
         let growth = reserved.clamp(limits.first_chunk, MAX_GROWTH_CHUNK.max(limits.first_chunk));
         let capacity = growth.max(need).min(room);
-        if let Some(budgets) = &limits.budgets {
-            // Frame chunks count against the global budget (FA301).
-            budgets.charge(0, capacity)?;
-        }
-        let chunk = Chunk::allocate(capacity, align.max(CHUNK_ALIGN), limits.budgets.clone());
-        let chunk = chunk.ok_or(AllocError::OutOfMemory {
-            requested: capacity,
-        })?;
+        let chunk = limits.new_chunk(capacity, align.max(CHUNK_ALIGN), events)?;
         self.published.chunk_allocations.add(1);
         Ok(chunk)
     }
@@ -377,9 +421,21 @@ impl Arena {
         published.bytes.add(bytes as u64);
         published.peak_frame_bytes.raise_to(bytes as u64);
 
-        let mut list = self.chunks.borrow_mut();
         let mut used = self.entered.get();
-        if used > 1 && self.merge_chunks(&mut list, used, limits) {
+        // A merged chunk is made before the list is borrowed, and its budget
+        // events wait until the arena is reset: a listener may open a frame
+        // on this arena, and it must find the arena borrowed by no one and
+        // in a consistent state.
+        let mut events = Events::default();
+        let merged = (used > 1)
+            .then(|| self.merged_chunk(used, limits, &mut events))
+            .flatten();
+        let mut list = self.chunks.borrow_mut();
+        if let Some(chunk) = merged {
+            // The old chunks are freed here (and their budget released).
+            drop(list.chunks.splice(..used, [chunk]));
+            list.reserved = list.chunks.iter().map(Chunk::capacity).sum();
+            self.publish_holdings(&list);
             used = 1;
         }
         let keep = used.max(list.used_last_frame);
@@ -401,30 +457,30 @@ impl Arena {
             }
             None => self.entered.set(0),
         }
+        drop(list);
+        limits.emit(events);
     }
 
-    /// Replaces the first `used` chunks with one chunk as large as all of
-    /// them, so the next frame of the same size runs in a single chunk: no
-    /// chunk changes, and a growing `Vec` stays in place. Best effort: on a
-    /// budget refusal or allocation failure the chunks stay as they are.
-    /// Returns whether it merged.
-    fn merge_chunks(&self, list: &mut ChunkList, used: usize, limits: &ArenaLimits) -> bool {
-        let merged = &list.chunks[..used];
-        let total: usize = merged.iter().map(Chunk::capacity).sum();
-        let align = merged.iter().map(Chunk::align).max().unwrap_or(CHUNK_ALIGN);
-        if let Some(budgets) = &limits.budgets
-            && budgets.charge(0, total).is_err()
-        {
-            return false;
-        }
-        let Some(chunk) = Chunk::allocate(total, align, limits.budgets.clone()) else {
-            return false;
+    /// One chunk as large as the first `used` chunks together, so the next
+    /// frame of the same size runs in a single chunk: no chunk changes, and
+    /// a growing `Vec` stays in place. Best effort: `None` on a budget
+    /// refusal or allocation failure, and the chunks then stay as they are.
+    fn merged_chunk(
+        &self,
+        used: usize,
+        limits: &ArenaLimits,
+        events: &mut Events,
+    ) -> Option<Chunk> {
+        let (total, align) = {
+            let list = self.chunks.borrow();
+            let merged = &list.chunks[..used];
+            let total: usize = merged.iter().map(Chunk::capacity).sum();
+            let align = merged.iter().map(Chunk::align).max().unwrap_or(CHUNK_ALIGN);
+            (total, align)
         };
+        let chunk = limits.new_chunk(total, align, events).ok()?;
         self.published.chunk_allocations.add(1);
-        // The old chunks are freed here (and their budget released).
-        drop(list.chunks.splice(..used, [chunk]));
-        self.publish_holdings(list);
-        true
+        Some(chunk)
     }
 
     /// Whether `ptr .. ptr + size` is the most recent allocation: it ends

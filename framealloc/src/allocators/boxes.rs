@@ -93,6 +93,31 @@ macro_rules! owning_box {
             }
         }
 
+        impl<T> $name<MaybeUninit<T>> {
+            /// Takes the value as initialised, without moving it.
+            ///
+            /// # Safety
+            ///
+            /// - The value is fully initialised as a `T` (as for
+            ///   [`MaybeUninit::assume_init`]).
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let mut slot = alloc.", stringify!($method), "(std::mem::MaybeUninit::<u64>::uninit())?;\n",
+                "slot.write(7);\n",
+                "// SAFETY: written just above.\n",
+                "let value = unsafe { framealloc::", stringify!($name), "::assume_init(slot) };\n",
+                "assert_eq!(*value, 7);\n# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
+            pub unsafe fn assume_init(boxed: Self) -> $name<T> {
+                let boxed = ManuallyDrop::new(boxed);
+                // SAFETY: `MaybeUninit<T>` has `T`'s layout, so the memory
+                // and its backing serve a `T`, which the caller promises is
+                // initialised.
+                unsafe { $name::from_raw(boxed.raw) }
+            }
+        }
+
         impl<T> Deref for $name<T> {
             type Target = T;
             #[inline]
@@ -255,6 +280,13 @@ fn emplace<T, B: Backing>((ptr, raw): (NonNull<T>, B), make: impl FnOnce() -> T)
     // SAFETY: fresh memory for a `T`.
     unsafe { ptr.as_ptr().write(value) };
     raw
+}
+
+/// Room for a `T` on the heap intent, uninitialised.
+pub(crate) fn heap_box_uninit<T>(pools: Pools<'_>) -> Result<HeapBox<MaybeUninit<T>>, AllocError> {
+    let (_, raw) = allocate_heap::<MaybeUninit<T>>(pools)?;
+    // SAFETY: a `MaybeUninit` needs no initialisation.
+    Ok(unsafe { HeapBox::from_raw(raw) })
 }
 
 /// Room for a `T` in the pool, uninitialised.

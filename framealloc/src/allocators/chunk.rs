@@ -34,22 +34,10 @@ unsafe impl Send for Chunk {}
 
 impl Chunk {
     /// Allocates a chunk of at least `capacity` bytes aligned to at least
-    /// `align`, already charged to `budget` (released on drop, or here if
-    /// the allocation fails). Returns `None` when the layout is impossible
-    /// or the global allocator refuses.
+    /// `align`, whose bytes are charged to `budget` (released on drop; the
+    /// caller charged them). Returns `None` when the layout is impossible or
+    /// the global allocator refuses.
     pub(crate) fn allocate(
-        capacity: usize,
-        align: usize,
-        budget: Option<Arc<BudgetManager>>,
-    ) -> Option<Chunk> {
-        let chunk = Self::allocate_raw(capacity, align, budget.clone());
-        if let (None, Some(budget)) = (&chunk, budget) {
-            budget.release(0, capacity);
-        }
-        chunk
-    }
-
-    fn allocate_raw(
         capacity: usize,
         align: usize,
         budget: Option<Arc<BudgetManager>>,

@@ -11,7 +11,7 @@ use super::local_heap::{HEAP_ALIGN, LocalHeap};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
 use super::thread_heap::{cached_heap, if_cached, owns_open, token, with_current_heap};
-use crate::budget::current_tag_index;
+use crate::budget::{Events, current_tag_index};
 use crate::error::AllocError;
 
 /// The raw parts of a box: where its value is, and how to give the memory
@@ -232,16 +232,20 @@ fn allocate_slow(
 ) -> Result<Fresh, AllocError> {
     let class = (class < state.class_limit).then_some(class);
     let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
-    let (tag, charge) = if state.budgets_enabled {
+    let mut events = Events::default();
+    let (tag, reservation) = if state.budgets_enabled {
         let tag = current_tag_index();
-        state
-            .budgets
-            .charge(tag, bytes)
-            .map_err(crate::diagnostics::reported)?;
-        (tag, tag + 1)
+        match state.budgets.reserve(tag, bytes, &mut events) {
+            Ok(reservation) => (tag, Some(reservation)),
+            Err(error) => {
+                state.budgets.emit_all(events);
+                return Err(crate::diagnostics::reported(error));
+            }
+        }
     } else {
-        (0, 0)
+        (0, None)
     };
+    let charge = if reservation.is_some() { tag + 1 } else { 0 };
     let result = with_current_heap(state, |heap| {
         if let Some(class) = class {
             let slot = heap.alloc_slot(class).ok_or(AllocError::OutOfMemory {
@@ -298,8 +302,13 @@ fn allocate_slow(
             heap_block: intent == Intent::Pool,
         })
     });
-    if result.is_err() && charge != 0 {
-        state.budgets.release(tag, bytes);
+    // The bytes count (and may raise the peak) only once they exist.
+    if let Some(reservation) = reservation {
+        match &result {
+            Ok(_) => state.budgets.commit(reservation, &mut events),
+            Err(_) => state.budgets.cancel(reservation),
+        }
+        state.budgets.emit_all(events);
     }
     result.map_err(crate::diagnostics::reported)
 }

@@ -4,7 +4,7 @@
 mod tag;
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 pub(crate) use tag::current_index as current_tag_index;
@@ -126,6 +126,48 @@ impl Meter {
 
 type Listener = Arc<dyn Fn(&BudgetEvent) + Send + Sync>;
 
+/// Names a listener registered with [`BudgetManager::on_event`], so it can
+/// be removed with [`BudgetManager::remove_listener`].
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
+/// let id = alloc.budgets().on_event(|event| eprintln!("{event:?}"));
+/// assert!(alloc.budgets().remove_listener(id));
+/// assert!(!alloc.budgets().remove_listener(id), "already removed");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// Events decided while the allocator's state was being changed, emitted
+/// afterwards by [`BudgetManager::emit_all`] at a point where listeners may
+/// do anything (allocate, open a frame). At most four per charge: a soft
+/// limit and a peak for the global budget and for the tag.
+#[derive(Default)]
+#[must_use = "decided events must be emitted with `BudgetManager::emit_all`"]
+pub(crate) struct Events {
+    pending: [Option<BudgetEvent>; 4],
+}
+
+impl Events {
+    fn push(&mut self, event: BudgetEvent) {
+        if let Some(slot) = self.pending.iter_mut().find(|slot| slot.is_none()) {
+            *slot = Some(event);
+        }
+    }
+}
+
+/// Bytes reserved under the budgets for an allocation that has not
+/// happened yet: [`commit`](BudgetManager::commit) it once the memory
+/// exists (peaks and soft limits are recorded then), or
+/// [`cancel`](BudgetManager::cancel) it if the memory could not be had.
+#[must_use = "a reservation must be committed or cancelled"]
+pub(crate) struct Reservation {
+    tag_index: u32,
+    bytes: usize,
+    global_after: usize,
+    tag_after: Option<usize>,
+}
+
 /// Global and per-tag memory budgets of one allocator.
 ///
 /// Reach it with [`SmartAlloc::budgets`](crate::SmartAlloc::budgets). It
@@ -137,7 +179,9 @@ type Listener = Arc<dyn Fn(&BudgetEvent) + Send + Sync>;
 /// and to the thread's current [`AllocationTag`], released when the box
 /// drops), and frame chunks taken from the system (global budget only,
 /// released when the chunk is freed). Past a hard limit the allocation is
-/// refused with FA301 (global) or FA302 (tag).
+/// refused with FA301 (global) or FA302 (tag). Bytes count toward usage,
+/// peaks and soft limits only once the global allocator has handed them
+/// over: a request the system refuses (FA005) leaves no trace.
 ///
 /// # Example
 ///
@@ -161,7 +205,8 @@ pub struct BudgetManager {
     global: Meter,
     /// Indexed by tag id (0 unused); empty when disabled.
     tags: Box<[Meter]>,
-    listeners: RwLock<Vec<Listener>>,
+    listeners: RwLock<Vec<(ListenerId, Listener)>>,
+    next_listener: AtomicU64,
     has_listeners: AtomicBool,
 }
 
@@ -177,6 +222,7 @@ impl BudgetManager {
             global: Meter::unlimited(),
             tags,
             listeners: RwLock::default(),
+            next_listener: AtomicU64::new(0),
             has_listeners: AtomicBool::new(false),
         }
     }
@@ -249,69 +295,159 @@ impl BudgetManager {
             .unwrap_or_default()
     }
 
-    /// Registers a listener for [`BudgetEvent`]s. It runs on the thread
-    /// that allocated, inside the allocation call, so keep it short.
+    /// Registers a listener for [`BudgetEvent`]s and returns its id, for
+    /// [`remove_listener`](Self::remove_listener).
+    ///
+    /// The listener runs on the thread that allocated, once the allocator's
+    /// own state is consistent again, so it may allocate, open a frame or
+    /// read statistics; keep it short all the same. If it panics, the panic
+    /// is caught and reported as FA303, and the allocation goes on.
+    ///
+    /// The listener lives as long as the allocator (or until removed). A
+    /// listener that needs the allocator should capture a
+    /// [`WeakAlloc`](crate::WeakAlloc) from
+    /// [`SmartAlloc::downgrade`](crate::SmartAlloc::downgrade): a captured
+    /// `SmartAlloc` clone would keep the allocator alive for ever.
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
-    /// alloc.budgets().on_event(|event| eprintln!("budget: {event:?}"));
+    /// let weak = alloc.downgrade();
+    /// alloc.budgets().on_event(move |event| {
+    ///     if let Some(alloc) = weak.upgrade() {
+    ///         eprintln!("budget: {event:?}, {} pool bytes live", alloc.stats().pool.live_bytes);
+    ///     }
+    /// });
     /// ```
-    pub fn on_event(&self, listener: impl Fn(&BudgetEvent) + Send + Sync + 'static) {
+    pub fn on_event(&self, listener: impl Fn(&BudgetEvent) + Send + Sync + 'static) -> ListenerId {
+        let id = ListenerId(self.next_listener.fetch_add(1, Ordering::Relaxed));
         let mut listeners = self
             .listeners
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        listeners.push(Arc::new(listener));
+        listeners.push((id, Arc::new(listener)));
         self.has_listeners.store(true, Ordering::Release);
+        id
+    }
+
+    /// Removes the listener `id`; returns whether it was registered. An
+    /// event being delivered on another thread right now may still reach
+    /// it once.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
+    /// let keeps_alive = alloc.clone();
+    /// let id = alloc.budgets().on_event(move |_| drop(keeps_alive.stats()));
+    /// alloc.budgets().remove_listener(id); // the clone it held is dropped
+    /// ```
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        let removed = {
+            let mut listeners = self
+                .listeners
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let index = listeners.iter().position(|(each, _)| *each == id);
+            let removed = index.map(|index| listeners.remove(index));
+            self.has_listeners
+                .store(!listeners.is_empty(), Ordering::Release);
+            removed
+        };
+        // Dropped outside the lock: the listener may own allocator handles.
+        removed.is_some()
+    }
+
+    /// Delivers events decided earlier. Call it where nothing of the
+    /// allocator is borrowed or locked: listeners may allocate.
+    pub(crate) fn emit_all(&self, events: Events) {
+        for event in events.pending.into_iter().flatten() {
+            self.emit(event);
+        }
     }
 
     fn emit(&self, event: BudgetEvent) {
         if !self.has_listeners.load(Ordering::Acquire) {
             return;
         }
-        // Clone the list so a listener may register another without
+        // Clone the list so a listener may register or remove one without
         // deadlocking.
-        let listeners = self
+        let listeners: Vec<Listener> = self
             .listeners
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
+            .iter()
+            .map(|(_, listener)| listener.clone())
+            .collect();
         for listener in listeners {
-            listener(&event);
+            // Every figure is settled before events are emitted, so an
+            // unwind from a listener could not corrupt them; it is caught
+            // all the same, so that a telemetry bug does not take an
+            // allocation (or a frame's end) down with it.
+            let outcome =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| listener(&event)));
+            if let Err(payload) = outcome {
+                crate::diagnostics::report(
+                    "FA303",
+                    format_args!(
+                        "a budget listener panicked while handling {event:?}: {}",
+                        crate::diagnostics::panic_message(payload.as_ref())
+                    ),
+                );
+            }
         }
     }
 
-    /// Charges `bytes` to the global budget and to the tag with id
-    /// `tag_index` (0 = none). Both are reserved first and checked second,
-    /// so a refusal by either leaves nothing charged and no peak or soft
-    /// event is reported for the refused bytes. The caller reports the
-    /// error as a diagnostic.
-    pub(crate) fn charge(&self, tag_index: u32, bytes: usize) -> Result<(), AllocError> {
+    /// Reserves `bytes` under the global budget and the budget of the tag
+    /// with id `tag_index` (0 = none), or refuses when either would pass its
+    /// hard limit: then nothing stays reserved and the refusal event is
+    /// added to `events`. The caller reports the error as a diagnostic.
+    pub(crate) fn reserve(
+        &self,
+        tag_index: u32,
+        bytes: usize,
+        events: &mut Events,
+    ) -> Result<Reservation, AllocError> {
         let tag = AllocationTag::from_index(tag_index).zip(self.tags.get(tag_index as usize));
         let global_before = self.global.used.fetch_add(bytes, Ordering::AcqRel);
         let tag_before = tag.map(|(_, meter)| meter.used.fetch_add(bytes, Ordering::AcqRel));
-        let refused = self
-            .over_hard_limit(&self.global, None, global_before, bytes)
-            .or_else(|| {
-                tag.zip(tag_before).and_then(|((tag, meter), before)| {
-                    self.over_hard_limit(meter, Some(tag), before, bytes)
-                })
-            });
-        if let Some(error) = refused {
+        let refused = over_hard_limit(&self.global, None, global_before, bytes).or_else(|| {
+            tag.zip(tag_before)
+                .and_then(|((tag, meter), before)| over_hard_limit(meter, Some(tag), before, bytes))
+        });
+        if let Some((error, event)) = refused {
             self.global.used.fetch_sub(bytes, Ordering::AcqRel);
             if let Some((_, meter)) = tag {
                 meter.used.fetch_sub(bytes, Ordering::AcqRel);
             }
+            events.push(event);
             return Err(error);
         }
-        self.after_charge(&self.global, None, global_before + bytes);
-        if let Some(((tag, meter), before)) = tag.zip(tag_before) {
-            self.after_charge(meter, Some(tag), before + bytes);
-        }
-        Ok(())
+        Ok(Reservation {
+            tag_index: if tag.is_some() { tag_index } else { 0 },
+            bytes,
+            global_after: global_before.saturating_add(bytes),
+            tag_after: tag_before.map(|before| before.saturating_add(bytes)),
+        })
     }
 
-    /// Gives back what `charge` took.
+    /// The reserved memory exists: records peaks and soft-limit crossings
+    /// (their events go to `events`).
+    pub(crate) fn commit(&self, reservation: Reservation, events: &mut Events) {
+        self.after_charge(&self.global, None, reservation.global_after, events);
+        if let (Some(after), Some(tag), Some(meter)) = (
+            reservation.tag_after,
+            AllocationTag::from_index(reservation.tag_index),
+            self.tags.get(reservation.tag_index as usize),
+        ) {
+            self.after_charge(meter, Some(tag), after, events);
+        }
+    }
+
+    /// The reserved memory could not be had: gives the bytes back, with no
+    /// event.
+    pub(crate) fn cancel(&self, reservation: Reservation) {
+        self.release(reservation.tag_index, reservation.bytes);
+    }
+
+    /// Gives back what a committed reservation took.
     pub(crate) fn release(&self, tag_index: u32, bytes: usize) {
         self.release_meter(&self.global, bytes);
         if let Some(meter) = self.tags.get(tag_index as usize).filter(|_| tag_index != 0) {
@@ -319,52 +455,24 @@ impl BudgetManager {
         }
     }
 
-    /// The refusal (reported to listeners) if `before + bytes` passes the
-    /// meter's hard limit.
-    fn over_hard_limit(
+    /// Soft-limit and peak events once a charge has stuck.
+    fn after_charge(
         &self,
         meter: &Meter,
         tag: Option<AllocationTag>,
-        before: usize,
-        bytes: usize,
-    ) -> Option<AllocError> {
-        let limit = meter.hard.load(Ordering::Relaxed);
-        if before.saturating_add(bytes) <= limit {
-            return None;
-        }
-        self.emit(BudgetEvent::HardLimitExceeded {
-            tag,
-            requested: bytes,
-            used: before,
-            limit,
-        });
-        Some(match tag {
-            None => AllocError::GlobalBudgetExceeded {
-                requested: bytes,
-                used: before,
-                limit,
-            },
-            Some(tag) => AllocError::TagBudgetExceeded {
-                tag,
-                requested: bytes,
-                used: before,
-                limit,
-            },
-        })
-    }
-
-    /// Soft-limit and peak events once a charge has stuck.
-    fn after_charge(&self, meter: &Meter, tag: Option<AllocationTag>, after: usize) {
+        after: usize,
+        events: &mut Events,
+    ) {
         let soft = meter.soft.load(Ordering::Relaxed);
         if after > soft && !meter.soft_reported.swap(true, Ordering::AcqRel) {
-            self.emit(BudgetEvent::SoftLimitExceeded {
+            events.push(BudgetEvent::SoftLimitExceeded {
                 tag,
                 used: after,
                 limit: soft,
             });
         }
         if after > meter.peak.fetch_max(after, Ordering::AcqRel) {
-            self.emit(BudgetEvent::NewPeak { tag, peak: after });
+            events.push(BudgetEvent::NewPeak { tag, peak: after });
         }
     }
 
@@ -374,6 +482,40 @@ impl BudgetManager {
             meter.soft_reported.store(false, Ordering::Release);
         }
     }
+}
+
+/// The refusal, and its event, if `before + bytes` passes the meter's hard
+/// limit.
+fn over_hard_limit(
+    meter: &Meter,
+    tag: Option<AllocationTag>,
+    before: usize,
+    bytes: usize,
+) -> Option<(AllocError, BudgetEvent)> {
+    let limit = meter.hard.load(Ordering::Relaxed);
+    if before.saturating_add(bytes) <= limit {
+        return None;
+    }
+    let event = BudgetEvent::HardLimitExceeded {
+        tag,
+        requested: bytes,
+        used: before,
+        limit,
+    };
+    let error = match tag {
+        None => AllocError::GlobalBudgetExceeded {
+            requested: bytes,
+            used: before,
+            limit,
+        },
+        Some(tag) => AllocError::TagBudgetExceeded {
+            tag,
+            requested: bytes,
+            used: before,
+            limit,
+        },
+    };
+    Some((error, event))
 }
 
 fn set_limits(meter: &Meter, soft: Option<usize>, hard: Option<usize>) {

@@ -69,10 +69,6 @@ pub fn __emit_code(info: &'static CodeInfo, details: Option<fmt::Arguments<'_>>,
 ///
 /// Strict mode applies: this may panic. Call it where the state is
 /// consistent (before or after a refusal, never in the middle of an update).
-#[allow(
-    dead_code,
-    reason = "the entry point of the pool, budget and handle paths, which land separately"
-)]
 #[cold]
 #[inline(never)]
 pub(crate) fn report(code: &'static str, details: fmt::Arguments<'_>) {
@@ -102,6 +98,16 @@ fn report_with(code: &'static str, details: fmt::Arguments<'_>, strict: Strict) 
         }
     };
     emit(diagnostic.with_context(DiagContext::capture()), strict);
+}
+
+/// The text of a caught panic's payload (`&str` or `String`), or a
+/// placeholder.
+pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic payload that is not a string)".to_owned())
 }
 
 /// Reports `error` (its code, with its figures as the note) and hands it

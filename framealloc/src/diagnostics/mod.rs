@@ -15,6 +15,7 @@
 //! | FA202 | `begin_frame` runs while the calling thread tears down its thread-locals |
 //! | FA301 | a pool, heap or frame-chunk allocation would pass the global hard budget |
 //! | FA302 | a pool or heap allocation would pass its tag's hard budget |
+//! | FA303 | a budget listener panicked (caught; the allocation goes on) |
 //! | FA901 | an internal invariant breaks |
 //!
 //! A diagnostic goes to this thread's [`Capture`] if one is alive, else to
@@ -73,11 +74,7 @@ pub use codes::__code;
 #[doc(hidden)]
 pub use emit::__emit_code;
 
-#[allow(
-    unused_imports,
-    reason = "`report` is the entry point of the pool, budget and handle paths, which land separately"
-)]
-pub(crate) use emit::{report, report_during_teardown, reported};
+pub(crate) use emit::{panic_message, report, report_during_teardown, reported};
 
 /// The guide's examples (`docs/diagnostics.md`), compiled and run as doc
 /// tests.
