@@ -333,7 +333,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn collect_remote_frees(&self) {
-        with_current_heap(&self.shared.pools, |heap| heap.collect(false));
+        with_current_heap(&self.shared.pools, LocalHeap::collect);
     }
 
     /// Pool and heap figures of the calling thread's heap.
@@ -346,7 +346,9 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn thread_stats(&self) -> ThreadStats {
-        with_current_heap(&self.shared.pools, ThreadStats::of)
+        with_current_heap(&self.shared.pools, |heap| {
+            ThreadStats::of(heap, self.shared.pools.figures_of(heap))
+        })
     }
 
     /// This allocator's budgets: limits, usage and events.

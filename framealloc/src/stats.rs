@@ -1,8 +1,6 @@
 //! Allocation statistics.
 
-use core::sync::atomic::Ordering::Relaxed;
-
-use crate::allocators::local_heap::LocalHeap;
+use crate::allocators::local_heap::{HeapFigures, LocalHeap};
 use crate::shared::Shared;
 
 /// A snapshot of what an allocator has done, from [`SmartAlloc::stats`].
@@ -56,11 +54,11 @@ pub struct AllocStats {
 
 /// Pool or heap intent figures inside [`AllocStats`].
 ///
-/// Counting happens on the owning thread without atomics. A free made on
-/// another thread is counted when the owning thread takes it back: when it
-/// next refills that size class, calls
-/// [`SmartAlloc::collect_remote_frees`](crate::SmartAlloc::collect_remote_frees),
-/// or exits.
+/// Every free is counted where it happens: on the owning thread without
+/// atomics, on another thread by the one atomic operation that hands the
+/// memory back. So the figures are true whenever they are read, on any
+/// thread, with no collection first: after every box is dropped, on any
+/// thread, `live_bytes` is 0 and `allocations == deallocations`.
 ///
 /// ```
 /// let alloc = framealloc::SmartAlloc::with_defaults();
@@ -124,25 +122,21 @@ pub struct ThreadStats {
 }
 
 impl ThreadStats {
-    pub(crate) fn of(heap: &LocalHeap) -> ThreadStats {
+    pub(crate) fn of(heap: &LocalHeap, figures: HeapFigures) -> ThreadStats {
         let counters = &heap.counters;
-        let allocations = heap.pool_allocations();
-        let deallocations = heap.pool_deallocations();
-        let live = heap.pool_live_bytes();
-        let heap_live = counters.heap_live_bytes.get();
         ThreadStats {
-            owned: heap.owner.load(Relaxed) != 0,
+            owned: heap.owner_token() != 0,
             pool: IntentStats {
-                allocations,
-                deallocations,
-                live_bytes: live,
-                peak_bytes: counters.pool_peak_bytes.get().max(live),
+                allocations: figures.pool_allocs,
+                deallocations: figures.pool_frees,
+                live_bytes: figures.pool_live_bytes,
+                peak_bytes: counters.pool_peak_bytes.get().max(figures.pool_live_bytes),
             },
             heap: IntentStats {
-                allocations: counters.heap_allocs.get(),
-                deallocations: counters.heap_frees.get(),
-                live_bytes: heap_live,
-                peak_bytes: counters.heap_peak_bytes.get().max(heap_live),
+                allocations: figures.heap_allocs,
+                deallocations: figures.heap_frees,
+                live_bytes: figures.heap_live_bytes,
+                peak_bytes: counters.heap_peak_bytes.get().max(figures.heap_live_bytes),
             },
             pages: counters.pages.get(),
         }
@@ -206,7 +200,7 @@ impl AllocStats {
         let mut per_thread = Vec::new();
         shared
             .pools
-            .for_each_heap(|heap| per_thread.push(ThreadStats::of(heap)));
+            .for_each_heap(|heap, figures| per_thread.push(ThreadStats::of(heap, figures)));
         let (mut pool, mut heap) = (IntentStats::default(), IntentStats::default());
         for thread in &per_thread {
             pool.add(thread.pool);

@@ -18,6 +18,7 @@ mod frame_scopes;
 mod frame_sizes;
 mod frame_threads;
 mod pool_basics;
+mod pool_lifecycle;
 mod pool_model;
 mod pool_threads;
 mod support;

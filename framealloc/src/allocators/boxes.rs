@@ -138,12 +138,23 @@ macro_rules! owning_box {
         impl<T> Drop for $name<T> {
             #[inline(always)]
             fn drop(&mut self) {
-                // SAFETY: the box owns an initialised `T` from `allocate`,
-                // dropped and freed exactly once, here.
-                unsafe {
-                    self.ptr().as_ptr().drop_in_place();
-                    self.raw.free::<T>();
+                // Frees the memory when dropped, so that a `T` whose
+                // destructor panics still gives its memory, budget charge
+                // and count back, as `Box` does.
+                struct FreeOnExit<T, B: Backing>(B, PhantomData<T>);
+                impl<T, B: Backing> Drop for FreeOnExit<T, B> {
+                    #[inline(always)]
+                    fn drop(&mut self) {
+                        // SAFETY: an allocation for a `T` whose value was
+                        // just dropped (or whose destructor unwound), freed
+                        // exactly once, here.
+                        unsafe { self.0.free::<T>() }
+                    }
                 }
+                let _free = FreeOnExit::<T, $raw>(self.raw, PhantomData);
+                // SAFETY: the box owns an initialised `T` from `allocate`,
+                // dropped exactly once, here.
+                unsafe { self.ptr().as_ptr().drop_in_place() }
             }
         }
 

@@ -4,18 +4,24 @@
 //! A heap has at most one owner thread, recorded as a token (see
 //! `thread_heap::token`). The owner allocates and frees through `Cell`s with
 //! no synchronisation; any other thread frees by pushing the slot onto the
-//! page's remote queue. When the owner exits, the heap goes idle and the next
-//! new thread adopts it, pages and all.
+//! page's remote stack, which counts it (see `pool_page`). When the owner
+//! exits, the heap goes idle and the next new thread adopts it, pages and
+//! all. Who may touch what, and when a heap is released, is written down in
+//! `pool_state`.
 //!
-//! Counters are written by the owner only (relaxed load + store: no
-//! read-modify-write on the fast path) and read by `stats()` anywhere.
+//! Counters are written by one thread at a time (release stores, no
+//! read-modify-write on the fast path; see `counter`) and read anywhere.
+//! Every free is counted where it happens: by the owner in its class's
+//! `frees`, by another thread in the page's remote word (pool) or in the
+//! heap's remote words (heap intent). So a reader sees true figures without
+//! any collection.
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::counter::Counter;
-use super::pool_page::{CLASS_SIZES, CLASSES, PageHeader, Slot, pop_slot, push_slot};
+use super::pool_page::{CLASS_SIZES, CLASSES, Closed, PageHeader, Slot, pop_slot, push_slot};
 use super::pool_state::PoolState;
 
 /// One size class of a heap: its free list and its counters, together on
@@ -26,13 +32,14 @@ struct SizeClass {
     /// allocation fast path pops here, the owner's frees push here.
     free: Cell<*mut Slot>,
     allocs: Counter,
+    /// Slots the owner freed itself.
     frees: Counter,
-}
-
-impl SizeClass {
-    fn live(&self) -> u64 {
-        self.allocs.get() - self.frees.get()
-    }
+    /// Slots other threads freed into pages this heap has since given back
+    /// (the pages' remote counts, retired under the pages lock).
+    retired: Counter,
+    /// Slots the owner took back from its pages' remote stacks (owner only;
+    /// for the peak estimate).
+    collected: Cell<u64>,
 }
 
 /// The owner's figures for one heap (the pool's per-class counts live in
@@ -41,9 +48,10 @@ impl SizeClass {
 pub(crate) struct HeapCounters {
     pub(crate) pool_peak_bytes: Counter,
     pub(crate) heap_allocs: Counter,
+    /// Heap-intent blocks the owner freed itself.
     pub(crate) heap_frees: Counter,
-    /// Heap-intent bytes live, as far as the owner knows (remote frees are
-    /// subtracted when collected).
+    /// Heap-intent bytes allocated minus the bytes the owner freed (frees
+    /// by other threads are in `RemoteHeapFrees`).
     pub(crate) heap_live_bytes: Counter,
     pub(crate) heap_peak_bytes: Counter,
     pub(crate) pages: Counter,
@@ -52,18 +60,31 @@ pub(crate) struct HeapCounters {
 #[repr(align(64))]
 struct RemoteFlags([AtomicBool; CLASSES]);
 
+/// Heap-intent frees made by other threads: counted where they happen.
+#[repr(align(64))]
+struct RemoteHeapFrees {
+    /// The number of frees, shifted left by one, with [`HEAP_CLOSED`] in bit
+    /// 0: a free and the close are ordered by this one word, as for a
+    /// page's remote word.
+    frees: AtomicU64,
+    /// Their bytes.
+    bytes: AtomicU64,
+}
+
+const HEAP_CLOSED: u64 = 1;
+
 /// Bit of [`LocalHeap::owner`] set once the allocator closed, so that the
 /// owner's free path notices the close through the compare it makes anyway.
-pub(crate) const CLOSED: usize = 2;
+pub(crate) const CLOSED: u64 = 2;
 
 /// Bit of [`LocalHeap::owner`] set for good in the heaps of an allocator
 /// with budgets on: no thread's token matches such a word, so every
 /// heap-block free of that allocator takes the slow path, which reads the
 /// block's charge.
-pub(crate) const BUDGETED: usize = 4;
+pub(crate) const BUDGETED: u64 = 4;
 
 /// The bits of [`LocalHeap::owner`] that are not the owner's token.
-pub(crate) const OWNER_FLAGS: usize = CLOSED | BUDGETED;
+pub(crate) const OWNER_FLAGS: u64 = CLOSED | BUDGETED;
 
 /// The alignment of a heap. The header of a `PoolBox` value that went to
 /// the heap keeps the heap pointer with the budget charge in its low bits
@@ -77,11 +98,32 @@ const fn carve_batch(class: usize) -> u32 {
     if slots == 0 { 1 } else { slots as u32 }
 }
 
+/// What a heap holds, exactly, as read under the pages lock.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct HeapFigures {
+    pub(crate) pool_allocs: u64,
+    pub(crate) pool_frees: u64,
+    pub(crate) pool_live_bytes: u64,
+    pub(crate) heap_allocs: u64,
+    pub(crate) heap_frees: u64,
+    pub(crate) heap_live_bytes: u64,
+}
+
+impl HeapFigures {
+    /// Objects of either intent still live.
+    pub(crate) fn live_objects(&self) -> u64 {
+        (self.pool_allocs - self.pool_frees) + (self.heap_allocs - self.heap_frees)
+    }
+}
+
 #[repr(C, align(1024))]
 pub(crate) struct LocalHeap {
     /// Token of the owning thread (0 while idle), with [`CLOSED`] set once
     /// the allocator closed, and [`BUDGETED`] when its budgets are on.
-    pub(crate) owner: AtomicUsize,
+    owner: AtomicU64,
+    /// Never reused by another heap in this process: what pages and thread
+    /// caches name the heap by (see `pool_page::PageHeader::key`).
+    key: u64,
     pub(crate) state: *const PoolState,
     classes: [SizeClass; CLASSES],
     pub(crate) counters: HeapCounters,
@@ -93,36 +135,59 @@ pub(crate) struct LocalHeap {
     /// plain store, on a line of its own): the class's pages have remote
     /// frees to take back.
     remote_pending: RemoteFlags,
-    /// Heap-intent frees made by other threads, folded in by `collect`.
-    remote_heap_frees: AtomicU64,
-    remote_heap_bytes: AtomicU64,
-    /// Whether this heap holds a strong count on its `PoolState` (guarded by
-    /// the owner or the heaps lock).
+    remote_heap: RemoteHeapFrees,
+    /// Whether this heap holds a strong count on its `PoolState` (heaps
+    /// lock).
     pub(crate) retained: Cell<bool>,
+    /// After the close: at least the number of live objects, lowered by one
+    /// on every locked free (heaps lock; see `PoolState::free_after_close`).
+    pub(crate) live_bound: Cell<u64>,
 }
 
 const _: () = assert!(align_of::<LocalHeap>() == HEAP_ALIGN);
 
 impl LocalHeap {
     pub(crate) fn new(state: *const PoolState, budgeted: bool) -> LocalHeap {
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        // Ids stay far below 2^62, so shifting keeps them unique and leaves
+        // the page key's two tag bits free.
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         LocalHeap {
-            owner: AtomicUsize::new(if budgeted { BUDGETED } else { 0 }),
+            owner: AtomicU64::new(if budgeted { BUDGETED } else { 0 }),
+            key: id << 2,
             state,
             classes: [const {
                 SizeClass {
                     free: Cell::new(ptr::null_mut()),
                     allocs: Counter::new(),
                     frees: Counter::new(),
+                    retired: Counter::new(),
+                    collected: Cell::new(0),
                 }
             }; CLASSES],
             counters: HeapCounters::default(),
             pages: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             fresh: [const { Cell::new(ptr::null_mut()) }; CLASSES],
             remote_pending: RemoteFlags([const { AtomicBool::new(false) }; CLASSES]),
-            remote_heap_frees: AtomicU64::new(0),
-            remote_heap_bytes: AtomicU64::new(0),
+            remote_heap: RemoteHeapFrees {
+                frees: AtomicU64::new(0),
+                bytes: AtomicU64::new(0),
+            },
             retained: Cell::new(false),
+            live_bound: Cell::new(0),
         }
+    }
+
+    /// A heap of no allocator, for model tests of pages.
+    #[cfg(all(test, loom))]
+    pub(crate) fn for_model() -> LocalHeap {
+        LocalHeap::new(ptr::null(), false)
+    }
+
+    /// The heap's never-reused key (a multiple of 4).
+    #[inline(always)]
+    pub(crate) fn key(&self) -> u64 {
+        self.key
     }
 
     fn state(&self) -> &PoolState {
@@ -131,9 +196,22 @@ impl LocalHeap {
         unsafe { &*self.state }
     }
 
-    /// The owner's token, without the flag bits.
-    pub(crate) fn owner_token(&self) -> usize {
+    /// The owner word (token and flags), for the heap-block free fast path.
+    #[inline(always)]
+    pub(crate) fn owner_word(&self) -> u64 {
+        self.owner.load(Ordering::Relaxed)
+    }
+
+    /// The owner's token, without the flag bits (0: no owner).
+    pub(crate) fn owner_token(&self) -> u64 {
         self.owner.load(Ordering::SeqCst) & !OWNER_FLAGS
+    }
+
+    /// Records `token` as the owner (0: none), keeping the flags (heaps
+    /// lock).
+    pub(crate) fn set_owner(&self, token: u64) {
+        let flags = self.owner.load(Ordering::SeqCst) & OWNER_FLAGS;
+        self.owner.store(token | flags, Ordering::SeqCst);
     }
 
     /// Whether the allocator's budgets are on (its heap blocks carry their
@@ -145,6 +223,16 @@ impl LocalHeap {
     /// Whether the allocator closed (as seen by the owner's free path).
     pub(crate) fn is_closed(&self) -> bool {
         self.owner.load(Ordering::SeqCst) & CLOSED != 0
+    }
+
+    /// Marks the heap closed: the owner's heap-block fast path stops
+    /// matching, and other threads' heap-block frees are refused (they take
+    /// the locked path). Closing thread, under the heaps lock.
+    pub(crate) fn close(&self) {
+        self.owner.fetch_or(CLOSED, Ordering::SeqCst);
+        self.remote_heap
+            .frees
+            .fetch_or(HEAP_CLOSED, Ordering::AcqRel);
     }
 
     /// Takes a free slot of `class` if one is at hand (owner only): the
@@ -173,8 +261,10 @@ impl LocalHeap {
     ///
     /// # Safety
     ///
-    /// `slot` is a live slot of `class` in one of this heap's pages, not used
-    /// afterwards; the caller owns the heap.
+    /// - `slot` is a live slot of `class` in one of this heap's pages, not
+    ///   used afterwards;
+    /// - the caller owns the heap (or holds the heaps lock while it has no
+    ///   owner).
     #[inline(always)]
     pub(crate) unsafe fn push_free(&self, class: usize, slot: NonNull<u8>) {
         let class = &self.classes[class];
@@ -184,16 +274,17 @@ impl LocalHeap {
     }
 
     /// The free list of `class` is empty. In order: take back remote frees
-    /// if any were announced; carve slots from the class's fresh page; bring
-    /// in a page. `None` when the system refuses a page.
+    /// if any were announced; carve slots from the class's fresh page; take
+    /// back remote frees from any page of the class; bring in a page. `None`
+    /// when the system refuses a page.
     #[cold]
     #[inline(never)]
     fn refill(&self, class: usize) -> Option<()> {
         self.counters
             .pool_peak_bytes
-            .raise_to(self.pool_live_bytes());
+            .raise_to(self.pool_live_bytes_estimate());
         if self.remote_pending.0[class].swap(false, Ordering::Relaxed) {
-            self.collect_class(class, false);
+            self.collect_class(class);
             if !self.classes[class].free.get().is_null() {
                 return Some(());
             }
@@ -204,6 +295,12 @@ impl LocalHeap {
                 return Some(());
             }
             self.fresh[class].set(ptr::null_mut());
+        }
+        // An announcement can be missed (it is a plain flag, raised before
+        // the push); before taking a new page, look at every page's stack.
+        self.collect_class(class);
+        if !self.classes[class].free.get().is_null() {
+            return Some(());
         }
         let page = self.state().take_page(class, self)?;
         self.counters.pages.add(1);
@@ -216,20 +313,19 @@ impl LocalHeap {
         Some(())
     }
 
-    /// Takes back the remote frees of every page of `class` (owner, or the
-    /// heaps lock holder while the heap is idle). With `wait`, also waits out
-    /// frees that are half-way through their push.
-    fn collect_class(&self, class: usize, wait: bool) {
+    /// Takes back the remote frees of every page of `class` (owner only).
+    fn collect_class(&self, class: usize) {
+        let size_class = &self.classes[class];
         let mut cursor = self.pages[class].get();
         // SAFETY: list pages are live pages of this heap.
         while let Some(page) = unsafe { cursor.as_ref() } {
             cursor = page.next_in_class.get();
-            let freed = if wait {
-                page.collect_remote_all(&self.classes[class].free)
-            } else {
-                page.collect_remote(&self.classes[class].free)
-            };
-            self.classes[class].frees.add(u64::from(freed));
+            if page.has_remote() {
+                let taken = page.take_remote(&size_class.free);
+                size_class
+                    .collected
+                    .set(size_class.collected.get() + u64::from(taken));
+            }
         }
     }
 
@@ -240,14 +336,6 @@ impl LocalHeap {
         self.remote_pending.0[class].store(true, Ordering::Relaxed);
     }
 
-    /// Whether another thread announced a pool free not yet taken back.
-    pub(crate) fn remote_frees_announced(&self) -> bool {
-        self.remote_pending
-            .0
-            .iter()
-            .any(|flag| flag.load(Ordering::Relaxed))
-    }
-
     /// Hands the heap's empty pages back to the state's free list (owner
     /// only), after taking back remote frees.
     ///
@@ -255,7 +343,7 @@ impl LocalHeap {
     /// list) and its untouched slots make up its capacity. Costs one walk of
     /// each free list and of each page list.
     pub(crate) fn release_empty_pages(&self) {
-        self.collect(false);
+        self.collect();
         for class in 0..CLASSES {
             let free = &self.classes[class].free;
             // Move the free list aside, counting each page's free slots in
@@ -305,9 +393,19 @@ impl LocalHeap {
             }
             for page in released {
                 self.counters.pages.set(self.counters.pages.get() - 1);
-                self.state().release_page(page);
+                // SAFETY: an empty page of this heap, unlinked from every
+                // list, whose remote stack was taken (`collect` above); with
+                // a handle alive no thread pushes onto it any more.
+                unsafe { self.state().release_page(page, self) };
             }
         }
+    }
+
+    /// Adds the remote count of a page this heap gives back to its class's
+    /// retired count (under the pages lock, by whoever may give the page
+    /// back).
+    pub(crate) fn retire_remote_count(&self, class: usize, count: u64) {
+        self.classes[class].retired.add(count);
     }
 
     /// Every page of every class.
@@ -332,7 +430,8 @@ impl LocalHeap {
         counters.heap_peak_bytes.raise_to(live);
     }
 
-    /// Counts a heap-intent free made by the owner.
+    /// Counts a heap-intent free made by the owner (or by the heaps lock
+    /// holder while the heap has no owner).
     #[inline(always)]
     pub(crate) fn count_heap_free_local(&self, bytes: usize) {
         self.counters.heap_frees.add(1);
@@ -341,68 +440,99 @@ impl LocalHeap {
             .add((bytes as u64).wrapping_neg());
     }
 
-    /// Counts a heap-intent free made by another thread.
-    pub(crate) fn count_heap_free_remote(&self, bytes: usize) {
-        self.remote_heap_bytes
-            .fetch_add(bytes as u64, Ordering::Relaxed);
-        self.remote_heap_frees.fetch_add(1, Ordering::SeqCst);
+    /// Counts a heap-intent free made by another thread. Refused (nothing
+    /// counted) once the allocator closed, unless `even_if_closed`: the
+    /// caller then takes the locked after-close path.
+    pub(crate) fn count_heap_free_remote(
+        &self,
+        bytes: usize,
+        even_if_closed: bool,
+    ) -> Result<(), Closed> {
+        // The bytes first: until the free itself is counted the block keeps
+        // the heap alive, so a refusal can still take them back.
+        self.remote_heap
+            .bytes
+            .fetch_add(bytes as u64, Ordering::Release);
+        let mut word = self.remote_heap.frees.load(Ordering::Relaxed);
+        loop {
+            if word & HEAP_CLOSED != 0 && !even_if_closed {
+                self.remote_heap
+                    .bytes
+                    .fetch_sub(bytes as u64, Ordering::Release);
+                return Err(Closed);
+            }
+            match self.remote_heap.frees.compare_exchange_weak(
+                word,
+                word + 2,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(now) => word = now,
+            }
+        }
     }
 
-    /// Folds every remote free in (owner, or the heaps lock holder while the
-    /// heap is idle). With `wait`, also waits out frees that are half-way
-    /// through their push, so that nothing is left behind.
-    pub(crate) fn collect(&self, wait: bool) {
+    /// Takes back every remote pool free, so the slots can be reused (owner
+    /// only). Counting does not depend on it.
+    pub(crate) fn collect(&self) {
         for class in 0..CLASSES {
             self.remote_pending.0[class].store(false, Ordering::Relaxed);
-            self.collect_class(class, wait);
+            self.collect_class(class);
         }
-        let frees = self.remote_heap_frees.swap(0, Ordering::SeqCst);
-        let bytes = self.remote_heap_bytes.swap(0, Ordering::Relaxed);
-        self.counters.heap_frees.add(frees);
-        self.counters.heap_live_bytes.add(bytes.wrapping_neg());
     }
 
-    /// Pool allocations counted (any thread).
-    pub(crate) fn pool_allocations(&self) -> u64 {
-        self.classes.iter().map(|class| class.allocs.get()).sum()
-    }
-
-    /// Pool frees counted (any thread).
-    pub(crate) fn pool_deallocations(&self) -> u64 {
-        self.classes.iter().map(|class| class.frees.get()).sum()
-    }
-
-    /// Pool bytes live, by slot size (any thread).
-    pub(crate) fn pool_live_bytes(&self) -> u64 {
+    /// The owner's estimate of its pool bytes live, for the peak: it counts
+    /// remote frees only once taken back, so it may be high (owner only).
+    fn pool_live_bytes_estimate(&self) -> u64 {
         self.classes
             .iter()
             .zip(CLASS_SIZES)
-            .map(|(class, size)| class.live() * size as u64)
+            .map(|(class, size)| {
+                let freed = class.frees.get() + class.retired.get() + class.collected.get();
+                class.allocs.get().saturating_sub(freed) * size as u64
+            })
             .sum()
     }
 
-    fn live_objects(&self) -> u64 {
-        let pool: u64 = self.classes.iter().map(SizeClass::live).sum();
-        pool + self.counters.heap_allocs.get() - self.counters.heap_frees.get()
-    }
-
-    /// Collects when other threads announced pool frees or counted heap
-    /// frees not folded in yet (owner only).
-    pub(crate) fn collect_if_announced(&self) {
-        if self.remote_frees_announced() || self.remote_heap_frees.load(Ordering::SeqCst) != 0 {
-            self.collect(false);
+    /// The heap's exact figures, given `remote`: the remote counts of its
+    /// pages by class (`PoolState::remote_counts`). The caller holds the
+    /// pages lock, so no page changes hands while the figures are read.
+    ///
+    /// Every free is read before the allocations: each free counted
+    /// happened after its allocation was counted, so the figures never show
+    /// more frees than allocations.
+    pub(crate) fn figures(&self, remote: &[u64; CLASSES]) -> HeapFigures {
+        let mut figures = HeapFigures::default();
+        let remote_heap_frees = self.remote_heap.frees.load(Ordering::Acquire) >> 1;
+        let remote_heap_bytes = self.remote_heap.bytes.load(Ordering::Acquire);
+        for ((class, size), remote) in self.classes.iter().zip(CLASS_SIZES).zip(remote) {
+            let frees = remote + class.retired.get() + class.frees.get();
+            let allocs = class.allocs.get();
+            debug_assert!(frees <= allocs, "more pool frees than allocations");
+            figures.pool_frees += frees;
+            figures.pool_allocs += allocs;
+            figures.pool_live_bytes += allocs.saturating_sub(frees) * size as u64;
         }
+        let frees = remote_heap_frees + self.counters.heap_frees.get();
+        let live_bytes = self.counters.heap_live_bytes.get();
+        let allocs = self.counters.heap_allocs.get();
+        debug_assert!(frees <= allocs && remote_heap_bytes <= live_bytes);
+        figures.heap_frees = frees;
+        figures.heap_allocs = allocs;
+        figures.heap_live_bytes = live_bytes.saturating_sub(remote_heap_bytes);
+        figures
     }
 
-    /// Whether no pool slot or heap object of this heap is live (after a
-    /// `collect`).
-    pub(crate) fn is_empty(&self) -> bool {
-        self.live_objects() == 0
-    }
-
-    /// Hands every page back to the state's registry (idle heap with nothing
-    /// live, under the heaps lock).
-    pub(crate) fn return_pages(&self) {
+    /// Hands every page back to the state's free list (an empty heap being
+    /// released, under the heaps lock; takes the pages lock).
+    ///
+    /// # Safety
+    ///
+    /// - No object of the heap is live (its exact figures say so) and no
+    ///   thread uses its cells: it has no owner, or its owner can no longer
+    ///   allocate (the allocator closed) and has nothing left to free.
+    pub(crate) unsafe fn return_pages(&self) {
         let mut pages = Vec::new();
         self.for_each_page(|_, page| pages.push(NonNull::from(page)));
         for list in self.pages.iter().chain(&self.fresh) {
@@ -411,9 +541,11 @@ impl LocalHeap {
         for class in &self.classes {
             class.free.set(ptr::null_mut());
         }
-        pages
-            .into_iter()
-            .for_each(|page| self.state().release_page(page));
+        for page in pages {
+            // SAFETY: no slot of the heap is live (caller), so none of its
+            // pages has a live slot or a pusher in flight.
+            unsafe { self.state().release_page(page, self) };
+        }
         self.counters.pages.set(0);
     }
 }

@@ -4,13 +4,12 @@
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::local_heap::{HEAP_ALIGN, LocalHeap};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{cached_heap, if_cached, owns_open, token, with_current_heap};
+use super::thread_heap::{cached_heap, if_cached, is_my_open_heap, token, with_current_heap};
 use crate::budget::{Events, current_tag_index};
 use crate::error::AllocError;
 
@@ -349,7 +348,7 @@ unsafe fn deallocate_heap<T>(raw: HeapRaw) {
     let layout = Layout::new::<T>();
     let HeapRaw { ptr, heap } = raw;
     // SAFETY: the block is live, so the heap that counted it is.
-    if unsafe { owns_open(heap) } {
+    if is_my_open_heap(unsafe { (*heap).owner_word() }) {
         // SAFETY: a block with `T`'s layout and no header (the heap is not
         // budgeted), freed once; then counted on the heap the calling
         // thread owns.
@@ -396,7 +395,8 @@ unsafe fn deallocate_heap_slow(ptr: NonNull<u8>, layout: Layout, heap: *const Lo
     // SAFETY: the block and its layout come from `allocate_slow` (or the
     // fast path, with no header), freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), block_layout) };
-    count_heap_free_slow(heap, layout.size());
+    // SAFETY: the block, counted by `heap`, was just freed.
+    unsafe { count_heap_free_slow(heap, layout.size()) };
 }
 
 /// The layout of a block that starts with an `H`, then the value: the
@@ -445,63 +445,75 @@ unsafe fn deallocate_pool_block(value: NonNull<u8>, layout: Layout) {
 
 /// # Safety
 ///
-/// `slot` is a live slot of size class `class` handed out by
-/// `allocate_pool`, not used afterwards.
+/// - `slot` is a live slot of size class `class` handed out by
+///   `allocate_pool`, whose value is dropped, not used afterwards.
 #[inline(always)]
 unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
     // SAFETY: a live slot lies in a live page (the slot keeps its heap, and
     // so the state and its pages, alive).
     let page = unsafe { PageHeader::of(slot) };
-    // SAFETY: a live page's heap word is never null.
-    if let Some(mine) = unsafe { if_cached(page.heap_word()) } {
+    if let Some(mine) = if_cached(page.key()) {
         // SAFETY: the caller's slot, of `class`, in a page of the heap the
-        // calling thread owns (and the page is not closed).
+        // calling thread owns (the page's key is its heap's, untagged: the
+        // allocator is open and its budgets off).
         unsafe { mine.as_ref().push_free(class, slot) }
     } else {
-        free_slot_slow(page, page.heap(), slot, class);
+        // SAFETY: forwarded from the caller.
+        unsafe { free_slot_slow(page, slot, class) };
     }
 }
 
-/// A free from a thread that does not own the slot's heap (one atomic swap
-/// onto the page's queue; once closed, the locked path), or from its owner
-/// after the allocator closed.
+/// A free from a thread that does not own the slot's heap (one
+/// compare-and-swap onto the page's remote stack; once closed, the locked
+/// path), or from its owner after the allocator closed or with budgets on.
 ///
-/// Takes raw pointers, not references: once the slot is pushed it no longer
-/// keeps the page, heap and state alive.
+/// Takes a raw page pointer, not a reference: once the free is counted, the
+/// slot no longer keeps the page, heap and state alive.
+///
+/// # Safety
+///
+/// As [`free_slot`]; `page` is the slot's page.
 #[cold]
 #[inline(never)]
-fn free_slot_slow(
-    page: *const PageHeader,
-    heap: *const LocalHeap,
-    slot: NonNull<u8>,
-    class: usize,
-) {
-    let release = {
-        // SAFETY: the slot is still live here, so its page, heap and state are.
-        let (page, heap) = unsafe { (&*page, &*heap) };
-        // SAFETY: a heap's state outlives it.
-        let state = unsafe { &*heap.state };
-        if page.is_budgeted() {
-            // SAFETY: a live slot of this budgeted page, held by the caller.
-            let tag = unsafe { page.tag_of(slot) };
-            state.budgets.release(u32::from(tag), CLASS_SIZES[class]);
-        }
-        if heap.owner_token() == token() {
-            // SAFETY: the owner's free of a live slot of this heap.
+unsafe fn free_slot_slow(page: *const PageHeader, slot: NonNull<u8>, class: usize) {
+    // SAFETY: the slot is still live here, so its page, heap and state are.
+    let page_ref = unsafe { &*page };
+    let heap_ptr = page_ref.heap();
+    // SAFETY: as above.
+    let heap = unsafe { &*heap_ptr };
+    let state = heap.state;
+    if page_ref.is_budgeted() {
+        // SAFETY: a live slot of this budgeted page, held by the caller.
+        let tag = unsafe { page_ref.tag_of(slot) };
+        // SAFETY: the slot keeps the state alive until its free is counted.
+        unsafe { &*state }
+            .budgets
+            .release(u32::from(tag), CLASS_SIZES[class]);
+    }
+    let release = if heap.owner_token() == token() {
+        if !heap.is_closed() {
+            // SAFETY: the owner's free of a live slot of its heap.
             unsafe { heap.push_free(class, slot) };
-            if !heap.is_closed() {
-                return;
-            }
-            state.owner_free_after_close(heap)
-        } else if !state.closed.load(Ordering::SeqCst) {
-            // Before the push: after it, the slot no longer keeps the heap
-            // alive.
-            heap.note_remote_free(class);
-            page.push_remote(slot);
             return;
-        } else {
-            state.free_after_close(heap, || page.push_remote(slot))
         }
+        // SAFETY: `state` was read while the slot kept the heap alive; the
+        // closure frees that one slot as its owner.
+        unsafe { PoolState::free_after_close(state, heap_ptr, |heap| heap.push_free(class, slot)) }
+    } else {
+        // Before the push: after it, the slot no longer keeps the heap alive.
+        heap.note_remote_free(class);
+        // SAFETY: the caller gives the live slot up.
+        if unsafe { page_ref.push_remote(slot, false) }.is_ok() {
+            return;
+        }
+        let push_counted = |_: &LocalHeap| {
+            // SAFETY: the push above was refused, so the slot is still ours
+            // to give up; this pushes it (counted) under the heaps lock.
+            let _ = unsafe { (*page).push_remote(slot, true) };
+        };
+        // SAFETY: `state` was read while the slot kept the heap alive; the
+        // closure frees that one slot.
+        unsafe { PoolState::free_after_close(state, heap_ptr, push_counted) }
     };
     release.finish();
 }
@@ -510,46 +522,57 @@ fn free_slot_slow(
 ///
 /// # Safety
 ///
-/// `block` and `layout` come from one allocation counted by `heap`; the
-/// block is not used afterwards.
+/// - `block` and `layout` come from one allocation counted by `heap`; the
+///   block is not used afterwards.
 unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap, bytes: usize) {
     // SAFETY: the block was allocated with `layout` and is freed once.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
     // SAFETY: the heap is alive until this free is counted (the block was
     // one of its live objects).
-    if unsafe { owns_open(heap) } {
+    if is_my_open_heap(unsafe { (*heap).owner_word() }) {
         // SAFETY: as above; the calling thread owns the heap.
         unsafe { (*heap).count_heap_free_local(bytes) }
     } else {
-        count_heap_free_slow(heap, bytes);
+        // SAFETY: forwarded from the caller.
+        unsafe { count_heap_free_slow(heap, bytes) };
     }
 }
 
 /// Counts a heap-intent free made by another thread, or by the owner after
-/// the allocator closed.
+/// the allocator closed or with budgets on.
 ///
 /// Takes a raw pointer: counting the free may let the heap (and its state)
 /// go before this function returns.
+///
+/// # Safety
+///
+/// - `heap` counted a live block whose memory was just freed, and whose
+///   free is counted only here.
 #[cold]
 #[inline(never)]
-fn count_heap_free_slow(heap: *const LocalHeap, bytes: usize) {
-    let release = {
-        // SAFETY: the heap is alive until the free is counted, and `finish`
-        // runs after the last use.
-        let heap = unsafe { &*heap };
-        // SAFETY: a heap's state outlives it.
-        let state = unsafe { &*heap.state };
-        if heap.owner_token() == token() {
+unsafe fn count_heap_free_slow(heap_ptr: *const LocalHeap, bytes: usize) {
+    // SAFETY: the heap is alive until the free is counted.
+    let heap = unsafe { &*heap_ptr };
+    let state = heap.state;
+    let release = if heap.owner_token() == token() {
+        if !heap.is_closed() {
             heap.count_heap_free_local(bytes);
-            if !heap.is_closed() {
-                return;
-            }
-            state.owner_free_after_close(heap)
-        } else if !state.closed.load(Ordering::SeqCst) {
-            heap.count_heap_free_remote(bytes);
             return;
-        } else {
-            state.free_after_close(heap, || heap.count_heap_free_remote(bytes))
+        }
+        // SAFETY: `state` was read while the block kept the heap alive; the
+        // closure counts that one free as the owner.
+        unsafe {
+            PoolState::free_after_close(state, heap_ptr, |heap| heap.count_heap_free_local(bytes))
+        }
+    } else {
+        if heap.count_heap_free_remote(bytes, false).is_ok() {
+            return;
+        }
+        // SAFETY: as above; the refused free is counted under the lock.
+        unsafe {
+            PoolState::free_after_close(state, heap_ptr, |heap| {
+                let _ = heap.count_heap_free_remote(bytes, true);
+            })
         }
     };
     release.finish();

@@ -1,5 +1,5 @@
-//! Pool pages: 64 KiB blocks of equal-sized slots, with a local free list for
-//! the owning thread and a lock-free queue for frees from other threads.
+//! Pool pages: 64 KiB blocks of equal-sized slots, with a lock-free stack
+//! for frees from other threads.
 //!
 //! A page is one allocation of [`PAGE_SIZE`] bytes aligned to [`PAGE_SIZE`].
 //! Slots start at the page's first byte (so a slot is aligned to the largest
@@ -7,46 +7,66 @@
 //! bytes, where [`PageHeader::of`] finds it from any slot address with one
 //! mask.
 //!
-//! The remote queue is Dmitry Vyukov's intrusive MPSC queue: a remote free is
-//! one `swap` and one store, and the owner pops in batches. Its consumer side
-//! can briefly see a producer between its two steps; it then stops and tries
-//! again on a later collection.
+//! # The remote-free word
+//!
+//! A thread that does not own the page frees a slot by pushing it onto the
+//! page's remote stack: one compare-and-swap of one 64-bit word, which
+//! holds three things at once:
+//!
+//! | bits | meaning |
+//! |---|---|
+//! | 0..16 | the newest pushed slot, as its offset in the page / 8, plus 1 (0: empty) |
+//! | 16 | `CLOSED`: the allocator closed; pushes are refused (the pusher takes the locked path) |
+//! | 17..64 | how many slots were ever pushed while the page served its heap |
+//!
+//! Because the count rides in the same word, every remote free is counted
+//! the moment it happens (statistics need no collection), and because the
+//! close bit does too, a push and a close are ordered by that one word: a
+//! push either lands before the close (and the closer's count sees it) or
+//! is refused. The owner takes the whole stack with one `fetch_and` that
+//! clears the slot bits and keeps the count and the close bit. The count
+//! only grows, so a head value never repeats: no ABA.
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
-// Under `--cfg loom` the queue's atomics come from loom, so the model test at
-// the end of this file explores every interleaving of the real code.
+// Under `--cfg loom` the remote word and the slot links come from loom, so
+// the model test at the end of this file explores every interleaving of the
+// real code.
 #[cfg(not(loom))]
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicPtr, Ordering};
-#[cfg(loom)]
-use loom::thread::yield_now;
-#[cfg(not(loom))]
-use std::thread::yield_now;
+use loom::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
-// The heap word is not part of the loom model: plain atomics in both builds.
-use core::sync::atomic::{AtomicPtr as PlainAtomicPtr, Ordering as PlainOrdering};
+// The page key and heap pointer are not part of the loom model: plain
+// atomics in both builds.
+use core::sync::atomic::{
+    AtomicPtr as PlainAtomicPtr, AtomicU64 as PlainAtomicU64, Ordering as PlainOrdering,
+};
 
 use super::local_heap::LocalHeap;
 
-/// The tag of a closed page's heap word (heaps are aligned far beyond 4).
-pub(crate) const CLOSED_PAGE: usize = 1;
+/// The tag of a closed page's key (keys are heap ids shifted left by 2).
+pub(crate) const CLOSED_PAGE: u64 = 1;
 
-/// The tag of the heap word of a page whose allocator has budgets on. Such
-/// a page keeps, in a table before its header, the tag each slot is charged
-/// to; the tag makes the owner's free fast path miss, and the slow path
+/// The tag of the key of a page whose allocator has budgets on. Such a page
+/// keeps, in a table before its header, the tag each slot is charged to;
+/// the tag makes the owner's free fast path miss, and the slow path
 /// releases the charge.
-pub(crate) const BUDGETED_PAGE: usize = 2;
+pub(crate) const BUDGETED_PAGE: u64 = 2;
 
-/// Both tags of a page's heap word.
-const PAGE_TAGS: usize = CLOSED_PAGE | BUDGETED_PAGE;
+/// Bits of the remote word: the newest slot, the close bit, the count.
+const TOP_MASK: u64 = (1 << 16) - 1;
+const REMOTE_CLOSED: u64 = 1 << 16;
+const COUNT_SHIFT: u32 = 17;
 
 // A slot's tag id is kept in one byte.
 const _: () = assert!(crate::budget::MAX_TAGS <= u8::MAX as usize);
 
 /// Bytes per page, and their alignment.
 pub(crate) const PAGE_SIZE: usize = 64 << 10;
+
+// Every slot offset / 8, plus 1, fits below bit 16 of the remote word.
+const _: () = assert!(PAGE_SIZE / 8 < TOP_MASK as usize);
 
 /// Slot sizes. Each serves any layout whose size fits and whose alignment
 /// divides the slot size's lowest set bit.
@@ -83,30 +103,30 @@ pub(crate) struct Slot {
 #[cfg(not(loom))]
 const _: () = assert!(size_of::<Slot>() <= CLASS_SIZES[0]);
 
-/// The producers' side of a page's remote queue, on a cache line of its own
-/// so remote frees do not invalidate the line the owner allocates from.
+/// The page's remote-free word (see the module docs), on a cache line of
+/// its own so remote frees do not invalidate the line the owner reads.
 #[repr(C, align(64))]
-struct RemoteQueue {
-    /// Pushed to by other threads.
-    head: AtomicPtr<Slot>,
-    /// Queue stub: stays in the header, never handed out.
-    stub: Slot,
-}
+struct RemoteWord(AtomicU64);
 
 /// Metadata at the end of every page.
 ///
 /// Fields in `Cell`s belong to the thread that owns `heap` (or to whoever
-/// holds the pool lock while the heap has no owner); the remote queue's
-/// `head` is shared. Free slots do not live on a list of the page: the
-/// owner keeps one free list per size class across all its pages (see
-/// `LocalHeap`), so a page only remembers which slots were never handed out.
+/// holds the heaps lock while the heap has no owner), except `class`,
+/// `capacity` and `heap`, which change only under the pages lock while no
+/// slot is live (statistics read them under that lock). Free slots do not
+/// live on a list of the page: the owner keeps one free list per size class
+/// across all its pages (see `LocalHeap`), so a page only remembers which
+/// slots were never handed out.
 #[repr(C, align(64))]
 pub(crate) struct PageHeader {
-    /// The heap this page serves; changed only while no slot is live,
-    /// tagged with [`BUDGETED_PAGE`] when its allocator has budgets on and
-    /// with [`CLOSED_PAGE`] when its allocator closes (see
-    /// [`heap_word`](Self::heap_word)). Atomic because the closing thread
+    /// The key of the heap this page serves (`LocalHeap::key`), tagged with
+    /// [`BUDGETED_PAGE`] when its allocator has budgets on and with
+    /// [`CLOSED_PAGE`] once its allocator closed. The owner's free fast path
+    /// compares it with the key its thread caches; keys are never reused,
+    /// so a stale cache can never match. Atomic because the closing thread
     /// tags it while other threads read it; relaxed accesses are plain moves.
+    key: PlainAtomicU64,
+    /// The heap this page serves.
     heap: PlainAtomicPtr<LocalHeap>,
     /// Slots never handed out yet start at this index.
     untouched: Cell<u32>,
@@ -119,14 +139,12 @@ pub(crate) struct PageHeader {
     /// The page's first byte, with the whole allocation's provenance (a
     /// pointer derived from `&self` would cover the header alone).
     base: NonNull<u8>,
-    /// The consumer's end of the remote queue (owner only).
-    remote_tail: Cell<*mut Slot>,
-    remote: RemoteQueue,
+    remote: RemoteWord,
 }
 
 // SAFETY: see the struct docs: cells are touched by one thread at a time
-// (the heap's owner, or the pool lock holder), handed over under the pool
-// lock; the queue head is atomic.
+// (the heap's owner, or the holder of the lock named there), handed over
+// under that lock; the shared words are atomic.
 unsafe impl Sync for PageHeader {}
 
 const HEADER_OFFSET: usize = PAGE_SIZE - size_of::<PageHeader>();
@@ -138,10 +156,9 @@ fn capacity_for(class: usize, budgeted: bool) -> u32 {
     (HEADER_OFFSET / per_slot) as u32
 }
 
-/// A page's heap word: `heap`, tagged when the allocator has budgets on.
-fn heap_word_for(heap: *const LocalHeap, budgeted: bool) -> *mut LocalHeap {
-    let tag = if budgeted { BUDGETED_PAGE } else { 0 };
-    heap.cast_mut().map_addr(|addr| addr | tag)
+/// A page's key: its heap's, tagged when the allocator has budgets on.
+fn key_for(heap: &LocalHeap, budgeted: bool) -> u64 {
+    heap.key() | if budgeted { BUDGETED_PAGE } else { 0 }
 }
 
 /// Pushes `slot` onto the intrusive list whose head is `list`.
@@ -181,60 +198,64 @@ impl PageHeader {
     /// `budgeted`: its allocator has budgets on (the page keeps a tag table).
     ///
     /// Returns the header, whose pointer carries the whole page's provenance.
-    pub(crate) fn init(
+    ///
+    /// # Safety
+    ///
+    /// - `page` is a live allocation of `PAGE_SIZE` bytes aligned to
+    ///   `PAGE_SIZE` (from [`allocate_page`]) that nothing else uses.
+    pub(crate) unsafe fn init(
         page: NonNull<u8>,
         class: usize,
-        heap: *const LocalHeap,
+        heap: &LocalHeap,
         budgeted: bool,
     ) -> NonNull<PageHeader> {
-        // SAFETY: `page` is a live allocation of `PAGE_SIZE` bytes aligned to
-        // `PAGE_SIZE`, so the header lies inside it and is aligned (64 divides
+        // SAFETY: `page` spans `PAGE_SIZE` bytes aligned to `PAGE_SIZE`
+        // (caller), so the header lies inside it and is aligned (64 divides
         // `HEADER_OFFSET`).
         let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
         let fresh = PageHeader {
-            heap: PlainAtomicPtr::new(heap_word_for(heap, budgeted)),
+            key: PlainAtomicU64::new(key_for(heap, budgeted)),
+            heap: PlainAtomicPtr::new(ptr::from_ref(heap).cast_mut()),
             untouched: Cell::new(0),
             capacity: Cell::new(capacity_for(class, budgeted)),
             class: Cell::new(class as u32),
             tally: Cell::new(0),
             next_in_class: Cell::new(ptr::null_mut()),
             base: page,
-            remote_tail: Cell::new(ptr::null_mut()),
-            remote: RemoteQueue {
-                head: AtomicPtr::new(ptr::null_mut()),
-                stub: Slot {
-                    next: AtomicPtr::new(ptr::null_mut()),
-                },
-            },
+            remote: RemoteWord(AtomicU64::new(0)),
         };
         // SAFETY: in bounds and aligned (above); the page is not shared yet.
         unsafe { header.write(fresh) };
-        // SAFETY: just initialised; the stub's address is now stable.
-        let this = unsafe { header.as_ref() };
-        let stub = this.stub_ptr();
-        this.remote.head.store(stub, Ordering::Relaxed);
-        this.remote_tail.set(stub);
         header
     }
 
-    /// Reassigns an empty page (no slot live, remote queue settled) to
-    /// another class and heap.
-    pub(crate) fn reuse(&self, class: usize, heap: *const LocalHeap, budgeted: bool) {
+    /// Reassigns an empty page to another class and heap (under the pages
+    /// lock).
+    ///
+    /// # Safety
+    ///
+    /// - No slot of the page is live or on any list, and its remote stack
+    ///   was taken and its count retired (`PoolState::release_page`), so no
+    ///   thread is pushing onto it.
+    pub(crate) unsafe fn reuse(&self, class: usize, heap: &LocalHeap, budgeted: bool) {
         self.untouched.set(0);
         self.capacity.set(capacity_for(class, budgeted));
         self.class.set(class as u32);
+        self.key
+            .store(key_for(heap, budgeted), PlainOrdering::Relaxed);
         self.heap
-            .store(heap_word_for(heap, budgeted), PlainOrdering::Relaxed);
+            .store(ptr::from_ref(heap).cast_mut(), PlainOrdering::Relaxed);
         self.tally.set(0);
         self.next_in_class.set(ptr::null_mut());
+        self.remote.0.store(0, Ordering::Relaxed);
     }
 
     /// The header of the page holding `slot`.
     ///
     /// # Safety
     ///
-    /// `slot` points into a live page (it was handed out by `carve`), with
-    /// the page's provenance.
+    /// - `slot` points into a live page (it was handed out by `carve`), with
+    ///   the page's provenance.
     #[inline(always)]
     pub(crate) unsafe fn of<'a>(slot: NonNull<u8>) -> &'a PageHeader {
         let header = slot.map_addr(|addr| {
@@ -247,42 +268,40 @@ impl PageHeader {
         unsafe { header.cast::<PageHeader>().as_ref() }
     }
 
-    fn stub_ptr(&self) -> *mut Slot {
-        (&raw const self.remote.stub).cast_mut()
-    }
-
     /// The page's first byte (what `allocate_page` returned).
     pub(crate) fn base(&self) -> NonNull<u8> {
         self.base
     }
 
+    /// The heap this page serves.
     #[inline(always)]
     pub(crate) fn heap(&self) -> *const LocalHeap {
-        self.heap_word().map_addr(|addr| addr & !PAGE_TAGS)
-    }
-
-    /// The heap, tagged with [`BUDGETED_PAGE`] when the allocator has budgets
-    /// on and with [`CLOSED_PAGE`] once it closed: the owner's free fast path
-    /// compares this word with its cached heap, so such a page sends it to
-    /// the slow path with no test of its own.
-    #[inline(always)]
-    pub(crate) fn heap_word(&self) -> *const LocalHeap {
         self.heap.load(PlainOrdering::Relaxed)
     }
 
-    /// Tags the heap word with [`CLOSED_PAGE`] (the closing thread, under the
-    /// pages lock; nothing else writes the word after the close).
-    pub(crate) fn mark_closed(&self) {
-        let word = self.heap.load(PlainOrdering::Relaxed);
-        self.heap.store(
-            word.map_addr(|addr| addr | CLOSED_PAGE),
-            PlainOrdering::Relaxed,
-        );
+    /// The page's key: its heap's key, tagged with [`BUDGETED_PAGE`] when the
+    /// allocator has budgets on and with [`CLOSED_PAGE`] once it closed. The
+    /// owner's free fast path compares this word with the key its thread
+    /// caches, so such a page sends it to the slow path with no test of its
+    /// own.
+    #[inline(always)]
+    pub(crate) fn key(&self) -> u64 {
+        self.key.load(PlainOrdering::Relaxed)
+    }
+
+    /// Marks the page closed: its key stops matching any cache, and its
+    /// remote stack refuses pushes (the closing thread, under the heaps and
+    /// pages locks). Returns the number of remote frees ever pushed, as of
+    /// the close: every push that is not in it is refused from now on.
+    pub(crate) fn close(&self) -> u64 {
+        self.key.fetch_or(CLOSED_PAGE, PlainOrdering::Relaxed);
+        let word = self.remote.0.fetch_or(REMOTE_CLOSED, Ordering::AcqRel);
+        word >> COUNT_SHIFT
     }
 
     /// Whether the page keeps a tag table (its allocator has budgets on).
     pub(crate) fn is_budgeted(&self) -> bool {
-        self.heap_word().addr() & BUDGETED_PAGE != 0
+        self.key() & BUDGETED_PAGE != 0
     }
 
     /// `slot`'s byte in a budgeted page's tag table: the `capacity` bytes
@@ -299,8 +318,8 @@ impl PageHeader {
     ///
     /// # Safety
     ///
-    /// The page is budgeted and `slot` is one of its slots, not yet handed
-    /// to anyone else.
+    /// - The page is budgeted and `slot` is one of its slots, not yet handed
+    ///   to anyone else.
     pub(crate) unsafe fn set_tag(&self, slot: NonNull<u8>, tag: u8) {
         // SAFETY: the table byte of one of this page's slots, inside the
         // page and outside every slot (`capacity_for`); only the slot's
@@ -312,8 +331,8 @@ impl PageHeader {
     ///
     /// # Safety
     ///
-    /// The page is budgeted and `slot` is a live slot of it, held by the
-    /// caller (who saw its `set_tag` through the slot's hand-over).
+    /// - The page is budgeted and `slot` is a live slot of it, held by the
+    ///   caller (who saw its `set_tag` through the slot's hand-over).
     pub(crate) unsafe fn tag_of(&self, slot: NonNull<u8>) -> u8 {
         // SAFETY: as in `set_tag`.
         unsafe { self.tag_byte(slot).read() }
@@ -352,98 +371,113 @@ impl PageHeader {
         count
     }
 
-    /// Returns a slot freed by a thread that does not own the page: one
-    /// atomic swap and one store.
-    pub(crate) fn push_remote(&self, slot: NonNull<u8>) {
-        let slot = slot.cast::<Slot>().as_ptr();
-        // SAFETY: the slot is dead and ours to overwrite (as in `push_slot`).
-        unsafe {
-            slot.write(Slot {
+    /// The slot whose offset / 8, plus 1, is `top` (0: none), with the
+    /// page's provenance.
+    fn slot_at(&self, top: u64) -> *mut Slot {
+        match top.checked_sub(1) {
+            Some(eighths) => self
+                .base
+                .as_ptr()
+                .wrapping_add((eighths as usize) << 3)
+                .cast(),
+            None => ptr::null_mut(),
+        }
+    }
+
+    /// Pushes a slot freed by a thread that does not own the page: one
+    /// compare-and-swap, which also counts the free. Refused (`Err`, nothing
+    /// done) once the page is closed, unless `even_if_closed`: the caller
+    /// then takes the locked after-close path, where it pushes with
+    /// `even_if_closed`.
+    ///
+    /// # Safety
+    ///
+    /// - `slot` is a live slot of this page that the caller gives up: its
+    ///   value is dropped and no one uses it afterwards.
+    pub(crate) unsafe fn push_remote(
+        &self,
+        slot: NonNull<u8>,
+        even_if_closed: bool,
+    ) -> Result<(), Closed> {
+        let top = ((slot.addr().get() - self.base.addr().get()) >> 3) as u64 + 1;
+        let mut head = self.remote.0.load(Ordering::Relaxed);
+        if head & REMOTE_CLOSED != 0 && !even_if_closed {
+            return Err(Closed);
+        }
+        // SAFETY: the slot is ours to overwrite (caller); its first word
+        // becomes the link to the stack's top.
+        let link = unsafe {
+            let link = slot.cast::<Slot>();
+            link.write(Slot {
                 next: AtomicPtr::new(ptr::null_mut()),
-            })
+            });
+            link.as_ref()
         };
-        let previous = self.remote.head.swap(slot, Ordering::AcqRel);
-        // SAFETY: `previous` is the stub or a slot pushed earlier and not yet
-        // popped (the consumer never pops the newest slot while a producer
-        // may still link it), so it is valid to write its link.
-        unsafe { (*previous).next.store(slot, Ordering::Release) };
+        loop {
+            if head & REMOTE_CLOSED != 0 && !even_if_closed {
+                return Err(Closed);
+            }
+            link.next
+                .store(self.slot_at(head & TOP_MASK), Ordering::Relaxed);
+            let new = ((head & !TOP_MASK) + (1 << COUNT_SHIFT)) | top;
+            // Release: the owner that takes the stack sees the link.
+            match self.remote.0.compare_exchange_weak(
+                head,
+                new,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Ok(()),
+                Err(now) => head = now,
+            }
+        }
     }
 
-    /// Whether the remote queue holds nothing, not even a half-pushed slot:
-    /// the consumer's tail is the producers' head and has no successor.
-    fn remote_settled(&self) -> bool {
-        let tail = self.remote_tail.get();
-        // SAFETY: the tail is the stub or a pushed, not yet popped slot.
-        let linked = unsafe { (*tail).next.load(Ordering::SeqCst) };
-        self.remote.head.load(Ordering::SeqCst) == tail && linked.is_null()
-    }
-
-    /// Moves every remote free that is fully linked onto `list`. Returns
-    /// how many slots came back (owner or lock holder only).
-    pub(crate) fn collect_remote(&self, list: &Cell<*mut Slot>) -> u32 {
+    /// Takes every slot pushed by other threads onto `list` (the heap's
+    /// owner, or the heaps lock holder while it has none). Returns how many.
+    /// The count of remote frees stays in the word.
+    pub(crate) fn take_remote(&self, list: &Cell<*mut Slot>) -> u32 {
+        let head = self.remote.0.fetch_and(!TOP_MASK, Ordering::Acquire);
+        let mut next = self.slot_at(head & TOP_MASK);
         let mut count = 0;
-        while let Some(slot) = self.pop_remote() {
-            // SAFETY: a popped slot is free and fully linked, so no producer
-            // writes it any more.
-            unsafe { push_slot(list, slot) };
+        while let Some(slot) = NonNull::new(next) {
+            // SAFETY: a taken slot was pushed whole (its link written before
+            // the release CAS that `fetch_and` acquired) and no thread writes
+            // it any more; the chain ends at the slot that found the stack
+            // empty.
+            next = unsafe { slot.as_ref() }.next.load(Ordering::Relaxed);
+            // SAFETY: the slot is free and off every list.
+            unsafe { push_slot(list, slot.cast()) };
             count += 1;
         }
         count
     }
 
-    /// Like [`collect_remote`](Self::collect_remote), but also waits for
-    /// frees caught between their two steps, so the queue ends empty. Used
-    /// only when a heap changes hands or closes, where nothing may be left
-    /// behind; a producer is never more than a few instructions from done.
-    pub(crate) fn collect_remote_all(&self, list: &Cell<*mut Slot>) -> u32 {
-        let mut count = self.collect_remote(list);
-        while !self.remote_settled() {
-            yield_now();
-            count += self.collect_remote(list);
-        }
-        count
+    /// Whether other threads pushed slots that were not taken yet.
+    pub(crate) fn has_remote(&self) -> bool {
+        self.remote.0.load(Ordering::Relaxed) & TOP_MASK != 0
     }
 
-    fn pop_remote(&self) -> Option<NonNull<u8>> {
-        let stub = self.stub_ptr();
-        let mut tail = self.remote_tail.get();
-        // In this function `tail`, `next`, `stub` and `previous` are always the
-        // stub or slots pushed and not yet popped, which stay valid; producers
-        // only ever write a slot's `next`.
-        // SAFETY: `tail` is such a pointer (see above).
-        let mut next = unsafe { (*tail).next.load(Ordering::Acquire) };
-        if tail == stub {
-            if next.is_null() {
-                return None;
-            }
-            self.remote_tail.set(next);
-            tail = next;
-            // SAFETY: `next` is such a pointer (see above).
-            next = unsafe { (*next).next.load(Ordering::Acquire) };
-        }
-        if !next.is_null() {
-            self.remote_tail.set(next);
-            return NonNull::new(tail.cast());
-        }
-        if tail != self.remote.head.load(Ordering::Acquire) {
-            // A producer swapped the head but has not linked yet.
-            return None;
-        }
-        // `tail` is the last slot: push the stub behind it so it can be taken.
-        // SAFETY: the stub is ours; writing its link before publishing it.
-        unsafe { (*stub).next.store(ptr::null_mut(), Ordering::Relaxed) };
-        let previous = self.remote.head.swap(stub, Ordering::AcqRel);
-        // SAFETY: `previous` is such a pointer (see above).
-        unsafe { (*previous).next.store(stub, Ordering::Release) };
-        // SAFETY: `tail` is such a pointer (see above).
-        next = unsafe { (*tail).next.load(Ordering::Acquire) };
-        if !next.is_null() {
-            self.remote_tail.set(next);
-            return NonNull::new(tail.cast());
-        }
-        None
+    /// Empties the remote word of a page being given back, and returns its
+    /// count of remote frees (to be retired into its heap's figures).
+    ///
+    /// # Safety
+    ///
+    /// - No slot of the page is live, so no push is in flight.
+    pub(crate) unsafe fn retire_remote(&self) -> u64 {
+        self.remote.0.swap(0, Ordering::AcqRel) >> COUNT_SHIFT
+    }
+
+    /// How many slots other threads ever pushed while the page served its
+    /// heap (any thread; exact once read under the pages lock).
+    pub(crate) fn remote_count(&self) -> u64 {
+        self.remote.0.load(Ordering::Acquire) >> COUNT_SHIFT
     }
 }
+
+/// A remote push refused because the page's allocator closed.
+#[derive(Debug)]
+pub(crate) struct Closed;
 
 /// Allocates one page from the global allocator.
 pub(crate) fn allocate_page() -> Option<NonNull<u8>> {
@@ -469,8 +503,9 @@ fn page_layout() -> core::alloc::Layout {
 
 #[cfg(all(test, loom))]
 mod loom_model {
-    //! `RUSTFLAGS="--cfg loom" cargo test -p framealloc --lib loom_model`
+    //! `RUSTFLAGS="--cfg loom" cargo test -p framealloc --lib --release loom_model`
     use super::{PageHeader, allocate_page, class_for, free_page, pop_slot};
+    use crate::allocators::local_heap::LocalHeap;
     use core::cell::Cell;
     use core::ptr::{self, NonNull};
 
@@ -489,43 +524,90 @@ mod loom_model {
         }
     }
 
+    /// A page of 64-byte slots with `n` slots handed out, for the model.
+    fn page_with(heap: &LocalHeap, n: usize) -> (NonNull<u8>, Shared, Vec<NonNull<u8>>) {
+        let page = allocate_page().unwrap();
+        // SAFETY: a fresh page, used by this model alone.
+        let header = Shared(unsafe { PageHeader::init(page, class_for(64, 8), heap, false) });
+        let fresh = Cell::new(ptr::null_mut());
+        assert_eq!(header.get().carve(&fresh, n as u32), n as u32);
+        // SAFETY: the list holds the carved slots.
+        let slots = (0..n)
+            .map(|_| unsafe { pop_slot(&fresh) }.unwrap())
+            .collect();
+        (page, header, slots)
+    }
+
+    /// Every slot on `list`, sorted by address (and the list emptied).
+    fn drain(list: &Cell<*mut super::Slot>) -> Vec<usize> {
+        let mut addresses = Vec::new();
+        // SAFETY: the list holds taken, free slots.
+        while let Some(slot) = unsafe { pop_slot(list) } {
+            addresses.push(slot.addr().get());
+        }
+        addresses.sort_unstable();
+        addresses
+    }
+
     #[test]
-    fn remote_frees_from_two_threads_all_come_back_to_the_owner() {
+    fn remote_frees_from_two_threads_all_come_back_to_the_owner_once() {
         loom::model(|| {
-            let page = allocate_page().unwrap();
-            // 64-byte slots: a loom atomic is larger than a plain pointer.
-            let header = Shared(PageHeader::init(page, class_for(64, 8), ptr::null(), false));
-            let fresh = Cell::new(ptr::null_mut());
-            assert_eq!(header.get().carve(&fresh, 3), 3);
-            // SAFETY: the list holds the three carved slots.
-            let slots: Vec<_> = (0..3)
-                .map(|_| unsafe { pop_slot(&fresh) }.unwrap())
-                .collect();
+            let heap = LocalHeap::for_model();
+            let (page, header, slots) = page_with(&heap, 3);
             let (first, rest) = (slots[0], [slots[1], slots[2]]);
-            let one = loom::thread::spawn(move || header.get().push_remote(first));
-            let two = loom::thread::spawn(move || {
-                rest.into_iter()
-                    .for_each(|slot| header.get().push_remote(slot))
+            // SAFETY (both threads): each pushes slots it was given, once.
+            let one = loom::thread::spawn(move || {
+                unsafe { header.get().push_remote(first, false) }.unwrap()
             });
-            // The owner collects while the frees arrive: it may see half a
-            // push, but never loses or duplicates a slot.
+            let two = loom::thread::spawn(move || {
+                for slot in rest {
+                    // SAFETY: as above.
+                    unsafe { header.get().push_remote(slot, false) }.unwrap();
+                }
+            });
+            // The owner takes the stack while the frees arrive.
             let back = Cell::new(ptr::null_mut());
-            let early = header.get().collect_remote(&back);
+            let early = header.get().take_remote(&back);
             one.join().unwrap();
             two.join().unwrap();
-            let late = header.get().collect_remote_all(&back);
+            let late = header.get().take_remote(&back);
             assert_eq!(early + late, 3);
-            // All three slots are on the list exactly once.
-            // SAFETY: the list holds collected free slots.
-            let again: Vec<_> = (0..3)
-                .map(|_| unsafe { pop_slot(&back) }.unwrap())
-                .collect();
-            // SAFETY: as above.
-            assert!(unsafe { pop_slot(&back) }.is_none());
-            let mut addresses: Vec<usize> = again.iter().map(|slot| slot.addr().get()).collect();
-            addresses.sort_unstable();
-            addresses.dedup();
-            assert_eq!(addresses.len(), 3);
+            assert_eq!(header.get().remote_count(), 3, "every push is counted");
+            let mut expected: Vec<usize> = slots.iter().map(|s| s.addr().get()).collect();
+            expected.sort_unstable();
+            assert_eq!(drain(&back), expected, "each slot comes back exactly once");
+            // SAFETY: no slot of the page is used any more.
+            unsafe { free_page(page) };
+        });
+    }
+
+    #[test]
+    fn a_push_racing_the_close_is_counted_by_the_close_or_refused() {
+        loom::model(|| {
+            let heap = LocalHeap::for_model();
+            let (page, header, slots) = page_with(&heap, 2);
+            let (a, b) = (slots[0], slots[1]);
+            // SAFETY: each slot is pushed at most once by one thread.
+            let pusher = loom::thread::spawn(move || {
+                [a, b].map(|slot| unsafe { header.get().push_remote(slot, false) }.is_ok())
+            });
+            let counted_at_close = header.get().close();
+            let pushed = pusher.join().unwrap();
+            // Whatever was not counted by the close was refused: the
+            // refused frees take the locked path, so none is lost.
+            let accepted = pushed.iter().filter(|&&ok| ok).count() as u64;
+            assert_eq!(accepted, counted_at_close);
+            // Pushes after the close only through the locked path.
+            for (slot, ok) in [a, b].into_iter().zip(pushed) {
+                if !ok {
+                    // SAFETY: refused above, so still ours to push.
+                    unsafe { header.get().push_remote(slot, true) }.unwrap();
+                }
+            }
+            let back = Cell::new(ptr::null_mut());
+            assert_eq!(header.get().take_remote(&back), 2);
+            assert_eq!(header.get().remote_count(), 2);
+            assert_eq!(drain(&back).len(), 2);
             // SAFETY: no slot of the page is used any more.
             unsafe { free_page(page) };
         });

@@ -1,25 +1,62 @@
 //! `PoolState`: the pages and heaps of one allocator's pool and heap intents,
 //! and the rules that decide when their memory goes back to the system.
 //!
-//! It lives in an `Arc` with these strong counts: one held by the
-//! allocator's shared state (dropped with the last `SmartAlloc`), and one
-//! held by each *retained* heap (a heap that has a thread or live objects).
-//! Thread leases hold `Weak`s. When the count reaches zero, no box and no
-//! handle is left, and `Drop` frees every page and heap.
+//! # Ownership
 //!
-//! After the last `SmartAlloc` is gone the state is *closed*: no allocation
-//! can happen any more, and heaps are released as soon as they are empty:
-//! - by their owner thread, on its next free or when it exits;
-//! - for an idle heap (owner exited), by whichever thread frees into it
-//!   (under the heaps lock), or by the closing thread.
+//! The state lives in an `Arc` with these strong counts: one held by the
+//! allocator's shared state (dropped with the last `SmartAlloc`), and one
+//! held by each *retained* heap (a heap that is not released). Thread leases
+//! hold `Weak`s. When the count reaches zero no box and no handle is left,
+//! and `Drop` frees every page and heap.
+//!
+//! # Heap lifecycle
+//!
+//! | state | who touches the heap's cells | enters it by |
+//! |---|---|---|
+//! | owned | the owner thread only, with no lock | `adopt` (heaps lock): a thread's first pool or heap allocation |
+//! | idle | whoever holds the heaps lock | `give_up` (heaps lock): the owner thread exits |
+//! | released | no one: pages returned, strong count dropped | `release_locked` (heaps lock, after the close only) |
+//!
+//! Transitions:
+//!
+//! - owned → idle (`give_up`): the owner's thread-local destructor; if the
+//!   allocator closed and the heap is empty, straight to released instead.
+//! - idle → owned (`adopt`): a new thread takes the heap, pages and all.
+//! - owned or idle → released: only once the allocator closed, under the
+//!   heaps lock, when the heap's exact figures (read under the pages lock)
+//!   say nothing is live. It happens at the close itself (`close`), at the
+//!   locked free that takes the last object (`free_after_close`), or when the
+//!   owner leaves (`give_up`, or a lease prune).
+//!
+//! The close (`close`, the last `SmartAlloc` dropping, under both locks)
+//! first marks every heap and page closed: the owner's free fast paths stop
+//! matching (the page key and the owner word carry a close tag), and other
+//! threads' frees are refused by the same atomic word that counts them (a
+//! page's remote word, a heap's remote-frees word). So every free either
+//! was counted before the close counted it, or takes the locked path after
+//! it (`free_after_close`), which counts it under the heaps lock and releases
+//! the heap once it is empty. Nothing can allocate after the close (no
+//! handle is left), so the figures only fall.
+//!
+//! One window remains, and it only delays: an owner's fast-path free that
+//! read the page key just before another thread's close tagged it is not
+//! seen by the close's count and takes no locked path. The heap then waits
+//! for its owner to leave (thread exit, or its next lease lookup) before it
+//! is released.
+//!
+//! A thread that frees into a heap holds nothing once the free is counted:
+//! the count may let the heap, and the state, go. The after-close path
+//! therefore reads everything it needs (the state pointer) before taking the
+//! lock and drops the released strong count only after unlocking
+//! ([`Release`]).
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::chunk::lock;
-use super::local_heap::{CLOSED, LocalHeap, OWNER_FLAGS};
-use super::pool_page::{self, PageHeader};
+use super::local_heap::{HeapFigures, LocalHeap};
+use super::pool_page::{self, CLASSES, PageHeader};
 
 pub(crate) struct PoolState {
     pub(crate) id: u64,
@@ -52,9 +89,15 @@ struct HeapSet {
     idle: Vec<NonNull<LocalHeap>>,
 }
 
+/// After the close, a locked free lowers a heap's bound of live objects by
+/// one; at or below this the bound is recomputed exactly (a walk of the
+/// pages), so the last frees find an empty heap however the bound was
+/// off.
+const RECOUNT_BELOW: u64 = 32;
+
 // SAFETY: the raw pointers in the sets are owned by the state and only
-// handed to one thread at a time under the locks (see `LocalHeap`'s docs for
-// who may touch a heap's cells); all other shared fields are atomics.
+// handed to one thread at a time under the locks (see the lifecycle above
+// for who may touch a heap's cells); all other shared fields are atomics.
 unsafe impl Send for PoolState {}
 // SAFETY: as above.
 unsafe impl Sync for PoolState {}
@@ -85,13 +128,16 @@ impl PoolState {
     pub(crate) fn take_page(&self, class: usize, heap: &LocalHeap) -> Option<NonNull<PageHeader>> {
         let mut pages = lock(&self.pages);
         if let Some(page) = pages.free.pop() {
-            // SAFETY: free pages are live, empty and reachable by no heap.
-            unsafe { page.as_ref() }.reuse(class, heap, heap.is_budgeted());
+            // SAFETY: free pages are live and empty, reachable by no heap,
+            // and their remote stacks were taken and counts retired
+            // (`release_page`).
+            unsafe { page.as_ref().reuse(class, heap, heap.is_budgeted()) };
             return Some(page);
         }
         let base = pool_page::allocate_page()?;
         pages.all.push(base);
-        Some(PageHeader::init(base, class, heap, heap.is_budgeted()))
+        // SAFETY: a fresh page from `allocate_page`, used by no one else.
+        Some(unsafe { PageHeader::init(base, class, heap, heap.is_budgeted()) })
     }
 
     /// Frees every page on the free list; returns the bytes given back.
@@ -115,14 +161,53 @@ impl PoolState {
         spare.len() * pool_page::PAGE_SIZE
     }
 
-    /// Puts an empty page on the free list.
-    pub(crate) fn release_page(&self, page: NonNull<PageHeader>) {
-        lock(&self.pages).free.push(page);
+    /// Puts an empty page of `heap` on the free list, moving its count of
+    /// remote frees into the heap's retired count (under the pages lock, so
+    /// a reader of the figures sees the count in one place or the other).
+    ///
+    /// # Safety
+    ///
+    /// - `page` is one of `heap`'s pages, unlinked from its lists, with no
+    ///   live slot and no push in flight;
+    /// - the caller may write `heap`'s counters: it owns the heap, or holds
+    ///   the heaps lock while no thread uses it.
+    pub(crate) unsafe fn release_page(&self, page: NonNull<PageHeader>, heap: &LocalHeap) {
+        let mut pages = lock(&self.pages);
+        // SAFETY: a live page with no live slot and no push in flight
+        // (caller).
+        let header = unsafe { page.as_ref() };
+        // SAFETY: as above.
+        let count = unsafe { header.retire_remote() };
+        heap.retire_remote_count(header.class(), count);
+        pages.free.push(page);
+    }
+
+    /// The remote-free counts of `heap`'s pages, by class. The caller holds
+    /// the pages lock (`pages`), so no page changes hands meanwhile. Pages
+    /// on the free list count nothing (their counts were retired).
+    fn remote_counts(pages: &PageSet, heap: &LocalHeap) -> [u64; CLASSES] {
+        let mut counts = [0; CLASSES];
+        for &base in &pages.all {
+            // SAFETY: every page in `all` is live and initialised; the base
+            // carries the page's provenance.
+            let page = unsafe { PageHeader::of(base) };
+            if core::ptr::eq(page.heap(), heap) {
+                counts[page.class()] += page.remote_count();
+            }
+        }
+        counts
+    }
+
+    /// `heap`'s exact figures (the caller holds the heaps lock, or owns the
+    /// heap; this takes the pages lock).
+    pub(crate) fn figures_of(&self, heap: &LocalHeap) -> HeapFigures {
+        let pages = lock(&self.pages);
+        heap.figures(&Self::remote_counts(&pages, heap))
     }
 
     /// Gives the calling thread (`token`) a heap: an idle one when there is
     /// one, otherwise a new one. The heap then holds a strong count.
-    pub(crate) fn adopt(this: &Arc<PoolState>, token: usize) -> NonNull<LocalHeap> {
+    pub(crate) fn adopt(this: &Arc<PoolState>, token: u64) -> NonNull<LocalHeap> {
         let mut heaps = lock(&this.heaps);
         let heap = match heaps.idle.pop() {
             Some(heap) => heap,
@@ -138,65 +223,67 @@ impl PoolState {
         // SAFETY: heaps in the set are live; under the lock and unowned, the
         // heap's cells are ours.
         let heap_ref = unsafe { heap.as_ref() };
-        let flags = heap_ref.owner.load(Ordering::SeqCst) & OWNER_FLAGS;
-        heap_ref.owner.store(token | flags, Ordering::SeqCst);
+        heap_ref.set_owner(token);
         if !heap_ref.retained.replace(true) {
-            // SAFETY: `this` is a live `Arc`; the count is given back in
-            // `release_locked`'s caller.
+            // SAFETY: `this` is a live `Arc`; the count is given back by the
+            // `Release` of the heap's release.
             unsafe { Arc::increment_strong_count(Arc::as_ptr(this)) };
         }
         heap
     }
 
     /// The owner thread is done with `heap` (it exits, or lent it for one
-    /// allocation during teardown).
+    /// allocation during teardown): the heap goes idle, or is released if
+    /// the allocator closed and nothing in it is live.
     pub(crate) fn give_up(&self, heap: &LocalHeap) -> Release {
-        let release = {
+        let state = heap.state;
+        let released = {
             let mut heaps = lock(&self.heaps);
-            heap.owner.fetch_and(OWNER_FLAGS, Ordering::SeqCst);
-            heap.collect(true);
-            if self.closed.load(Ordering::SeqCst) && heap.is_empty() {
-                self.release_locked(&mut heaps, heap)
+            heap.set_owner(0);
+            if self.closed.load(Ordering::SeqCst) {
+                heap.live_bound.set(self.figures_of(heap).live_objects());
+                heap.live_bound.get() == 0 && self.release_locked(&mut heaps, heap)
             } else {
                 heaps.idle.push(NonNull::from(heap));
                 false
             }
         };
-        Release::of(heap, release)
+        Release::of(state, released)
     }
 
-    /// Marks the state closed (the last `SmartAlloc` is gone) and releases
-    /// every idle heap that is already empty. The caller must hold a strong
-    /// count of its own across the call (the counts released here are
-    /// dropped before returning).
+    /// Marks the state closed (the last `SmartAlloc` is gone), then releases
+    /// every heap with nothing live. The caller must hold a strong count of
+    /// its own across the call (the counts released here are dropped before
+    /// returning, and must not be the last).
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
         let released: Vec<Release> = {
             let mut heaps = lock(&self.heaps);
+            self.closed.store(true, Ordering::SeqCst);
             for heap in &heaps.all {
-                // SAFETY: heaps in the set are live; `closed` is atomic.
-                unsafe { heap.as_ref() }
-                    .owner
-                    .fetch_or(CLOSED, Ordering::SeqCst);
+                // SAFETY: heaps in the set are live.
+                unsafe { heap.as_ref() }.close();
             }
-            // After the owners' bits, so a tagged page means a closed owner
-            // (lock order: heaps, then pages).
-            for &base in &lock(&self.pages).all {
-                // SAFETY: every page in `all` is live and initialised; the
-                // base carries the page's provenance.
-                unsafe { PageHeader::of(base) }.mark_closed();
+            {
+                let pages = lock(&self.pages);
+                for &base in &pages.all {
+                    // SAFETY: every page in `all` is live and initialised; the
+                    // base carries the page's provenance.
+                    unsafe { PageHeader::of(base) }.close();
+                }
             }
-            let idle: Vec<NonNull<LocalHeap>> = core::mem::take(&mut heaps.idle);
+            let candidates: Vec<NonNull<LocalHeap>> = heaps.all.clone();
             let mut released = Vec::new();
-            for heap in idle {
-                // SAFETY: idle heaps are live and unowned; we hold the lock.
+            for heap in candidates {
+                // SAFETY: heaps in the set are live.
                 let heap_ref = unsafe { heap.as_ref() };
-                heap_ref.collect(true);
-                if heap_ref.is_empty() {
-                    let release = self.release_locked(&mut heaps, heap_ref);
-                    released.push(Release::of(heap_ref, release));
-                } else {
-                    heaps.idle.push(heap);
+                if !heap_ref.retained.get() {
+                    continue;
+                }
+                let live = self.figures_of(heap_ref).live_objects();
+                heap_ref.live_bound.set(live);
+                if live == 0 {
+                    let done = self.release_locked(&mut heaps, heap_ref);
+                    released.push(Release::of(heap_ref.state, done));
                 }
             }
             released
@@ -206,56 +293,67 @@ impl PoolState {
         released.into_iter().for_each(Release::finish);
     }
 
-    /// A free into `heap` after the state closed, by a thread that does not
-    /// own it: done under the lock so an idle heap is collected (and
-    /// released once empty) by whoever frees into it last.
-    pub(crate) fn free_after_close(&self, heap: &LocalHeap, free: impl FnOnce()) -> Release {
-        let release = {
-            let mut heaps = lock(&self.heaps);
-            free();
-            if heap.owner_token() == 0 && heap.retained.get() {
-                heap.collect(true);
-                heap.is_empty() && self.release_locked(&mut heaps, heap)
-            } else {
-                false
-            }
-        };
-        Release::of(heap, release)
-    }
-
-    /// The owner freed into its heap after the state closed: once the heap
-    /// is empty, the owner lets it go.
+    /// A free into `heap` after the close (the free's fast path refused it):
+    /// `free` does it under the heaps lock, then the heap is released if it
+    /// is empty.
     ///
-    /// Costs O(size classes) per free, plus a collection when other threads
-    /// announced frees: counting live objects needs no page walk.
-    pub(crate) fn owner_free_after_close(&self, heap: &LocalHeap) -> Release {
-        heap.collect_if_announced();
-        if !heap.is_empty() {
-            return Release(None);
-        }
-        let release = {
-            let mut heaps = lock(&self.heaps);
-            heap.owner.fetch_and(OWNER_FLAGS, Ordering::SeqCst);
-            self.release_locked(&mut heaps, heap)
+    /// # Safety
+    ///
+    /// - `state` is `heap.state`, read while the object being freed kept
+    ///   the heap alive; `heap` is that object's heap;
+    /// - `free` frees exactly one object of `heap`, in the way the calling
+    ///   thread may (its own cells if it owns the heap, else the remote
+    ///   words).
+    pub(crate) unsafe fn free_after_close(
+        state: *const PoolState,
+        heap: *const LocalHeap,
+        free: impl FnOnce(&LocalHeap),
+    ) -> Release {
+        // SAFETY: the object being freed keeps the heap, and so the state,
+        // alive until `free` counts it; under the heaps lock a heap with a
+        // live object cannot be released, and the state outlives its
+        // retained heaps.
+        let (this, heap) = unsafe { (&*state, &*heap) };
+        let released = {
+            let mut heaps = lock(&this.heaps);
+            free(heap);
+            debug_assert!(
+                heap.retained.get(),
+                "a heap with a live object was released"
+            );
+            let mut bound = heap.live_bound.get().saturating_sub(1);
+            if bound <= RECOUNT_BELOW {
+                bound = this.figures_of(heap).live_objects();
+            }
+            heap.live_bound.set(bound);
+            bound == 0 && this.release_locked(&mut heaps, heap)
         };
-        Release::of(heap, release)
+        // From here on only `state` (a plain pointer) is used.
+        Release::of(state, released)
     }
 
-    /// Marks an empty, unowned heap released and returns its pages. Returns
-    /// whether it held a strong count, which the caller must drop *after*
-    /// unlocking.
+    /// Marks an empty heap released and returns its pages (heaps lock held,
+    /// as `heaps`). Returns whether it held a strong count, which the caller
+    /// must drop *after* unlocking.
     fn release_locked(&self, heaps: &mut HeapSet, heap: &LocalHeap) -> bool {
         heaps.idle.retain(|idle| *idle != NonNull::from(heap));
-        heap.return_pages();
+        heap.set_owner(0);
+        // SAFETY: the caller found nothing live in the heap under the locks;
+        // after the close no thread can allocate from it, and one with
+        // nothing left to free does not touch it.
+        unsafe { heap.return_pages() };
         heap.retained.replace(false)
     }
 
-    /// Calls `visit` with every heap's counters.
-    pub(crate) fn for_each_heap(&self, mut visit: impl FnMut(&LocalHeap)) {
+    /// Calls `visit` with every heap and its exact figures (under both
+    /// locks, so the figures are one consistent snapshot).
+    pub(crate) fn for_each_heap(&self, mut visit: impl FnMut(&LocalHeap, HeapFigures)) {
         let heaps = lock(&self.heaps);
+        let pages = lock(&self.pages);
         for heap in &heaps.all {
-            // SAFETY: live until `Drop`; `visit` reads atomics only.
-            visit(unsafe { heap.as_ref() });
+            // SAFETY: live until `Drop`; only atomics are read.
+            let heap = unsafe { heap.as_ref() };
+            visit(heap, heap.figures(&Self::remote_counts(&pages, heap)));
         }
     }
 
@@ -273,14 +371,14 @@ impl PoolState {
 
 /// The strong count a released heap held on its state, to be dropped by
 /// [`finish`](Release::finish) once the caller no longer uses the heap or
-/// the state: dropping it may free both. It is taken by value, not through
-/// a reference argument, so no live reference is left dangling.
+/// the state: dropping it may free both. It holds the state as a plain
+/// pointer read before the release, so nothing of the heap is read after.
 #[must_use = "a released heap's strong count must be dropped with `finish`"]
 pub(crate) struct Release(Option<*const PoolState>);
 
 impl Release {
-    fn of(heap: &LocalHeap, released: bool) -> Release {
-        Release(released.then_some(heap.state))
+    fn of(state: *const PoolState, released: bool) -> Release {
+        Release(released.then_some(state))
     }
 
     pub(crate) fn finish(self) {

@@ -1,26 +1,37 @@
 //! Which `LocalHeap` the calling thread allocates pool and heap memory from.
 //!
-//! Two thread-locals: a one-entry cache (allocator id, heap) read on every
-//! allocation and free, whose address also serves as the thread's *token*
-//! for heap ownership; and the list of leases, given back when the thread
-//! exits.
+//! Three thread-locals, all `const` and without destructors (usable during
+//! thread teardown): a one-entry cache `(allocator id, heap, heap key)` read
+//! on every allocation and free; the thread's ownership token; and the list
+//! of leases, given back when the thread exits.
+//!
+//! Every identity compared on a fast path is one that is never reused in
+//! the process: allocator ids, heap keys and thread tokens all come from
+//! counters. An address would not do: once a heap is freed, the global
+//! allocator may place another allocator's heap at the same address, and a
+//! cache that compared addresses would take that heap for its own
+//! (DESIGN.md rule 9).
 
 use core::cell::{Cell, RefCell};
 use core::ptr::{self, NonNull};
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 
 use super::local_heap::LocalHeap;
 use super::pool_state::PoolState;
 
+/// `(allocator id, heap, heap key)` of the heap this thread used last.
+type Cached = (u64, *const LocalHeap, u64);
+
+/// The empty cache: allocator id 0 and key 0 are never used.
+const EMPTY: Cached = (0, ptr::null(), 0);
+
 thread_local! {
-    /// `(allocator id, heap)` of the last heap this thread used. `const` and
-    /// without a destructor, so it is usable even during thread teardown.
-    static CACHE: Cell<(u64, *const LocalHeap)> = const { Cell::new((0, ptr::null())) };
+    static CACHE: Cell<Cached> = const { Cell::new(EMPTY) };
     /// The thread's token once it has leased a heap, `NO_TOKEN` before: the
     /// heap-block free compares it with the heap's owner word in one
     /// instruction.
-    static TOKEN: Cell<usize> = const { Cell::new(NO_TOKEN) };
+    static TOKEN: Cell<u64> = const { Cell::new(NO_TOKEN) };
     static LEASES: HeapLeases = const { HeapLeases { leases: RefCell::new(Vec::new()) } };
 }
 
@@ -33,7 +44,7 @@ pub(crate) const NO_FAST_KEY: u64 = u64::MAX;
 /// budgets on has a key no cache holds, so it always takes the slow path.
 #[inline(always)]
 pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
-    let (cached, heap) = CACHE.with(Cell::get);
+    let (cached, heap, _) = CACHE.with(Cell::get);
     if cached == key {
         // SAFETY: `key` is an allocator id (never 0, the empty cache's key)
         // or `NO_FAST_KEY` (never cached), so a match means a cached heap,
@@ -45,50 +56,46 @@ pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
 }
 
 /// What `TOKEN` holds before the thread leases a heap: no owner word ever
-/// equals it (tokens are 8-aligned; the owner word's other bits are
+/// equals it (tokens are multiples of 8; the owner word's other bits are
 /// `CLOSED` and `BUDGETED`).
-const NO_TOKEN: usize = 1;
+const NO_TOKEN: u64 = 1;
 
-/// Whether the calling thread owns `heap`, its allocator has not closed and
-/// its budgets are off: the heap-block free fast path's test, one compare of
-/// the heap's owner word with the thread's published token.
-///
-/// # Safety
-///
-/// `heap` is a live heap.
+/// The heap-block free fast path's test: whether `owner_word` (a heap's,
+/// see `LocalHeap::owner_word`) names the calling thread as owner, with the
+/// allocator open and budgets off. One compare with the published token.
 #[inline(always)]
-pub(crate) unsafe fn owns_open(heap: *const LocalHeap) -> bool {
-    // SAFETY: forwarded from the caller.
-    unsafe { &(*heap).owner }.load(Ordering::Relaxed) == TOKEN.with(Cell::get)
+pub(crate) fn is_my_open_heap(owner_word: u64) -> bool {
+    owner_word == TOKEN.with(Cell::get)
 }
 
-/// `heap_word` (a page's, see `PageHeader::heap_word`), through the
-/// thread-local pointer, if it is the calling thread's cached heap: the
-/// pool free fast path's ownership test. The cached heap is the thread's own
-/// (the cache is cleared before the thread gives its heaps up, and a heap
-/// leaves its owner otherwise only after its allocator closed), and a
-/// closed page's word is tagged, so it never
-/// matches once the allocator closed.
-///
-/// # Safety
-///
-/// `heap_word` is not null (a live page's word never is).
+/// The pool free fast path's test: the calling thread's cached heap, if
+/// `page_key` (a page's, see `PageHeader::key`) is that heap's key. Keys
+/// are never reused, the cached heap is the thread's own, and a closed or
+/// budgeted page's key is tagged, so a match means "the owner frees into
+/// its open heap".
 #[inline(always)]
-pub(crate) unsafe fn if_cached(heap_word: *const LocalHeap) -> Option<NonNull<LocalHeap>> {
-    let mine = CACHE.with(Cell::get).1;
-    if mine == heap_word {
-        // SAFETY: equal to `heap_word`, not null (from the caller).
-        Some(unsafe { NonNull::new_unchecked(mine.cast_mut()) })
+pub(crate) fn if_cached(page_key: u64) -> Option<NonNull<LocalHeap>> {
+    let (_, heap, key) = CACHE.with(Cell::get);
+    if key == page_key {
+        // A heap is cached only together with its key, never 0, and page
+        // keys are never 0.
+        NonNull::new(heap.cast_mut())
     } else {
         None
     }
 }
 
-/// The calling thread's ownership token: the address of its `CACHE`, unique
-/// among live threads and never 0.
-#[inline(always)]
-pub(crate) fn token() -> usize {
-    CACHE.with(|cache| ptr::from_ref(cache).addr())
+/// The calling thread's ownership token: unique for the life of the
+/// process, a multiple of 8 and never 0. Assigned on first use.
+pub(crate) fn token() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let current = TOKEN.with(Cell::get);
+    if current != NO_TOKEN {
+        return current;
+    }
+    let fresh = NEXT.fetch_add(1, Ordering::Relaxed) << 3;
+    TOKEN.with(|token| token.set(fresh));
+    fresh
 }
 
 struct HeapLease {
@@ -101,21 +108,27 @@ struct HeapLeases {
     leases: RefCell<Vec<HeapLease>>,
 }
 
+/// Gives `lease`'s heap up if the calling thread (`me`) still owns it; the
+/// heap goes idle, or is released if its allocator closed and it is empty.
+fn give_up_lease(lease: &HeapLease, me: u64) {
+    if let Some(state) = lease.owner.upgrade() {
+        // SAFETY: the state is alive (we hold a strong count), so its heaps
+        // are.
+        let heap = unsafe { lease.heap.as_ref() };
+        // The heap may have been released already (at the close, or by the
+        // free that emptied it).
+        if heap.owner_token() == me {
+            state.give_up(heap).finish();
+        }
+    }
+}
+
 impl Drop for HeapLeases {
     fn drop(&mut self) {
-        let _ = CACHE.try_with(|cache| cache.set((0, ptr::null())));
+        let _ = CACHE.try_with(|cache| cache.set(EMPTY));
         let me = token();
         for lease in self.leases.get_mut().drain(..) {
-            if let Some(state) = lease.owner.upgrade() {
-                // SAFETY: the state is alive (we hold a strong count), so its
-                // heaps are.
-                let heap = unsafe { lease.heap.as_ref() };
-                // The owner may already have let the heap go (see
-                // `PoolState::owner_free_after_close`).
-                if heap.owner_token() == me {
-                    state.give_up(heap).finish();
-                }
-            }
+            give_up_lease(&lease, me);
         }
     }
 }
@@ -130,11 +143,12 @@ pub(crate) fn with_current_heap<R>(
     state: &Arc<PoolState>,
     work: impl FnOnce(&LocalHeap) -> R,
 ) -> R {
-    let (allocator, heap) = CACHE.with(Cell::get);
+    let (allocator, heap, _) = CACHE.with(Cell::get);
     if allocator == state.id {
         // SAFETY: the cache holds only this thread's own leased heap for a
-        // live allocator (`state` is borrowed), cleared before the lease is
-        // given back; heaps live as long as their state.
+        // live allocator (`state` is borrowed, and allocator ids are never
+        // reused), cleared before the lease is given back; heaps live as
+        // long as their state.
         return work(unsafe { &*heap });
     }
     with_heap_slow(state, work)
@@ -145,22 +159,18 @@ pub(crate) fn with_current_heap<R>(
 fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R) -> R {
     let me = token();
     let leased = LEASES.try_with(|leases| {
-        let mut leases = leases.leases.borrow_mut();
-        let heap = match leases.iter().find(|lease| lease.allocator == state.id) {
-            Some(lease) => lease.heap,
-            None => {
-                leases.retain(|lease| lease.owner.strong_count() > 0);
-                let heap = PoolState::adopt(state, me);
-                leases.push(HeapLease {
-                    allocator: state.id,
-                    owner: Arc::downgrade(state),
-                    heap,
-                });
-                heap
+        let heap = loop {
+            let found = find_or_adopt(&mut leases.leases.borrow_mut(), state, me);
+            match found {
+                Ok(heap) => break heap,
+                // Given up outside the borrow (it takes locks and may free
+                // a whole allocator); then look again.
+                Err(stale) => stale.iter().for_each(|lease| give_up_lease(lease, me)),
             }
         };
-        CACHE.with(|cache| cache.set((state.id, heap.as_ptr())));
-        TOKEN.with(|published| published.set(me));
+        // SAFETY: a heap of `state`, alive while `state` is.
+        let key = unsafe { heap.as_ref() }.key();
+        CACHE.with(|cache| cache.set((state.id, heap.as_ptr(), key)));
         heap
     });
     match leased {
@@ -182,4 +192,38 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R)
             result
         }
     }
+}
+
+/// This thread's lease for `state`, or a new one. When a new lease is
+/// needed and the list holds leases of closed or dropped allocators, they
+/// are taken out and returned (`Err`) to be given up first, so a thread
+/// that used many short-lived allocators keeps neither their heaps nor a
+/// long list.
+fn find_or_adopt(
+    leases: &mut Vec<HeapLease>,
+    state: &Arc<PoolState>,
+    me: u64,
+) -> Result<NonNull<LocalHeap>, Vec<HeapLease>> {
+    if let Some(lease) = leases.iter().find(|lease| lease.allocator == state.id) {
+        return Ok(lease.heap);
+    }
+    let is_stale = |lease: &HeapLease| {
+        lease
+            .owner
+            .upgrade()
+            .is_none_or(|owner| owner.closed.load(Ordering::SeqCst))
+    };
+    if leases.iter().any(is_stale) {
+        let (stale, live): (Vec<HeapLease>, Vec<HeapLease>) =
+            core::mem::take(leases).into_iter().partition(is_stale);
+        *leases = live;
+        return Err(stale);
+    }
+    let heap = PoolState::adopt(state, me);
+    leases.push(HeapLease {
+        allocator: state.id,
+        owner: Arc::downgrade(state),
+        heap,
+    });
+    Ok(heap)
 }
