@@ -1,7 +1,7 @@
 //! Where diagnostics go: this thread's `Capture`, else the global sink, else
 //! stderr.
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::marker::PhantomData;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -15,6 +15,9 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 thread_local! {
     /// Buffers of the live `Capture`s on this thread, innermost last.
     static CAPTURES: RefCell<Vec<Vec<Diagnostic>>> = const { RefCell::new(Vec::new()) };
+    /// Whether this thread is inside the sink. `const` and without a
+    /// destructor, so it works during thread teardown too.
+    static IN_SINK: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Sends every diagnostic that no [`Capture`] takes to `sink` instead of
@@ -22,7 +25,11 @@ thread_local! {
 /// in-game console installs one at start-up.
 ///
 /// The sink runs on the thread that raised the diagnostic, possibly while
-/// that thread tears down its thread-locals; it must not panic.
+/// that thread tears down its thread-locals. It may allocate, open frames or
+/// take its own locks: a diagnostic raised while the sink runs on the same
+/// thread goes to stderr instead of back into the sink, so a sink never
+/// re-enters itself. A sink that panics has its panic caught and printed
+/// to stderr with the diagnostic it was handling.
 ///
 /// ```
 /// use std::sync::{Arc, Mutex};
@@ -177,9 +184,30 @@ pub(super) fn deliver(diagnostic: Diagnostic) {
     });
     let Some(diagnostic) = pending else { return };
     let sink = SINK.read().unwrap_or_else(PoisonError::into_inner).clone();
-    match sink {
-        Some(sink) => sink(&diagnostic),
-        None => to_stderr(&diagnostic),
+    let Some(sink) = sink else {
+        to_stderr(&diagnostic);
+        return;
+    };
+    // A diagnostic raised by the sink itself (say it allocates while its
+    // thread tears down, which raises FA202) must not call the sink again:
+    // that recursion never ends, or deadlocks on the sink's own lock.
+    if IN_SINK.replace(true) {
+        to_stderr(&diagnostic);
+        return;
+    }
+    struct Leave;
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            IN_SINK.set(false);
+        }
+    }
+    let _leave = Leave;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink(&diagnostic)));
+    if let Err(payload) = outcome {
+        eprintln!(
+            "{diagnostic}\n  (the diagnostics sink panicked on this diagnostic: {})",
+            super::emit::panic_message(payload.as_ref())
+        );
     }
 }
 
