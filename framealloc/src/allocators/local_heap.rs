@@ -18,11 +18,12 @@
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::counter::Counter;
 use super::pool_page::{CLASS_SIZES, CLASSES, Closed, PageHeader, Slot, pop_slot, push_slot};
 use super::pool_state::PoolState;
+use super::sync::AtomicU64;
 
 /// One size class of a heap: its free list and its counters, together on
 /// one cache line (the pool fast path touches nothing else of the heap).

@@ -14,6 +14,7 @@
 //! - `pool_state`: all pages and heaps of one allocator, and when they go
 //!   back to the system;
 //! - `thread_heap`: which heap the calling thread uses, and its token;
+//! - `sync`: the lifecycle's mutexes and atomics (loom's in model tests);
 //! - `pool_box`: the allocation and free paths of the pool and heap intents;
 //! - `boxes`: `PoolBox` and `HeapBox`, built on those paths.
 
@@ -28,5 +29,6 @@ pub(crate) mod local_heap;
 pub(crate) mod pool_box;
 pub(crate) mod pool_page;
 pub(crate) mod pool_state;
+pub(crate) mod sync;
 pub(crate) mod thread_arena;
 pub(crate) mod thread_heap;

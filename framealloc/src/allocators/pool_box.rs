@@ -6,10 +6,12 @@ use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 use std::sync::Arc;
 
-use super::local_heap::{HEAP_ALIGN, LocalHeap};
+use super::local_heap::{HEAP_ALIGN, LocalHeap, OWNER_FLAGS};
 use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
 use super::pool_state::PoolState;
-use super::thread_heap::{cached_heap, if_cached, is_my_open_heap, token, with_current_heap};
+use super::thread_heap::{
+    cached_heap, current_token, if_cached, is_my_open_heap, with_current_heap,
+};
 use crate::budget::{Events, current_tag_index};
 use crate::error::AllocError;
 
@@ -464,8 +466,8 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
 }
 
 /// A free from a thread that does not own the slot's heap (one
-/// compare-and-swap onto the page's remote stack; once closed, the locked
-/// path), or from its owner after the allocator closed or with budgets on.
+/// compare-and-swap onto the page's remote stack), or from its owner with
+/// budgets on; everything else goes on to [`free_slot_rare`].
 ///
 /// Takes a raw page pointer, not a reference: once the free is counted, the
 /// slot no longer keeps the page, heap and state alive.
@@ -481,16 +483,45 @@ unsafe fn free_slot_slow(page: *const PageHeader, slot: NonNull<u8>, class: usiz
     let heap_ptr = page_ref.heap();
     // SAFETY: as above.
     let heap = unsafe { &*heap_ptr };
-    let state = heap.state;
     if page_ref.is_budgeted() {
         // SAFETY: a live slot of this budgeted page, held by the caller.
         let tag = unsafe { page_ref.tag_of(slot) };
         // SAFETY: the slot keeps the state alive until its free is counted.
-        unsafe { &*state }
+        unsafe { &*heap.state }
             .budgets
             .release(u32::from(tag), CLASS_SIZES[class]);
     }
-    let release = if heap.owner_token() == token() {
+    if heap.owner_word() & !OWNER_FLAGS != current_token() {
+        // Before the push: after it, the slot no longer keeps the heap alive.
+        heap.note_remote_free(class);
+        // SAFETY: the caller gives the live slot up.
+        if unsafe { page_ref.push_remote(slot, false) }.is_ok() {
+            return;
+        }
+    }
+    // SAFETY: forwarded; the slot is still live (not pushed).
+    unsafe { free_slot_rare(page, heap_ptr, slot, class) }
+}
+
+/// The rest of [`free_slot_slow`]: the owner's free (budgets on, or after
+/// the close), or another thread's free refused by a closed page, which
+/// takes the locked after-close path.
+///
+/// # Safety
+///
+/// As [`free_slot`]; `page` is the slot's page and `heap_ptr` its heap.
+#[cold]
+#[inline(never)]
+unsafe fn free_slot_rare(
+    page: *const PageHeader,
+    heap_ptr: *const LocalHeap,
+    slot: NonNull<u8>,
+    class: usize,
+) {
+    // SAFETY: the slot is still live here, so its heap and state are.
+    let heap = unsafe { &*heap_ptr };
+    let state = heap.state;
+    let release = if heap.owner_token() == current_token() {
         if !heap.is_closed() {
             // SAFETY: the owner's free of a live slot of its heap.
             unsafe { heap.push_free(class, slot) };
@@ -500,15 +531,10 @@ unsafe fn free_slot_slow(page: *const PageHeader, slot: NonNull<u8>, class: usiz
         // closure frees that one slot as its owner.
         unsafe { PoolState::free_after_close(state, heap_ptr, |heap| heap.push_free(class, slot)) }
     } else {
-        // Before the push: after it, the slot no longer keeps the heap alive.
-        heap.note_remote_free(class);
-        // SAFETY: the caller gives the live slot up.
-        if unsafe { page_ref.push_remote(slot, false) }.is_ok() {
-            return;
-        }
         let push_counted = |_: &LocalHeap| {
-            // SAFETY: the push above was refused, so the slot is still ours
-            // to give up; this pushes it (counted) under the heaps lock.
+            // SAFETY: the lock-free push was refused (the page is closed),
+            // so the slot is still ours to give up; this pushes it
+            // (counted) under the heaps lock.
             let _ = unsafe { (*page).push_remote(slot, true) };
         };
         // SAFETY: `state` was read while the slot kept the heap alive; the
@@ -550,11 +576,11 @@ unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap,
 ///   free is counted only here.
 #[cold]
 #[inline(never)]
-unsafe fn count_heap_free_slow(heap_ptr: *const LocalHeap, bytes: usize) {
+pub(crate) unsafe fn count_heap_free_slow(heap_ptr: *const LocalHeap, bytes: usize) {
     // SAFETY: the heap is alive until the free is counted.
     let heap = unsafe { &*heap_ptr };
     let state = heap.state;
-    let release = if heap.owner_token() == token() {
+    let release = if heap.owner_token() == current_token() {
         if !heap.is_closed() {
             heap.count_heap_free_local(bytes);
             return;

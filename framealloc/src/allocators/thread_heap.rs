@@ -77,12 +77,21 @@ pub(crate) fn is_my_open_heap(owner_word: u64) -> bool {
 pub(crate) fn if_cached(page_key: u64) -> Option<NonNull<LocalHeap>> {
     let (_, heap, key) = CACHE.with(Cell::get);
     if key == page_key {
-        // A heap is cached only together with its key, never 0, and page
-        // keys are never 0.
-        NonNull::new(heap.cast_mut())
+        // SAFETY: a heap is cached only together with its key, and the
+        // empty cache's key (0) is no page's key (keys are at least 4), so
+        // a match means a cached heap, which is never null.
+        Some(unsafe { NonNull::new_unchecked(heap.cast_mut()) })
     } else {
         None
     }
+}
+
+/// The calling thread's token as published: its token once it has one,
+/// else `NO_TOKEN`, which no owner word holds. Enough to ask "do I own this
+/// heap?": a thread that never leased a heap owns none.
+#[inline(always)]
+pub(crate) fn current_token() -> u64 {
+    TOKEN.with(Cell::get)
 }
 
 /// The calling thread's ownership token: unique for the life of the
