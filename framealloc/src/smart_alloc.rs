@@ -319,15 +319,16 @@ impl SmartAlloc {
         boxes::heap_box_uninit(self.shared.pools())
     }
 
-    /// Takes back, now, the pool slots and heap blocks that other threads
-    /// freed from the calling thread's heap, so they can be reused and
-    /// [`stats`](Self::stats) counts them. This otherwise happens when the
-    /// thread next refills a size class, or exits.
+    /// Takes back, now, the pool slots that other threads freed from the
+    /// calling thread's heap, so its free lists hold them. This otherwise
+    /// happens when the thread next refills a size class. Statistics do not
+    /// depend on it: a free is counted where it happens.
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::with_defaults();
     /// let boxed = alloc.pool_box(1u64)?;
     /// std::thread::spawn(move || drop(boxed)).join().unwrap();
+    /// assert_eq!(alloc.stats().pool.deallocations, 1); // counted already
     /// alloc.collect_remote_frees();
     /// assert_eq!(alloc.stats().pool.deallocations, 1);
     /// # Ok::<(), framealloc::AllocError>(())
