@@ -11,17 +11,7 @@ use allocator_api2::boxed::Box as ApiBox;
 use allocator_api2::vec::Vec as ApiVec;
 use framealloc::{AllocConfig, Frame, FrameBox, SmartAlloc};
 
-/// xorshift64*, seeded: the same walk on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, bound: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % bound
-    }
-}
+use crate::support::Rng;
 
 /// Everything one frame (or scope) holds, with the value each item must
 /// still have.

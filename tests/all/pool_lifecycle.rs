@@ -9,9 +9,7 @@ use std::thread;
 
 use framealloc::{AllocConfig, HeapBox, PoolBox, SmartAlloc};
 
-fn count(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) { miri } else { normal }
-}
+use crate::support::{Rng, count};
 
 #[test]
 fn frees_on_other_threads_are_counted_without_a_collection() {
@@ -238,18 +236,6 @@ fn the_last_handle_and_the_last_boxes_dropped_at_once_free_everything() {
             probe.all_freed(),
             "round {round}: the allocator's memory was kept"
         );
-    }
-}
-
-/// xorshift64*, seeded.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, bound: usize) -> usize {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % bound
     }
 }
 

@@ -7,9 +7,7 @@ use std::thread;
 
 use framealloc::{AllocConfig, HeapBox, PoolBox, SmartAlloc};
 
-fn count(normal: usize, miri: usize) -> usize {
-    if cfg!(miri) { miri } else { normal }
-}
+use crate::support::count;
 
 #[test]
 fn boxes_cross_threads_and_drop_there() {

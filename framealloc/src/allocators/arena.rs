@@ -421,30 +421,49 @@ impl Arena {
         published.bytes.add(bytes as u64);
         published.peak_frame_bytes.raise_to(bytes as u64);
 
-        let mut used = self.entered.get();
-        // A merged chunk is made before the list is borrowed, and its budget
-        // events wait until the arena is reset: a listener may open a frame
-        // on this arena, and it must find the arena borrowed by no one and
-        // in a consistent state.
-        let mut events = Events::default();
-        let merged = (used > 1)
-            .then(|| self.merged_chunk(used, limits, &mut events))
-            .flatten();
-        let mut list = self.chunks.borrow_mut();
-        if let Some(chunk) = merged {
-            // The old chunks are freed here (and their budget released).
-            drop(list.chunks.splice(..used, [chunk]));
-            list.reserved = list.chunks.iter().map(Chunk::capacity).sum();
-            self.publish_holdings(&list);
-            used = 1;
+        let used = self.entered.get();
+        if used > 1 {
+            self.reset_merging(used, limits);
+        } else {
+            self.rewind_to_first_chunk(used, limits);
         }
+    }
+
+    /// The rest of [`reset`](Self::reset) for a frame that used several
+    /// chunks: they are merged into one first. The merged chunk is made
+    /// before the list is borrowed, and its budget events wait until the
+    /// arena is reset: a listener may open a frame on this arena, and it
+    /// must find the arena borrowed by no one and in a consistent state.
+    #[cold]
+    #[inline(never)]
+    fn reset_merging(&self, used: usize, limits: &ArenaLimits) {
+        let mut events = Events::default();
+        let merged = self.merged_chunk(used, limits, &mut events);
+        let used = match merged {
+            Some(chunk) => {
+                let mut list = self.chunks.borrow_mut();
+                // The old chunks are freed here (and their budget released).
+                drop(list.chunks.splice(..used, [chunk]));
+                list.reserved = list.chunks.iter().map(Chunk::capacity).sum();
+                self.publish_holdings(&list);
+                1
+            }
+            None => used,
+        };
+        self.rewind_to_first_chunk(used, limits);
+        limits.emit(events);
+    }
+
+    /// Keeps enough chunks for the larger of this frame's use (`used`
+    /// chunks) and the previous frame's, gives the rest to the shared pool,
+    /// and moves the cursor to the start of the first chunk.
+    #[inline(always)]
+    fn rewind_to_first_chunk(&self, used: usize, limits: &ArenaLimits) {
+        let mut list = self.chunks.borrow_mut();
         let keep = used.max(list.used_last_frame);
         list.used_last_frame = used;
         if list.chunks.len() > keep {
-            let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
-            list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
-            limits.pool.give_back(spare);
-            self.publish_holdings(&list);
+            self.give_spare_chunks_back(&mut list, keep, limits);
         }
         self.bytes_before_chunk.set(0);
         match list.chunks.first() {
@@ -457,8 +476,15 @@ impl Arena {
             }
             None => self.entered.set(0),
         }
-        drop(list);
-        limits.emit(events);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn give_spare_chunks_back(&self, list: &mut ChunkList, keep: usize, limits: &ArenaLimits) {
+        let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
+        list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
+        limits.pool.give_back(spare);
+        self.publish_holdings(list);
     }
 
     /// One chunk as large as the first `used` chunks together, so the next
