@@ -463,7 +463,10 @@ impl Arena {
         let keep = used.max(list.used_last_frame);
         list.used_last_frame = used;
         if list.chunks.len() > keep {
-            self.give_spare_chunks_back(&mut list, keep, limits);
+            let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
+            list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
+            limits.pool.give_back(spare);
+            self.publish_holdings(&list);
         }
         self.bytes_before_chunk.set(0);
         match list.chunks.first() {
@@ -476,15 +479,6 @@ impl Arena {
             }
             None => self.entered.set(0),
         }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn give_spare_chunks_back(&self, list: &mut ChunkList, keep: usize, limits: &ArenaLimits) {
-        let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
-        list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
-        limits.pool.give_back(spare);
-        self.publish_holdings(list);
     }
 
     /// One chunk as large as the first `used` chunks together, so the next
