@@ -22,9 +22,16 @@ use std::thread;
 
 use framealloc::{PoolBox, SmartAlloc};
 
+/// A freed block kept for reuse: its size, alignment and address.
+struct Kept(usize, usize, *mut u8);
+
+// SAFETY: a kept block is plain memory that no one uses until it is handed
+// out again.
+unsafe impl Send for Kept {}
+
 /// Freed blocks aligned to 1 KiB or more (thread heaps, pool pages), kept
 /// to be handed out again, newest first.
-static RECYCLED: Mutex<Vec<(usize, usize, usize)>> = Mutex::new(Vec::new());
+static RECYCLED: Mutex<Vec<Kept>> = Mutex::new(Vec::new());
 
 struct Recycling;
 
@@ -46,9 +53,9 @@ unsafe impl GlobalAlloc for Recycling {
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             let found = recycled
                 .iter()
-                .rposition(|&(size, align, _)| (size, align) == (layout.size(), layout.align()));
+                .rposition(|kept| (kept.0, kept.1) == (layout.size(), layout.align()));
             if let Some(index) = found {
-                return recycled.remove(index).2 as *mut u8;
+                return recycled.remove(index).2;
             }
         }
         // SAFETY: forwarded from our caller.
@@ -61,7 +68,7 @@ unsafe impl GlobalAlloc for Recycling {
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             if recycled.len() < recycled.capacity() {
-                recycled.push((layout.size(), layout.align(), ptr as usize));
+                recycled.push(Kept(layout.size(), layout.align(), ptr));
                 return;
             }
         }
