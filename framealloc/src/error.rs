@@ -61,7 +61,7 @@ pub enum AllocError {
     /// ([`BudgetManager::set_tag_limits`](crate::BudgetManager::set_tag_limits)).
     TagBudgetExceeded {
         /// The tag that was current on the allocating thread.
-        tag: crate::AllocationTag,
+        tag: crate::tag::AllocationTag,
         /// Bytes the refused allocation asked for.
         requested: usize,
         /// Bytes in use under the tag's budget.
@@ -94,78 +94,68 @@ impl AllocError {
         }
     }
 
-    /// What to do about it, in one line.
+    /// What to do about it, in one line: the `help` of its code's row in
+    /// the diagnostic table ([`diagnostics::CODES`](crate::diagnostics::CODES)).
     ///
     /// ```
     /// let err = framealloc::AllocError::SizeOverflow { count: usize::MAX, element_size: 8 };
     /// assert!(err.help().contains("length"));
     /// ```
     pub fn help(&self) -> &'static str {
+        self.row().help
+    }
+
+    /// The table row of its code: message and help are written once, there.
+    fn row(&self) -> &'static crate::diagnostics::CodeInfo {
+        crate::diagnostics::__code(self.code())
+    }
+
+    /// The figures involved, in words: what follows the message.
+    fn figures(&self) -> String {
         match self {
-            AllocError::ArenaExhausted { .. } => {
-                "raise the per-thread limit with `AllocConfig::with_frame_arena_size`, end frames more often, or move long-lived data to `pool_box`/`heap_box`"
+            AllocError::ArenaExhausted {
+                requested,
+                reserved,
+                limit,
+            } => format!(
+                "{requested} more bytes requested, but this thread's arena already holds {reserved} of its {limit}-byte limit"
+            ),
+            AllocError::SizeOverflow {
+                count,
+                element_size,
+            } => format!("{count} elements of {element_size} bytes"),
+            AllocError::OutOfMemory { requested } => {
+                format!("the global allocator refused {requested} bytes")
             }
-            AllocError::SizeOverflow { .. } => {
-                "check the slice length: the total size must stay below isize::MAX bytes"
-            }
-            AllocError::OutOfMemory { .. } => {
-                "the system is out of memory; free memory or lower the allocation size"
-            }
-            AllocError::GlobalBudgetExceeded { .. } => {
-                "raise the global hard limit with `BudgetManager::set_global_limits`, or free memory first"
-            }
-            AllocError::TagBudgetExceeded { .. } => {
-                "raise the tag's hard limit with `BudgetManager::set_tag_limits`, or free memory under this tag first"
-            }
-            AllocError::Internal { .. } => {
-                "this is a bug in framealloc; please report it with the message above"
-            }
+            AllocError::GlobalBudgetExceeded {
+                requested,
+                used,
+                limit,
+            } => format!("{requested} bytes requested with {used} of {limit} bytes in use"),
+            AllocError::TagBudgetExceeded {
+                tag,
+                requested,
+                used,
+                limit,
+            } => format!(
+                "tag `{tag}`: {requested} bytes requested with {used} of {limit} bytes in use"
+            ),
+            AllocError::Internal { what } => (*what).to_owned(),
         }
     }
 }
 
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "[{}] ", self.code())?;
-        match self {
-            AllocError::ArenaExhausted {
-                requested,
-                reserved,
-                limit,
-            } => write!(
-                f,
-                "frame arena exhausted: {requested} more bytes requested, but this thread's arena already holds {reserved} of its {limit}-byte limit"
-            )?,
-            AllocError::SizeOverflow {
-                count,
-                element_size,
-            } => write!(
-                f,
-                "allocation size overflows: {count} elements of {element_size} bytes"
-            )?,
-            AllocError::OutOfMemory { requested } => {
-                write!(f, "the global allocator refused {requested} bytes")?
-            }
-            AllocError::GlobalBudgetExceeded {
-                requested,
-                used,
-                limit,
-            } => write!(
-                f,
-                "global memory budget exceeded: {requested} bytes requested with {used} of {limit} bytes in use"
-            )?,
-            AllocError::TagBudgetExceeded {
-                tag,
-                requested,
-                used,
-                limit,
-            } => write!(
-                f,
-                "budget of tag `{tag}` exceeded: {requested} bytes requested with {used} of {limit} bytes in use"
-            )?,
-            AllocError::Internal { what } => write!(f, "internal allocator error: {what}")?,
-        }
-        write!(f, "\n  help: {}", self.help())
+        let row = self.row();
+        write!(
+            f,
+            "[{}] {}: {}\n  help: {}",
+            self.code(),
+            row.message,
+            self.figures(),
+            row.help
+        )
     }
 }
 
@@ -178,4 +168,43 @@ impl std::error::Error for AllocError {}
 #[track_caller]
 pub(crate) fn fail(error: AllocError) -> ! {
     panic!("framealloc: {error}")
+}
+
+/// Reports `error` as a diagnostic (its code, with its figures as the note)
+/// and hands it back, so a refusal path reads `return Err(reported(error))`.
+#[cold]
+#[inline(never)]
+pub(crate) fn reported(error: AllocError) -> AllocError {
+    crate::diagnostics::report(error.code(), format_args!("{}", error.figures()));
+    error
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnostics::{Capture, DiagnosticKind};
+
+    #[test]
+    fn fa901_is_reported_with_the_broken_invariant_as_its_note() {
+        // The path every internal-invariant failure takes (`Arena::alloc_slow`
+        // when a fresh chunk cannot hold what it was sized for); no safe call
+        // sequence reaches it, so the test calls it directly.
+        let capture = Capture::start();
+        let error = reported(AllocError::Internal {
+            what: "a fresh frame chunk could not hold the allocation it was sized for",
+        });
+        let seen = capture.finish();
+        assert_eq!(error.code(), "FA901");
+        assert_eq!(
+            (seen[0].code, seen[0].kind),
+            ("FA901", DiagnosticKind::Error)
+        );
+        assert_eq!(seen[0].message, "internal allocator error");
+        assert_eq!(
+            seen[0].note.as_deref(),
+            Some("a fresh frame chunk could not hold the allocation it was sized for")
+        );
+        assert_eq!(seen[0].help.as_deref(), Some(error.help()));
+        assert!(seen[0].context.is_some());
+    }
 }

@@ -3,18 +3,15 @@
 use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::allocators::frame_memory::FrameMemory;
-use crate::allocators::pool_box::Pools;
-use crate::allocators::pool_page::CLASS_SIZES;
-use crate::allocators::pool_state::PoolState;
+use crate::allocators::frame::FrameMemory;
+use crate::allocators::pool::{CLASS_SIZES, PoolState, Pools};
 use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
 
 pub(crate) struct Shared {
-    /// Unique for the life of the process (thread leases match on it).
-    pub(crate) id: u64,
     pub(crate) config: AllocConfig,
-    pub(crate) frames: FrameMemory,
+    /// Frame intent: every arena. Thread leases hold `Weak`s to it.
+    pub(crate) frames: Arc<FrameMemory>,
     /// Pool and heap intents. Outlives this struct while boxes are live.
     pub(crate) pools: Arc<PoolState>,
     /// `pools.fast_key`, one load closer.
@@ -27,11 +24,12 @@ impl Shared {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let budgets = Arc::new(BudgetManager::new(config.budgets_enabled()));
-        let frames = FrameMemory::new(
+        let frames = Arc::new(FrameMemory::new(
+            id,
             config.frame_arena_size(),
             config.frame_chunk_size(),
             budgets.is_enabled().then(|| budgets.clone()),
-        );
+        ));
         // Classes whose slots fit under the configured pool limit.
         let class_limit = if config.pool_max_size() == 0 {
             0
@@ -43,7 +41,6 @@ impl Shared {
         };
         let pools = Arc::new(PoolState::new(id, class_limit, budgets.clone()));
         Shared {
-            id,
             config,
             frames,
             pools_fast_key: pools.fast_key,

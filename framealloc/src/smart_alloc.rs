@@ -4,17 +4,16 @@ use std::sync::Arc;
 
 use core::mem::MaybeUninit;
 
-use crate::allocators::boxes::{self, HeapBox, PoolBox};
-use crate::allocators::local_heap::LocalHeap;
-use crate::allocators::thread_arena::arena_for_current_thread;
-use crate::allocators::thread_heap::with_current_heap;
-use crate::budget::{AllocationTag, BudgetManager, TagGuard};
+use crate::allocators::frame::{self, arena_for_current_thread};
+use crate::allocators::frame::{Frame, FrameBox};
+use crate::allocators::pool::{self, HeapBox, PoolBox, PoolState};
+use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
 use crate::error::AllocError;
-use crate::frame::{Frame, FrameBox};
 use crate::shared::Shared;
 use crate::stats::AllocStats;
 use crate::stats::ThreadStats;
+use crate::tag::{AllocationTag, TagGuard};
 
 /// A handle to one allocator: its frame arenas (one per thread), and the
 /// state they share.
@@ -58,6 +57,9 @@ impl SmartAlloc {
     /// assert_eq!(alloc.stats().frame.arenas, 0);
     /// ```
     pub fn new(config: AllocConfig) -> SmartAlloc {
+        // Diagnostics read frame figures through what the frame intent
+        // hands them.
+        crate::diagnostics::set_frame_source(frame::current_thread_frames);
         SmartAlloc {
             shared: Arc::new(Shared::new(config)),
         }
@@ -123,7 +125,7 @@ impl SmartAlloc {
     /// ```
     #[must_use = "the frame ends as soon as this value is dropped: bind it with `let frame = alloc.begin_frame();`"]
     pub fn begin_frame(&self) -> Frame<'_> {
-        let (arena, tenancy) = arena_for_current_thread(&self.shared);
+        let (arena, tenancy) = arena_for_current_thread(&self.shared.frames);
         Frame::begin(arena, &self.shared.frames, tenancy)
     }
 
@@ -154,8 +156,8 @@ impl SmartAlloc {
     /// assert_eq!(alloc.stats().pool_pages, 0);
     /// ```
     pub fn trim(&self) -> usize {
-        with_current_heap(&self.shared.pools, LocalHeap::release_empty_pages);
-        self.shared.frames.limits.pool.release_all() + self.shared.pools.free_spare_pages()
+        PoolState::trim_current_thread(&self.shared.pools);
+        self.shared.frames.release_pooled_chunks() + self.shared.pools.free_spare_pages()
     }
 
     /// Moves `value` into the calling thread's small-object pool.
@@ -183,7 +185,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box<T>(&self, value: T) -> Result<PoolBox<T>, AllocError> {
-        boxes::pool_box_with(self.shared.pools(), || value)
+        pool::pool_box_with(self.shared.pools(), || value)
     }
 
     /// Allocates a pool slot and writes `make()` straight into it, so a
@@ -202,7 +204,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn pool_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<PoolBox<T>, AllocError> {
-        boxes::pool_box_with(self.shared.pools(), make)
+        pool::pool_box_with(self.shared.pools(), make)
     }
 
     /// A pool box holding `T::default()`.
@@ -236,7 +238,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn pool_alloc_uninit<T>(&self) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-        boxes::pool_box_uninit(self.shared.pools())
+        pool::pool_box_uninit(self.shared.pools())
     }
 
     /// Moves `value` into a block from the global allocator, counted in this
@@ -255,7 +257,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box<T>(&self, value: T) -> Result<HeapBox<T>, AllocError> {
-        boxes::heap_box_with(self.shared.pools(), || value)
+        pool::heap_box_with(self.shared.pools(), || value)
     }
 
     /// Allocates a heap block and writes `make()` straight into it, so a
@@ -274,7 +276,7 @@ impl SmartAlloc {
     /// ```
     #[inline]
     pub fn heap_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<HeapBox<T>, AllocError> {
-        boxes::heap_box_with(self.shared.pools(), make)
+        pool::heap_box_with(self.shared.pools(), make)
     }
 
     /// A heap box holding `T::default()`.
@@ -316,7 +318,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn heap_alloc_uninit<T>(&self) -> Result<HeapBox<MaybeUninit<T>>, AllocError> {
-        boxes::heap_box_uninit(self.shared.pools())
+        pool::heap_box_uninit(self.shared.pools())
     }
 
     /// Takes back, now, the pool slots that other threads freed from the
@@ -334,7 +336,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn collect_remote_frees(&self) {
-        with_current_heap(&self.shared.pools, LocalHeap::collect);
+        PoolState::collect_current_thread(&self.shared.pools);
     }
 
     /// Pool and heap figures of the calling thread's heap.
@@ -347,9 +349,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn thread_stats(&self) -> ThreadStats {
-        with_current_heap(&self.shared.pools, |heap| {
-            ThreadStats::of(heap, self.shared.pools.figures_of(heap))
-        })
+        ThreadStats::of(PoolState::current_thread_report(&self.shared.pools))
     }
 
     /// This allocator's budgets: limits, usage and events.
@@ -394,15 +394,6 @@ impl SmartAlloc {
     /// ```
     pub fn enter_tag(&self, tag: AllocationTag) -> TagGuard {
         TagGuard::enter(tag)
-    }
-
-    /// Test support: a probe that tells when this allocator's pool and heap
-    /// memory has been given back to the system (no handle and no box left).
-    #[doc(hidden)]
-    pub fn __memory_probe(&self) -> MemoryProbe {
-        MemoryProbe(crate::allocators::pool_state::PoolState::probe(
-            &self.shared.pools,
-        ))
     }
 
     /// Does not compile: frame memory comes from a [`Frame`], never from the
@@ -472,11 +463,17 @@ impl WeakAlloc {
     }
 }
 
-/// Test support, see `SmartAlloc::__memory_probe`.
-#[doc(hidden)]
-pub struct MemoryProbe(std::sync::Weak<crate::allocators::pool_state::PoolState>);
+/// Test support (`framealloc::__private`, not public API): tells when an
+/// allocator's pool and heap memory has been given back to the system (no
+/// handle and no box left).
+pub struct MemoryProbe(std::sync::Weak<PoolState>);
 
 impl MemoryProbe {
+    /// A probe of `alloc`'s pool and heap memory.
+    pub fn of(alloc: &SmartAlloc) -> MemoryProbe {
+        MemoryProbe(PoolState::probe(&alloc.shared.pools))
+    }
+
     /// Whether every page and heap of the allocator has been freed.
     pub fn all_freed(&self) -> bool {
         self.0.strong_count() == 0

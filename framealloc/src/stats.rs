@@ -1,6 +1,6 @@
 //! Allocation statistics.
 
-use crate::allocators::local_heap::{HeapFigures, LocalHeap};
+use crate::allocators::pool::HeapReport;
 use crate::shared::Shared;
 
 /// A snapshot of what an allocator has done, from [`SmartAlloc::stats`].
@@ -122,23 +122,23 @@ pub struct ThreadStats {
 }
 
 impl ThreadStats {
-    pub(crate) fn of(heap: &LocalHeap, figures: HeapFigures) -> ThreadStats {
-        let counters = &heap.counters;
+    pub(crate) fn of(report: HeapReport) -> ThreadStats {
+        let figures = report.figures;
         ThreadStats {
-            owned: heap.owner_token() != 0,
+            owned: report.owned,
             pool: IntentStats {
                 allocations: figures.pool_allocs,
                 deallocations: figures.pool_frees,
                 live_bytes: figures.pool_live_bytes,
-                peak_bytes: counters.pool_peak_bytes.get().max(figures.pool_live_bytes),
+                peak_bytes: report.pool_peak_bytes.max(figures.pool_live_bytes),
             },
             heap: IntentStats {
                 allocations: figures.heap_allocs,
                 deallocations: figures.heap_frees,
                 live_bytes: figures.heap_live_bytes,
-                peak_bytes: counters.heap_peak_bytes.get().max(figures.heap_live_bytes),
+                peak_bytes: report.heap_peak_bytes.max(figures.heap_live_bytes),
             },
-            pages: counters.pages.get(),
+            pages: report.pages,
         }
     }
 }
@@ -182,25 +182,27 @@ pub struct FrameStats {
 
 impl AllocStats {
     pub(crate) fn collect(shared: &Shared) -> AllocStats {
-        let mut frame = FrameStats::default();
-        shared.frames.for_each_published(|published| {
-            frame.frames_completed += published.frames_completed.get();
-            frame.allocations += published.allocations.get();
-            frame.bytes_allocated += published.bytes.get();
-            frame.peak_frame_bytes = frame
-                .peak_frame_bytes
-                .max(published.peak_frame_bytes.get() as usize);
-            frame.reserved_bytes += published.reserved_bytes.get() as usize;
-            frame.chunks_held += published.chunks_held.get() as usize;
-            frame.chunk_allocations += published.chunk_allocations.get();
-        });
-        (frame.pooled_chunks, frame.pooled_bytes) = shared.frames.limits.pool.totals();
-        (frame.arenas, frame.idle_arenas) = shared.frames.arena_counts();
+        let report = shared.frames.report();
+        let frame = FrameStats {
+            frames_completed: report.frames_completed,
+            allocations: report.allocations,
+            bytes_allocated: report.bytes,
+            peak_frame_bytes: report.peak_frame_bytes as usize,
+            reserved_bytes: report.reserved_bytes as usize,
+            chunks_held: report.chunks_held as usize,
+            pooled_bytes: report.pooled_bytes,
+            pooled_chunks: report.pooled_chunks,
+            chunk_allocations: report.chunk_allocations,
+            arenas: report.arenas,
+            idle_arenas: report.idle_arenas,
+        };
 
-        let mut per_thread = Vec::new();
-        shared
+        let per_thread: Vec<ThreadStats> = shared
             .pools
-            .for_each_heap(|heap, figures| per_thread.push(ThreadStats::of(heap, figures)));
+            .reports()
+            .into_iter()
+            .map(ThreadStats::of)
+            .collect();
         let (mut pool, mut heap) = (IntentStats::default(), IntentStats::default());
         for thread in &per_thread {
             pool.add(thread.pool);

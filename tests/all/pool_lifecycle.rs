@@ -96,7 +96,7 @@ fn a_dropped_allocators_memory_goes_back_at_once() {
     for boxes_outlive_the_allocator in [false, true] {
         for budgets in [false, true] {
             let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(budgets));
-            let probe = alloc.__memory_probe();
+            let probe = framealloc::__private::MemoryProbe::of(&alloc);
             let pooled = alloc.pool_box([1u64; 8]).unwrap();
             let heaped = alloc.heap_box([2u8; 10_000]).unwrap();
             let stats = alloc.thread_stats();
@@ -125,7 +125,7 @@ fn many_short_lived_allocators_on_one_thread_keep_nothing() {
     let n = count(20_000, 30);
     for round in 0..n {
         let alloc = SmartAlloc::with_defaults();
-        let probe = alloc.__memory_probe();
+        let probe = framealloc::__private::MemoryProbe::of(&alloc);
         let value = alloc.pool_box(round as u64).unwrap();
         assert_eq!(*value, round as u64);
         drop(value);
@@ -155,7 +155,7 @@ impl<const N: usize> Drop for PanicsOnDrop<N> {
 fn a_panicking_destructor_still_frees_the_box() {
     // Item 9: the box, its budget charge and the whole pool state leaked.
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    let probe = alloc.__memory_probe();
+    let probe = framealloc::__private::MemoryProbe::of(&alloc);
     let pooled = alloc.pool_box(PanicsOnDrop([1; 4])).unwrap();
     let heaped = alloc.heap_box(PanicsOnDrop([2; 4])).unwrap();
     // Over the pool limit: a pool box whose value went to the heap.
@@ -196,7 +196,7 @@ fn the_last_handle_and_the_last_boxes_dropped_at_once_free_everything() {
     let rounds = count(300, 3);
     for round in 0..rounds {
         let alloc = SmartAlloc::with_defaults();
-        let probe = alloc.__memory_probe();
+        let probe = framealloc::__private::MemoryProbe::of(&alloc);
         let (first, second, heaped) = thread::scope(|s| {
             s.spawn(|| {
                 (
@@ -250,7 +250,7 @@ fn random_lifecycles_across_threads_keep_every_value_and_free_everything() {
     for round in 0..rounds {
         let budgets = rng.below(2) == 0;
         let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(budgets));
-        let probe = alloc.__memory_probe();
+        let probe = framealloc::__private::MemoryProbe::of(&alloc);
         let mut handle = Some(alloc);
         let mut pooled: Vec<(PoolBox<[u64; 3]>, u64)> = Vec::new();
         let mut heaped: Vec<(HeapBox<[u64; 600]>, u64)> = Vec::new();

@@ -132,7 +132,7 @@ fn the_last_handle_dropped_with_live_boxes() {
     // every free takes the slow path: the same must hold.
     for budgets in [false, true] {
         let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(budgets));
-        let probe = alloc.__memory_probe();
+        let probe = framealloc::__private::MemoryProbe::of(&alloc);
         let pooled = alloc.pool_box([9u64; 4]).unwrap();
         let heaped = alloc.heap_box(String::from("still here")).unwrap();
         drop(alloc);
@@ -149,7 +149,7 @@ fn the_last_handle_dropped_with_live_boxes() {
 #[test]
 fn the_last_handle_dropped_then_boxes_freed_on_other_threads() {
     let alloc = SmartAlloc::with_defaults();
-    let probe = alloc.__memory_probe();
+    let probe = framealloc::__private::MemoryProbe::of(&alloc);
     let worker = alloc.clone();
     // Boxes allocated by a thread that then exits (its heap goes idle).
     let boxes: Vec<PoolBox<u64>> =
@@ -175,7 +175,7 @@ static KEPT_HEAP: Mutex<Option<HeapBox<[u8; 16]>>> = Mutex::new(None);
 #[test]
 fn boxes_in_statics_outlive_the_allocator() {
     let alloc = SmartAlloc::with_defaults();
-    let probe = alloc.__memory_probe();
+    let probe = framealloc::__private::MemoryProbe::of(&alloc);
     KEPT.lock()
         .unwrap()
         .extend((0..10).map(|i| alloc.pool_box(i).unwrap()));

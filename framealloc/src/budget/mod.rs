@@ -1,16 +1,15 @@
 //! Memory budgets: global and per-tag soft and hard limits on the pool and
 //! heap intents (and on frame chunk growth), with events for monitoring.
 
-mod tag;
-
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
-pub(crate) use tag::current_index as current_tag_index;
-pub use tag::{AllocationTag, MAX_TAGS, TagGuard};
+pub use crate::tag::MAX_TAGS;
+pub(crate) use crate::tag::current_index as current_tag_index;
 
 use crate::error::AllocError;
+use crate::tag::AllocationTag;
 
 /// Something a [`BudgetManager`] reports to its listeners.
 ///

@@ -2,11 +2,37 @@
 
 use core::sync::atomic::{AtomicBool, Ordering};
 use std::fmt;
+use std::sync::OnceLock;
 use std::thread::{self, ThreadId};
 
-use crate::allocators::thread_arena::current_thread_frames;
-
 static BEVY_CONTEXT: AtomicBool = AtomicBool::new(false);
+
+/// What the frame intent tells diagnostics about the calling thread's
+/// frames, across every allocator the thread holds an arena of.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ThreadFrames {
+    /// Outermost frames ended on the thread's arenas.
+    pub(crate) ended: u64,
+    /// Whether a frame is open on any of them.
+    pub(crate) open: bool,
+}
+
+/// Where diagnostics read [`ThreadFrames`]: handed over by the allocator
+/// handle the first time one is made (diagnostics do not reach into the
+/// frame intent).
+static FRAME_SOURCE: OnceLock<fn() -> ThreadFrames> = OnceLock::new();
+
+/// Records where diagnostics read the calling thread's frame figures.
+pub(crate) fn set_frame_source(source: fn() -> ThreadFrames) {
+    let _ = FRAME_SOURCE.set(source);
+}
+
+/// The calling thread's frame figures, or none before any allocator exists.
+fn current_thread_frames() -> ThreadFrames {
+    FRAME_SOURCE
+        .get()
+        .map_or_else(ThreadFrames::default, |source| source())
+}
 
 /// Marks the process as a Bevy app (or not), for [`DiagContext::bevy`].
 /// The Bevy plugin sets it; other engines may too.

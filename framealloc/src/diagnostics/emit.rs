@@ -8,7 +8,6 @@ use super::context::DiagContext;
 use super::diagnostic::Diagnostic;
 use super::sink::deliver;
 use super::strict::StrictMode;
-use crate::error::AllocError;
 
 /// Whether strict mode may panic for this emission.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -110,55 +109,10 @@ pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(a panic payload that is not a string)".to_owned())
 }
 
-/// Reports `error` (its code, with its figures as the note) and hands it
-/// back, so a refusal path reads `return Err(reported(error))`.
-#[cold]
-#[inline(never)]
-pub(crate) fn reported(error: AllocError) -> AllocError {
-    let code = error.code();
-    let text = error.to_string();
-    // `AllocError`'s text is "[FA003] <message>: <figures>\n  help: <help>";
-    // the diagnostic prints the code, message and help itself.
-    let summary = text.split("\n  help:").next().unwrap_or_default();
-    let summary = summary
-        .strip_prefix(&format!("[{code}] "))
-        .unwrap_or(summary);
-    let figures = lookup(code)
-        .and_then(|info| summary.strip_prefix(info.message))
-        .and_then(|rest| rest.strip_prefix(": "))
-        .unwrap_or(summary);
-    report(code, format_args!("{figures}"));
-    error
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::diagnostics::{Capture, DiagnosticKind, StrictModeGuard};
-
-    #[test]
-    fn fa901_is_reported_with_the_broken_invariant_as_its_note() {
-        // The path every internal-invariant failure takes (`Arena::alloc_slow`
-        // when a fresh chunk cannot hold what it was sized for); no safe call
-        // sequence reaches it, so the test calls it directly.
-        let capture = Capture::start();
-        let error = reported(AllocError::Internal {
-            what: "a fresh frame chunk could not hold the allocation it was sized for",
-        });
-        let seen = capture.finish();
-        assert_eq!(error.code(), "FA901");
-        assert_eq!(
-            (seen[0].code, seen[0].kind),
-            ("FA901", DiagnosticKind::Error)
-        );
-        assert_eq!(seen[0].message, "internal allocator error");
-        assert_eq!(
-            seen[0].note.as_deref(),
-            Some("a fresh frame chunk could not hold the allocation it was sized for")
-        );
-        assert_eq!(seen[0].help.as_deref(), Some(error.help()));
-        assert!(seen[0].context.is_some());
-    }
+    use crate::diagnostics::{Capture, StrictModeGuard};
 
     #[test]
     fn report_uses_the_row_and_the_details() {

@@ -74,7 +74,8 @@ pub use codes::__code;
 #[doc(hidden)]
 pub use emit::__emit_code;
 
-pub(crate) use emit::{panic_message, report, report_during_teardown, reported};
+pub(crate) use context::{ThreadFrames, set_frame_source};
+pub(crate) use emit::{panic_message, report, report_during_teardown};
 
 /// The guide's examples (`docs/diagnostics.md`), compiled and run as doc
 /// tests.

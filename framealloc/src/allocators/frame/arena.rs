@@ -1,6 +1,6 @@
 //! The per-thread frame arena: a bump cursor over a list of chunks.
 //!
-//! An [`Arena`] is owned by one thread at a time (see `thread_arena.rs`); all
+//! An [`Arena`] is owned by one thread at a time (see `thread_arena`); all
 //! of its `Cell`s are touched only by that thread. Other threads read the
 //! [`Published`] atomics, which the owner refreshes when a frame ends.
 //!
@@ -17,16 +17,23 @@
 //!   own pointer (moved with `with_addr`), never from a pointer a caller
 //!   passed in, so it carries the whole chunk's provenance;
 //! - the list only grows while a frame is open; chunks are released only by
-//!   [`Arena::reset`], which runs when no frame is open on the arena.
+//!   the reset, which runs when no frame is open on the arena.
+//!
+//! The arena decides when its memory dies. Frames tell it only that they
+//! begin and end ([`Arena::begin`], [`Arena::end`], [`Arena::open_scope`],
+//! [`Arena::close_scope`]); the depth count, the scope checkpoints, and the
+//! choice to reset or rewind are private to this file.
+
+#![expect(unsafe_code, reason = "the bump cursor moves through raw chunk memory")]
 
 use core::alloc::Layout;
 use core::cell::{Cell, RefCell};
 use core::ptr::NonNull;
 
-use super::chunk::{CHUNK_ALIGN, Chunk, ChunkPool};
-use super::counter::Counter;
+use super::chunk::{ArenaLimits, CHUNK_ALIGN, Chunk};
+use crate::allocators::counter::Counter;
 use crate::budget::Events;
-use crate::error::AllocError;
+use crate::error::{AllocError, reported};
 
 /// Every allocation's size is rounded up to this, so the cursor stays aligned
 /// and the common case (`align <= 8`) needs no padding arithmetic.
@@ -34,59 +41,6 @@ pub(crate) const MIN_ALIGN: usize = 8;
 
 /// A new chunk is at most this large unless one allocation needs more.
 const MAX_GROWTH_CHUNK: usize = 16 << 20;
-
-/// How an arena may grow: where spare chunks come from and how far it may go.
-/// One per `SmartAlloc`, shared by all of its arenas.
-pub(crate) struct ArenaLimits {
-    pub(crate) pool: ChunkPool,
-    /// Bytes of chunks one arena may hold (`AllocConfig::frame_arena_size`).
-    pub(crate) cap: usize,
-    /// Size of an arena's first chunk (`AllocConfig::frame_chunk_size`).
-    pub(crate) first_chunk: usize,
-    /// Meters chunks taken from the system, when budgets are on.
-    pub(crate) budgets: Option<std::sync::Arc<crate::budget::BudgetManager>>,
-}
-
-impl ArenaLimits {
-    /// A chunk from the global allocator, charged to the global budget when
-    /// budgets are on. The charge counts (and raises the peak) only once
-    /// the system has handed the memory over; the events go to `events`.
-    fn new_chunk(
-        &self,
-        capacity: usize,
-        align: usize,
-        events: &mut Events,
-    ) -> Result<Chunk, AllocError> {
-        let reservation = match &self.budgets {
-            Some(budgets) => Some(budgets.reserve(0, capacity, events)?),
-            None => None,
-        };
-        match Chunk::allocate(capacity, align, self.budgets.clone()) {
-            Some(chunk) => {
-                if let (Some(budgets), Some(reservation)) = (&self.budgets, reservation) {
-                    budgets.commit(reservation, events);
-                }
-                Ok(chunk)
-            }
-            None => {
-                if let (Some(budgets), Some(reservation)) = (&self.budgets, reservation) {
-                    budgets.cancel(reservation);
-                }
-                Err(AllocError::OutOfMemory {
-                    requested: capacity,
-                })
-            }
-        }
-    }
-
-    /// Delivers budget events decided on the way; only where no arena is
-    /// borrowed.
-    fn emit(&self, events: Events) {
-        if let Some(budgets) = &self.budgets {
-            budgets.emit_all(events);
-        }
-    }
-}
 
 /// Figures the owning thread publishes for other threads' `stats()` calls.
 /// Each field has a single writer (the arena's owner), so updates are plain
@@ -102,9 +56,38 @@ pub(crate) struct Published {
     pub(crate) chunk_allocations: Counter,
 }
 
+/// A root frame's hold on its arena: made by [`Arena::begin`], consumed by
+/// [`Arena::end`]. Neither `Clone` nor `Copy`, so each frame ends once.
+pub(crate) struct FrameHold {
+    start: Mark,
+}
+
+impl FrameHold {
+    /// Where the frame began.
+    pub(crate) fn start(&self) -> Mark {
+        self.start
+    }
+}
+
+/// A sub-scope's hold on its arena: made by [`Arena::open_scope`],
+/// consumed by [`Arena::close_scope`].
+pub(crate) struct ScopeHold {
+    checkpoint: Checkpoint,
+    frames_begun: u64,
+    may_rewind: bool,
+    start: Mark,
+}
+
+impl ScopeHold {
+    /// Where the scope began.
+    pub(crate) fn start(&self) -> Mark {
+        self.start
+    }
+}
+
 /// Where a sub-scope rewinds to.
 #[derive(Clone, Copy)]
-pub(crate) struct Checkpoint {
+struct Checkpoint {
     entered: usize,
     cursor: NonNull<u8>,
     bytes_before_chunk: usize,
@@ -247,7 +230,7 @@ impl Arena {
                 Ok(chunk) => chunk,
                 Err(error) => {
                     limits.emit(events);
-                    return Err(crate::diagnostics::reported(error));
+                    return Err(reported(error));
                 }
             };
             let mut list = self.chunks.borrow_mut();
@@ -262,7 +245,7 @@ impl Arena {
         self.enter_chunk(&list.chunks[next], next + 1);
         drop(list);
         let result = self.bump(size, align).ok_or_else(|| {
-            crate::diagnostics::reported(AllocError::Internal {
+            reported(AllocError::Internal {
                 what: "a fresh frame chunk could not hold the allocation it was sized for",
             })
         });
@@ -335,25 +318,25 @@ impl Arena {
         self.entered.get()
     }
 
-    /// Opens one more frame on this arena; returns its begin number. What
-    /// older frames allocated can no longer be given back in place (the
-    /// floor rises to the cursor), so the new frame's memory and figures
-    /// start here for good.
-    pub(crate) fn enter(&self) -> u64 {
+    /// A root frame begins on this arena. What older frames allocated can
+    /// no longer be given back in place (the floor rises to the cursor), so
+    /// the new frame's memory and figures start here for good.
+    pub(crate) fn begin(&self) -> FrameHold {
         self.floor.set(self.cursor.get());
         self.depth.set(self.depth.get() + 1);
-        let begun = self.frames_begun.get() + 1;
-        self.frames_begun.set(begun);
-        begun
+        self.frames_begun.set(self.frames_begun.get() + 1);
+        FrameHold { start: self.mark() }
     }
 
-    /// Closes one frame; returns `true` when it was the last open one, in
-    /// which case the caller must [`reset`](Self::reset).
-    pub(crate) fn leave(&self) -> bool {
+    /// The root frame that `hold` came from ends. When it was the last
+    /// frame open on the arena, the arena resets: its memory is reused by
+    /// the next frame. Returns whether the arena now has no frame open.
+    pub(crate) fn end(&self, hold: FrameHold, limits: &ArenaLimits) -> bool {
+        let _ = hold;
         let Some(depth) = self.depth.get().checked_sub(1) else {
-            // Every `Frame` enters once and leaves once; reaching this is a
-            // bug. Resetting now could free memory a frame still uses, so
-            // keep the memory and say so.
+            // Every `FrameHold` comes from `begin` and is consumed once here,
+            // so this cannot happen; resetting could free memory a frame
+            // still uses, so keep the memory and say so.
             crate::diagnostics::report(
                 "FA901",
                 format_args!("a frame ended on an arena with no frame open"),
@@ -361,31 +344,52 @@ impl Arena {
             return false;
         };
         self.depth.set(depth);
+        if depth == 0 {
+            self.reset(limits);
+        }
         depth == 0
     }
 
-    pub(crate) fn depth(&self) -> u32 {
-        self.depth.get()
-    }
-
-    pub(crate) fn frames_begun(&self) -> u64 {
-        self.frames_begun.get()
-    }
-
-    /// Where a sub-scope opening now would rewind to. Raises the floor to
-    /// the cursor, as [`enter`](Self::enter) does.
-    pub(crate) fn checkpoint(&self) -> Checkpoint {
+    /// A sub-scope opens inside one of the arena's frames. Like `begin`, it
+    /// raises the floor to the cursor.
+    pub(crate) fn open_scope(&self) -> ScopeHold {
         self.floor.set(self.cursor.get());
-        Checkpoint {
-            entered: self.entered.get(),
-            cursor: self.cursor.get(),
-            bytes_before_chunk: self.bytes_before_chunk.get(),
+        ScopeHold {
+            checkpoint: Checkpoint {
+                entered: self.entered.get(),
+                cursor: self.cursor.get(),
+                bytes_before_chunk: self.bytes_before_chunk.get(),
+            },
+            frames_begun: self.frames_begun.get(),
+            may_rewind: self.depth.get() == 1,
+            start: self.mark(),
         }
     }
 
-    /// Gives back everything allocated since `checkpoint`. The caller
-    /// guarantees none of it is still reachable (see `Frame`'s scope rule).
-    pub(crate) fn rewind(&self, checkpoint: Checkpoint) {
+    /// The sub-scope `hold` came from closes. Its memory is given back
+    /// (rewound) only if nothing else could have allocated after it: no
+    /// other root frame was open on the arena when it opened, and none began
+    /// since. Otherwise the memory stays until the outermost frame ends.
+    pub(crate) fn close_scope(&self, hold: ScopeHold) {
+        if hold.may_rewind && self.frames_begun.get() == hold.frames_begun {
+            self.rewind(hold.checkpoint);
+        }
+    }
+
+    /// Whether no frame is open on the arena.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.depth.get() == 0
+    }
+
+    /// Outermost frames ended on this arena, and whether one is open.
+    pub(crate) fn frames(&self) -> (u64, bool) {
+        (self.published.frames_completed.get(), self.depth.get() > 0)
+    }
+
+    /// Gives back everything allocated since `checkpoint`, which was taken
+    /// on this arena by `open_scope` with nothing allocated by another frame
+    /// since (`close_scope` checks).
+    fn rewind(&self, checkpoint: Checkpoint) {
         let list = self.chunks.borrow();
         match checkpoint
             .entered
@@ -410,7 +414,7 @@ impl Arena {
     /// Ends the outermost frame: publishes its figures, keeps enough chunks
     /// for the larger of this frame's and the previous frame's use, gives the
     /// rest to the shared pool, and moves the cursor back to the first chunk.
-    pub(crate) fn reset(&self, limits: &ArenaLimits) {
+    fn reset(&self, limits: &ArenaLimits) {
         debug_assert_eq!(self.depth.get(), 0);
         let bytes = self.position();
         let allocations = self.allocations.get() - self.allocations_at_reset.get();
@@ -579,19 +583,34 @@ pub(crate) fn dangling_for(align: usize) -> NonNull<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::Arena;
+    use super::{Arena, ArenaLimits};
+    use crate::allocators::frame::chunk::ChunkPool;
     use crate::diagnostics::Capture;
 
     #[test]
-    fn a_broken_frame_count_reports_fa901_and_resets_nothing() {
+    fn a_frame_ended_twice_reports_fa901_and_resets_nothing() {
+        let limits = ArenaLimits {
+            pool: ChunkPool::default(),
+            cap: 1 << 20,
+            first_chunk: 1024,
+            budgets: None,
+        };
         let arena = Arena::new();
-        arena.enter();
-        assert!(arena.leave(), "the outermost frame ends");
+        let hold = arena.begin();
+        let forged = arena.begin();
+        assert!(!arena.end(hold, &limits));
+        assert!(arena.end(forged, &limits), "the outermost frame ends");
+        let extra = arena.begin();
+        assert!(arena.end(extra, &limits));
+        // A hold ended on an arena with no frame open: impossible through
+        // `Frame`, and still no reset.
+        let stray = arena.begin();
+        arena.depth.set(0);
         let capture = Capture::start();
-        assert!(!arena.leave(), "an extra end must not trigger a reset");
+        assert!(!arena.end(stray, &limits));
         let seen = capture.finish();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].code, "FA901");
-        assert_eq!(arena.depth(), 0);
+        assert!(arena.is_idle());
     }
 }

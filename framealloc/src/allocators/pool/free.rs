@@ -1,19 +1,22 @@
-//! The pool and heap intents' allocation and free paths: what a box holds
-//! (`PoolRaw`, `HeapRaw`), the inlined fast paths and the cold paths behind
-//! them. The box types themselves are in `boxes`.
+//! The pool and heap intents' free paths: the owner's inlined fast paths
+//! (a push onto its own free list; a block freed and counted on its own
+//! heap), the remote paths (one compare-and-swap that also counts) and the
+//! locked after-close path.
+#![expect(
+    unsafe_code,
+    reason = "freed slots and blocks are handed back through raw pointers"
+)]
 
 use core::alloc::Layout;
-use core::ptr::{self, NonNull};
-use std::sync::Arc;
+use core::ptr::NonNull;
 
-use super::local_heap::{HEAP_ALIGN, LocalHeap, OWNER_FLAGS};
-use super::pool_page::{CLASS_SIZES, CLASSES, PAGE_SIZE, PageHeader, class_for};
-use super::pool_state::PoolState;
-use super::thread_heap::{
-    cached_heap, current_token, if_cached, is_my_open_heap, with_current_heap,
-};
-use crate::budget::{Events, current_tag_index};
-use crate::error::AllocError;
+use super::heap::{LocalHeap, OWNER_FLAGS};
+use super::lifecycle::PoolState;
+use super::owned::OwnedHeap;
+use super::page::PageHeader;
+use super::raw::{Charge, HeapRaw, Meta, PoolRaw, charge_header, header_for};
+use super::size_class::{CLASS_SIZES, class_of};
+use super::thread_heap::{current_token, if_cached, is_my_open_heap};
 
 /// The raw parts of a box: where its value is, and how to give the memory
 /// back. Implemented by [`PoolRaw`] and [`HeapRaw`].
@@ -29,26 +32,6 @@ pub(crate) trait Backing: Copy {
     /// `self` comes from an allocation for a `T` and the memory is not used
     /// afterwards.
     unsafe fn free<T>(self);
-}
-
-/// A `PoolBox`'s one word: the value's address, with [`PoolRaw::HEAP_BLOCK`]
-/// set when the value went to the heap (a class above the pool limit, or an
-/// alignment no class honours).
-///
-/// A pool slot needs nothing more: its page header names its heap, and a
-/// budgeted page keeps the tag each slot is charged to. A heap block starts
-/// with a [`Meta`] header. Slots and blocks are at least 8-aligned, so bit 0
-/// is free.
-#[derive(Clone, Copy)]
-pub(crate) struct PoolRaw(NonNull<u8>);
-
-impl PoolRaw {
-    const HEAP_BLOCK: usize = 1;
-
-    #[inline(always)]
-    fn is_slot(self) -> bool {
-        self.0.addr().get() & PoolRaw::HEAP_BLOCK == 0
-    }
 }
 
 impl Backing for PoolRaw {
@@ -70,16 +53,6 @@ impl Backing for PoolRaw {
     }
 }
 
-/// A `HeapBox`'s two words: the value's address and the heap that counted
-/// it. With budgets on, the block also starts with its charge (see
-/// [`charge_header`]), and the heap's owner word carries `BUDGETED`, which
-/// sends every free to the path that reads it.
-#[derive(Clone, Copy)]
-pub(crate) struct HeapRaw {
-    ptr: NonNull<u8>,
-    heap: *const LocalHeap,
-}
-
 impl Backing for HeapRaw {
     #[inline(always)]
     fn value<T>(self) -> NonNull<T> {
@@ -91,227 +64,6 @@ impl Backing for HeapRaw {
         // SAFETY: forwarded from the caller.
         unsafe { deallocate_heap::<T>(self) }
     }
-}
-
-/// The header of a `PoolBox` whose value went to the heap: the heap that
-/// counted the block, with in its low bits (heaps are aligned to
-/// `HEAP_ALIGN`) the budget charge, `tag id + 1`, from bit
-/// [`Meta::CHARGE_SHIFT`] (0: nothing charged).
-#[derive(Clone, Copy)]
-struct Meta(*const LocalHeap);
-
-impl Meta {
-    const CHARGE_SHIFT: u32 = 1;
-
-    fn new(heap: &LocalHeap, charge: Charge) -> Meta {
-        let bits = (charge as usize) << Meta::CHARGE_SHIFT;
-        Meta(ptr::from_ref(heap).map_addr(|addr| addr | bits))
-    }
-
-    fn charge(self) -> Charge {
-        ((self.0.addr() & (HEAP_ALIGN - 1)) >> Meta::CHARGE_SHIFT) as Charge
-    }
-
-    fn heap(self) -> *const LocalHeap {
-        self.0.map_addr(|addr| addr & !(HEAP_ALIGN - 1))
-    }
-}
-
-// Every charge (`tag id + 1 <= MAX_TAGS + 1`) fits below the heap alignment.
-const _: () = assert!((crate::budget::MAX_TAGS + 1) << Meta::CHARGE_SHIFT < HEAP_ALIGN);
-
-/// What an allocation owes its allocator's budget: nothing (`0`), or the
-/// bytes of its backing charged to the tag with id `charge - 1` (id 0 =
-/// untagged).
-pub(crate) type Charge = u32;
-
-/// An allocator's pool state, with a copy of its fast key (`PoolState::fast_key`)
-/// kept next to the handle so the fast path needs one load less.
-#[derive(Clone, Copy)]
-pub(crate) struct Pools<'a> {
-    pub(crate) state: &'a Arc<PoolState>,
-    pub(crate) fast_key: u64,
-}
-
-/// Which intent an allocation is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Intent {
-    /// A pool slot when the size class allows, else a heap block.
-    Pool,
-    /// A heap block.
-    Heap,
-}
-
-/// The size class of a `T` (`CLASSES` when no class can hold it).
-const fn class_of<T>() -> usize {
-    class_for(size_of::<T>(), align_of::<T>())
-}
-
-/// Room for a `T` on the pool intent. The fast path, inlined: a slot popped
-/// from the calling thread's cached heap. Every other case (no cached heap,
-/// budgets on, a class above the pool limit, an empty free list) goes
-/// through [`allocate_slow`].
-#[inline(always)]
-pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw), AllocError> {
-    if size_of::<T>() == 0 {
-        return Ok((NonNull::dangling(), PoolRaw(NonNull::dangling())));
-    }
-    let class = const { class_of::<T>() };
-    if class < CLASSES
-        && let Some(heap) = cached_heap(pools.fast_key)
-    {
-        // SAFETY: the cached heap is the calling thread's own, alive while
-        // its allocator (`pools.state`, borrowed) is.
-        let heap = unsafe { heap.as_ref() };
-        // Classes at or above the pool limit never hold free slots, so a
-        // slot found here is one the limit allows.
-        if let Some(slot) = heap.pop_free(class) {
-            return Ok((slot.cast(), PoolRaw(slot)));
-        }
-    }
-    let fresh = allocate_slow(pools.state, Layout::new::<T>(), class, Intent::Pool)?;
-    let raw = if fresh.heap_block {
-        PoolRaw(fresh.value.map_addr(|addr| addr | PoolRaw::HEAP_BLOCK))
-    } else {
-        PoolRaw(fresh.value)
-    };
-    Ok((fresh.value.cast(), raw))
-}
-
-/// Room for a `T` on the heap intent. The fast path, inlined: a block from
-/// the global allocator, counted on the calling thread's cached heap.
-#[inline(always)]
-pub(crate) fn allocate_heap<T>(pools: Pools<'_>) -> Result<(NonNull<T>, HeapRaw), AllocError> {
-    let layout = Layout::new::<T>();
-    if size_of::<T>() == 0 {
-        let ptr = NonNull::<T>::dangling();
-        return Ok((
-            ptr,
-            HeapRaw {
-                ptr: ptr.cast(),
-                heap: ptr::null(),
-            },
-        ));
-    }
-    if let Some(heap) = cached_heap(pools.fast_key)
-        // SAFETY: `T` is not zero-sized (tested above).
-        && let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) })
-    {
-        // SAFETY: as in `allocate_pool`.
-        unsafe { heap.as_ref() }.count_heap_alloc(layout.size());
-        let heap = heap.as_ptr().cast_const();
-        return Ok((block.cast(), HeapRaw { ptr: block, heap }));
-    }
-    let fresh = allocate_slow(pools.state, layout, CLASSES, Intent::Heap)?;
-    Ok((
-        fresh.value.cast(),
-        HeapRaw {
-            ptr: fresh.value,
-            heap: fresh.heap,
-        },
-    ))
-}
-
-/// Memory from [`allocate_slow`].
-struct Fresh {
-    value: NonNull<u8>,
-    /// The heap that counted it.
-    heap: *const LocalHeap,
-    /// A pool-intent value that went to the heap (behind a [`Meta`]).
-    heap_block: bool,
-}
-
-/// Every allocation the fast paths do not serve; `class` is `CLASSES` for
-/// the heap intent. Charges the budget first when budgets are on.
-#[cold]
-#[inline(never)]
-fn allocate_slow(
-    state: &Arc<PoolState>,
-    layout: Layout,
-    class: usize,
-    intent: Intent,
-) -> Result<Fresh, AllocError> {
-    let class = (class < state.class_limit).then_some(class);
-    let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
-    let mut events = Events::default();
-    let (tag, reservation) = if state.budgets_enabled {
-        let tag = current_tag_index();
-        match state.budgets.reserve(tag, bytes, &mut events) {
-            Ok(reservation) => (tag, Some(reservation)),
-            Err(error) => {
-                state.budgets.emit_all(events);
-                return Err(crate::diagnostics::reported(error));
-            }
-        }
-    } else {
-        (0, None)
-    };
-    let charge = if reservation.is_some() { tag + 1 } else { 0 };
-    let result = with_current_heap(state, |heap| {
-        if let Some(class) = class {
-            let slot = heap.alloc_slot(class).ok_or(AllocError::OutOfMemory {
-                requested: PAGE_SIZE,
-            })?;
-            if charge != 0 {
-                // SAFETY: a slot just handed out by this heap, whose pages are
-                // budgeted when its allocator's budgets are on; tag ids fit
-                // in a byte (`pool_page`).
-                unsafe { PageHeader::of(slot).set_tag(slot, tag as u8) };
-            }
-            let heap = ptr::from_ref(heap);
-            return Ok(Fresh {
-                value: slot,
-                heap,
-                heap_block: false,
-            });
-        }
-        // A pool-intent block starts with its `Meta`; a heap-intent block of
-        // a budgeted allocator with its charge.
-        let header = match intent {
-            Intent::Pool => Some(header_for::<Meta>(layout)),
-            Intent::Heap if charge != 0 => Some(charge_header(layout)),
-            Intent::Heap => None,
-        };
-        let (block_layout, offset) = match header {
-            Some(header) => header.ok_or(AllocError::SizeOverflow {
-                count: 1,
-                element_size: layout.size(),
-            })?,
-            None => (layout, 0),
-        };
-        // SAFETY: callers never allocate zero-sized values.
-        let block = unsafe { std::alloc::alloc(block_layout) };
-        let block = NonNull::new(block).ok_or(AllocError::OutOfMemory {
-            requested: block_layout.size(),
-        })?;
-        // SAFETY: the block starts with room for its header, aligned for it
-        // (`header_for`).
-        unsafe {
-            match intent {
-                Intent::Pool => block.cast::<Meta>().write(Meta::new(heap, charge)),
-                Intent::Heap if charge != 0 => block.cast::<Charge>().write(charge),
-                Intent::Heap => {}
-            }
-        }
-        heap.count_heap_alloc(layout.size());
-        // SAFETY: `offset` lies inside the block (`Layout::extend`).
-        let value = unsafe { block.add(offset) };
-        let heap = ptr::from_ref(heap);
-        Ok(Fresh {
-            value,
-            heap,
-            heap_block: intent == Intent::Pool,
-        })
-    });
-    // The bytes count (and may raise the peak) only once they exist.
-    if let Some(reservation) = reservation {
-        match &result {
-            Ok(_) => state.budgets.commit(reservation, &mut events),
-            Err(_) => state.budgets.cancel(reservation),
-        }
-        state.budgets.emit_all(events);
-    }
-    result.map_err(crate::diagnostics::reported)
 }
 
 /// Gives back the memory of a `PoolBox`'s value (already dropped) and its
@@ -354,10 +106,10 @@ unsafe fn deallocate_heap<T>(raw: HeapRaw) {
         // SAFETY: a block with `T`'s layout and no header (the heap is not
         // budgeted), freed once; then counted on the heap the calling
         // thread owns.
-        unsafe {
-            std::alloc::dealloc(ptr.as_ptr(), layout);
-            (*heap).count_heap_free_local(layout.size());
-        }
+        unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+        // SAFETY: the owner word holds this thread's token, so the thread
+        // owns the heap; the block kept it alive until this free is counted.
+        unsafe { OwnedHeap::assume(&*heap) }.count_heap_free_local(layout.size());
     } else {
         // SAFETY: forwarded from the caller.
         unsafe { deallocate_heap_slow(ptr, layout, heap) }
@@ -399,18 +151,6 @@ unsafe fn deallocate_heap_slow(ptr: NonNull<u8>, layout: Layout, heap: *const Lo
     unsafe { std::alloc::dealloc(block.as_ptr(), block_layout) };
     // SAFETY: the block, counted by `heap`, was just freed.
     unsafe { count_heap_free_slow(heap, layout.size()) };
-}
-
-/// The layout of a block that starts with an `H`, then the value: the
-/// block layout and the value's offset. `None` when the size overflows.
-fn header_for<H>(value: Layout) -> Option<(Layout, usize)> {
-    let (layout, offset) = Layout::new::<H>().extend(value).ok()?;
-    Some((layout.pad_to_align(), offset))
-}
-
-/// The layout of a budgeted `HeapBox` block: its charge, then the value.
-fn charge_header(value: Layout) -> Option<(Layout, usize)> {
-    header_for::<Charge>(value)
 }
 
 /// Frees a `PoolBox` value that went to the heap: reads the block's
@@ -458,7 +198,7 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
         // SAFETY: the caller's slot, of `class`, in a page of the heap the
         // calling thread owns (the page's key is its heap's, untagged: the
         // allocator is open and its budgets off).
-        unsafe { mine.as_ref().push_free(class, slot) }
+        unsafe { mine.push_free(class, slot) }
     } else {
         // SAFETY: forwarded from the caller.
         unsafe { free_slot_slow(page, slot, class) };
@@ -522,14 +262,22 @@ unsafe fn free_slot_rare(
     let heap = unsafe { &*heap_ptr };
     let state = heap.state;
     let release = if heap.owner_token() == current_token() {
+        // SAFETY: the owner word holds this thread's token: the thread owns
+        // the heap (it gives it up only from its own thread-local
+        // destructor, or under the heaps lock after the close).
+        let mine = unsafe { OwnedHeap::assume(heap) };
         if !heap.is_closed() {
             // SAFETY: the owner's free of a live slot of its heap.
-            unsafe { heap.push_free(class, slot) };
+            unsafe { mine.push_free(class, slot) };
             return;
         }
+        let push_own = |_: &LocalHeap| {
+            // SAFETY: as above, under the heaps lock.
+            unsafe { mine.push_free(class, slot) }
+        };
         // SAFETY: `state` was read while the slot kept the heap alive; the
         // closure frees that one slot as its owner.
-        unsafe { PoolState::free_after_close(state, heap_ptr, |heap| heap.push_free(class, slot)) }
+        unsafe { PoolState::free_after_close(state, heap_ptr, push_own) }
     } else {
         let push_counted = |_: &LocalHeap| {
             // SAFETY: the lock-free push was refused (the page is closed),
@@ -556,8 +304,9 @@ unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap,
     // SAFETY: the heap is alive until this free is counted (the block was
     // one of its live objects).
     if is_my_open_heap(unsafe { (*heap).owner_word() }) {
-        // SAFETY: as above; the calling thread owns the heap.
-        unsafe { (*heap).count_heap_free_local(bytes) }
+        // SAFETY: as above; the owner word holds this thread's token, so the
+        // thread owns the heap.
+        unsafe { OwnedHeap::assume(&*heap) }.count_heap_free_local(bytes);
     } else {
         // SAFETY: forwarded from the caller.
         unsafe { count_heap_free_slow(heap, bytes) };
@@ -581,14 +330,17 @@ pub(crate) unsafe fn count_heap_free_slow(heap_ptr: *const LocalHeap, bytes: usi
     let heap = unsafe { &*heap_ptr };
     let state = heap.state;
     let release = if heap.owner_token() == current_token() {
+        // SAFETY: the owner word holds this thread's token, so the thread
+        // owns the heap (see `free_slot_rare`).
+        let mine = unsafe { OwnedHeap::assume(heap) };
         if !heap.is_closed() {
-            heap.count_heap_free_local(bytes);
+            mine.count_heap_free_local(bytes);
             return;
         }
         // SAFETY: `state` was read while the block kept the heap alive; the
         // closure counts that one free as the owner.
         unsafe {
-            PoolState::free_after_close(state, heap_ptr, |heap| heap.count_heap_free_local(bytes))
+            PoolState::free_after_close(state, heap_ptr, |_| mine.count_heap_free_local(bytes))
         }
     } else {
         if heap.count_heap_free_remote(bytes, false).is_ok() {

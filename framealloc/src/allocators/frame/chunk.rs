@@ -5,11 +5,17 @@
 //! (pointer and layout) lives out of band, in the arena's chunk list, so a
 //! chunk with a 4 KiB alignment wastes no header space.
 
+#![expect(
+    unsafe_code,
+    reason = "chunks are raw blocks from the global allocator"
+)]
+
 use core::alloc::Layout;
 use core::ptr::NonNull;
 use std::sync::{Arc, Mutex};
 
-use crate::budget::BudgetManager;
+use crate::budget::{BudgetManager, Events};
+use crate::error::AllocError;
 
 /// Every chunk is aligned at least this much. It keeps the start of a chunk on
 /// a cache line and above [`super::arena::MIN_ALIGN`].
@@ -97,6 +103,59 @@ impl Drop for Chunk {
         unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) }
         if let Some(budget) = &self.budget {
             budget.release(0, self.layout.size());
+        }
+    }
+}
+
+/// How an arena may grow: where spare chunks come from and how far it may go.
+/// One per `SmartAlloc`, shared by all of its arenas.
+pub(crate) struct ArenaLimits {
+    pub(crate) pool: ChunkPool,
+    /// Bytes of chunks one arena may hold (`AllocConfig::frame_arena_size`).
+    pub(crate) cap: usize,
+    /// Size of an arena's first chunk (`AllocConfig::frame_chunk_size`).
+    pub(crate) first_chunk: usize,
+    /// Meters chunks taken from the system, when budgets are on.
+    pub(crate) budgets: Option<Arc<BudgetManager>>,
+}
+
+impl ArenaLimits {
+    /// A chunk from the global allocator, charged to the global budget when
+    /// budgets are on. The charge counts (and raises the peak) only once
+    /// the system has handed the memory over; the events go to `events`.
+    pub(super) fn new_chunk(
+        &self,
+        capacity: usize,
+        align: usize,
+        events: &mut Events,
+    ) -> Result<Chunk, AllocError> {
+        let reservation = match &self.budgets {
+            Some(budgets) => Some(budgets.reserve(0, capacity, events)?),
+            None => None,
+        };
+        match Chunk::allocate(capacity, align, self.budgets.clone()) {
+            Some(chunk) => {
+                if let (Some(budgets), Some(reservation)) = (&self.budgets, reservation) {
+                    budgets.commit(reservation, events);
+                }
+                Ok(chunk)
+            }
+            None => {
+                if let (Some(budgets), Some(reservation)) = (&self.budgets, reservation) {
+                    budgets.cancel(reservation);
+                }
+                Err(AllocError::OutOfMemory {
+                    requested: capacity,
+                })
+            }
+        }
+    }
+
+    /// Delivers budget events decided on the way; only where no arena is
+    /// borrowed.
+    pub(super) fn emit(&self, events: Events) {
+        if let Some(budgets) = &self.budgets {
+            budgets.emit_all(events);
         }
     }
 }

@@ -2,13 +2,20 @@
 //! from any thread, and the constructors that write a value into memory from
 //! `pool_box`'s allocation paths.
 
+#![expect(
+    unsafe_code,
+    reason = "the boxes own values in raw pool and heap memory"
+)]
+
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
 use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
-use super::pool_box::{Backing, HeapRaw, PoolRaw, Pools, allocate_heap, allocate_pool};
+use super::alloc::{Pools, allocate_heap, allocate_pool};
+use super::free::Backing;
+use super::raw::{HeapRaw, PoolRaw};
 use crate::error::AllocError;
 
 macro_rules! owning_box {

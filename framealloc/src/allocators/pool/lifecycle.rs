@@ -50,13 +50,19 @@
 //! lock and drops the released strong count only after unlocking
 //! ([`Release`]).
 
+#![expect(
+    unsafe_code,
+    reason = "heaps and pages are owned through raw pointers and freed when the last strong count goes"
+)]
+
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::local_heap::{HeapFigures, LocalHeap};
-use super::pool_page::{self, CLASSES, PageHeader};
-use super::sync::{AtomicBool, Mutex, lock};
+use super::heap::{HeapFigures, LocalHeap};
+use super::page::{self, PageHeader};
+use super::size_class::CLASSES;
+use crate::allocators::sync::{AtomicBool, Mutex, lock};
 
 pub(crate) struct PoolState {
     pub(crate) id: u64,
@@ -134,7 +140,7 @@ impl PoolState {
             unsafe { page.as_ref().reuse(class, heap, heap.is_budgeted()) };
             return Some(page);
         }
-        let base = pool_page::allocate_page()?;
+        let base = page::allocate_page()?;
         pages.all.push(base);
         // SAFETY: a fresh page from `allocate_page`, used by no one else.
         Some(unsafe { PageHeader::init(base, class, heap, heap.is_budgeted()) })
@@ -156,9 +162,9 @@ impl PoolState {
             // SAFETY: the page came from `allocate_page`, is no longer in
             // `all` (so `Drop` will not free it again) and no slot of it is
             // live (it was on the free list).
-            unsafe { pool_page::free_page(base) };
+            unsafe { page::free_page(base) };
         }
-        spare.len() * pool_page::PAGE_SIZE
+        spare.len() * page::PAGE_SIZE
     }
 
     /// Puts an empty page of `heap` on the free list, moving its count of
@@ -410,7 +416,7 @@ impl Drop for PoolState {
         for page in pages.all.drain(..) {
             // SAFETY: from `allocate_page`, freed once; no slot is live (no
             // box holds a strong count any more).
-            unsafe { pool_page::free_page(page) };
+            unsafe { page::free_page(page) };
         }
     }
 }
@@ -427,8 +433,9 @@ mod loom_model {
     use std::sync::{Arc, Weak};
 
     use super::PoolState;
-    use crate::allocators::local_heap::LocalHeap;
-    use crate::allocators::pool_box::count_heap_free_slow;
+    use crate::allocators::pool::free::count_heap_free_slow;
+    use crate::allocators::pool::heap::LocalHeap;
+    use crate::allocators::pool::owned::OwnedHeap;
     use crate::budget::BudgetManager;
 
     /// A heap pointer a model thread may hold: the heap outlives the free
@@ -454,8 +461,10 @@ mod loom_model {
         let heap = PoolState::adopt(&state, 8);
         // SAFETY: adopted just above, by this (model) thread.
         let heap_ref = unsafe { heap.as_ref() };
+        // SAFETY: as above: owned by this thread until `give_up` below.
+        let owned = unsafe { OwnedHeap::assume(heap_ref) };
         for _ in 0..blocks {
-            heap_ref.count_heap_alloc(16);
+            owned.count_heap_alloc(16);
         }
         state.give_up(heap_ref).finish();
         let probe = Arc::downgrade(&state);

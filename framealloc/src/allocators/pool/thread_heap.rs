@@ -1,24 +1,29 @@
 //! Which `LocalHeap` the calling thread allocates pool and heap memory from.
 //!
-//! Three thread-locals, all `const` and without destructors (usable during
-//! thread teardown): a one-entry cache `(allocator id, heap, heap key)` read
-//! on every allocation and free; the thread's ownership token; and the list
-//! of leases, given back when the thread exits.
+//! Three thread-locals, all `const`: a one-entry cache `(allocator id, heap,
+//! heap key)` read on every allocation and free; the thread's ownership
+//! token; and the thread's leases (the crate's one lease mechanism,
+//! `allocators::lease`), given back when the thread exits.
 //!
 //! Every identity compared on a fast path is one that is never reused in
 //! the process: allocator ids, heap keys and thread tokens all come from
 //! counters. An address would not do: once a heap is freed, the global
 //! allocator may place another allocator's heap at the same address, and a
-//! cache that compared addresses would take that heap for its own
-//! (DESIGN.md rule 9).
+//! cache that compared addresses would take that heap for its own.
+#![expect(
+    unsafe_code,
+    reason = "the cached heap is turned back into a reference on the fast paths"
+)]
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
-use super::local_heap::LocalHeap;
-use super::pool_state::PoolState;
+use super::heap::LocalHeap;
+use super::lifecycle::PoolState;
+use super::owned::OwnedHeap;
+use crate::allocators::lease::{Leases, Lessor};
 
 /// `(allocator id, heap, heap key)` of the heap this thread used last.
 type Cached = (u64, *const LocalHeap, u64);
@@ -28,37 +33,39 @@ const EMPTY: Cached = (0, ptr::null(), 0);
 
 thread_local! {
     static CACHE: Cell<Cached> = const { Cell::new(EMPTY) };
-    /// The thread's token once it has leased a heap, `NO_TOKEN` before: the
+    /// The thread's token once it has one, `NO_TOKEN` before: the
     /// heap-block free compares it with the heap's owner word in one
     /// instruction.
     static TOKEN: Cell<u64> = const { Cell::new(NO_TOKEN) };
-    static LEASES: HeapLeases = const { HeapLeases { leases: RefCell::new(Vec::new()) } };
+    static LEASES: Leases<PoolState> = const { Leases::new() };
 }
 
 /// The fast key of an allocator whose allocations must all take the slow
 /// path (budgets on): never cached.
 pub(crate) const NO_FAST_KEY: u64 = u64::MAX;
 
+/// What `TOKEN` holds before the thread has a token: no owner word ever
+/// equals it (tokens are multiples of 8; the owner word's other bits are
+/// `CLOSED` and `BUDGETED`).
+const NO_TOKEN: u64 = 1;
+
 /// The calling thread's heap for the allocator whose fast key is `key`, if
 /// it is the one cached: the allocation fast path. An allocator with
 /// budgets on has a key no cache holds, so it always takes the slow path.
 #[inline(always)]
-pub(crate) fn cached_heap(key: u64) -> Option<NonNull<LocalHeap>> {
+pub(crate) fn cached_heap<'a>(key: u64) -> Option<OwnedHeap<'a>> {
     let (cached, heap, _) = CACHE.with(Cell::get);
     if cached == key {
         // SAFETY: `key` is an allocator id (never 0, the empty cache's key)
-        // or `NO_FAST_KEY` (never cached), so a match means a cached heap,
-        // which is never null.
-        Some(unsafe { NonNull::new_unchecked(heap.cast_mut()) })
+        // or `NO_FAST_KEY` (never cached), so a match means a cached heap:
+        // this thread's own leased heap of a live allocator (the caller
+        // borrows it, and ids are never reused), cleared before the lease
+        // is given back. Heaps live as long as their allocator's state.
+        Some(unsafe { OwnedHeap::assume(&*heap) })
     } else {
         None
     }
 }
-
-/// What `TOKEN` holds before the thread leases a heap: no owner word ever
-/// equals it (tokens are multiples of 8; the owner word's other bits are
-/// `CLOSED` and `BUDGETED`).
-const NO_TOKEN: u64 = 1;
 
 /// The heap-block free fast path's test: whether `owner_word` (a heap's,
 /// see `LocalHeap::owner_word`) names the calling thread as owner, with the
@@ -74,13 +81,14 @@ pub(crate) fn is_my_open_heap(owner_word: u64) -> bool {
 /// budgeted page's key is tagged, so a match means "the owner frees into
 /// its open heap".
 #[inline(always)]
-pub(crate) fn if_cached(page_key: u64) -> Option<NonNull<LocalHeap>> {
+pub(crate) fn if_cached<'a>(page_key: u64) -> Option<OwnedHeap<'a>> {
     let (_, heap, key) = CACHE.with(Cell::get);
     if key == page_key {
         // SAFETY: a heap is cached only together with its key, and the
         // empty cache's key (0) is no page's key (keys are at least 4), so
-        // a match means a cached heap, which is never null.
-        Some(unsafe { NonNull::new_unchecked(heap.cast_mut()) })
+        // a match means the thread's own cached heap, live while one of its
+        // slots is (the caller frees one).
+        Some(unsafe { OwnedHeap::assume(&*heap) })
     } else {
         None
     }
@@ -107,38 +115,34 @@ pub(crate) fn token() -> u64 {
     fresh
 }
 
-struct HeapLease {
-    allocator: u64,
-    owner: Weak<PoolState>,
-    heap: NonNull<LocalHeap>,
-}
+impl Lessor for PoolState {
+    type Item = LocalHeap;
 
-struct HeapLeases {
-    leases: RefCell<Vec<HeapLease>>,
-}
+    fn id(&self) -> u64 {
+        self.id
+    }
 
-/// Gives `lease`'s heap up if the calling thread (`me`) still owns it; the
-/// heap goes idle, or is released if its allocator closed and it is empty.
-fn give_up_lease(lease: &HeapLease, me: u64) {
-    if let Some(state) = lease.owner.upgrade() {
-        // SAFETY: the state is alive (we hold a strong count), so its heaps
-        // are.
-        let heap = unsafe { lease.heap.as_ref() };
+    fn adopt(this: &Arc<Self>, token: u64) -> NonNull<LocalHeap> {
+        PoolState::adopt(this, token)
+    }
+
+    fn give_up(&self, heap: NonNull<LocalHeap>, token: u64) {
+        // SAFETY: the caller holds a strong count on this state, so its
+        // heaps are alive.
+        let heap = unsafe { heap.as_ref() };
         // The heap may have been released already (at the close, or by the
         // free that emptied it).
-        if heap.owner_token() == me {
-            state.give_up(heap).finish();
+        if heap.owner_token() == token {
+            PoolState::give_up(self, heap).finish();
         }
     }
-}
 
-impl Drop for HeapLeases {
-    fn drop(&mut self) {
+    fn is_done(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
+    fn clear_thread_cache() {
         let _ = CACHE.try_with(|cache| cache.set(EMPTY));
-        let me = token();
-        for lease in self.leases.get_mut().drain(..) {
-            give_up_lease(&lease, me);
-        }
     }
 }
 
@@ -150,7 +154,7 @@ impl Drop for HeapLeases {
 #[inline(always)]
 pub(crate) fn with_current_heap<R>(
     state: &Arc<PoolState>,
-    work: impl FnOnce(&LocalHeap) -> R,
+    work: impl FnOnce(OwnedHeap<'_>) -> R,
 ) -> R {
     let (allocator, heap, _) = CACHE.with(Cell::get);
     if allocator == state.id {
@@ -158,25 +162,17 @@ pub(crate) fn with_current_heap<R>(
         // live allocator (`state` is borrowed, and allocator ids are never
         // reused), cleared before the lease is given back; heaps live as
         // long as their state.
-        return work(unsafe { &*heap });
+        return work(unsafe { OwnedHeap::assume(&*heap) });
     }
     with_heap_slow(state, work)
 }
 
 #[cold]
 #[inline(never)]
-fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R) -> R {
+fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(OwnedHeap<'_>) -> R) -> R {
     let me = token();
     let leased = LEASES.try_with(|leases| {
-        let heap = loop {
-            let found = find_or_adopt(&mut leases.leases.borrow_mut(), state, me);
-            match found {
-                Ok(heap) => break heap,
-                // Given up outside the borrow (it takes locks and may free
-                // a whole allocator); then look again.
-                Err(stale) => stale.iter().for_each(|lease| give_up_lease(lease, me)),
-            }
-        };
+        let heap = leases.get_or_adopt(state, me);
         // SAFETY: a heap of `state`, alive while `state` is.
         let key = unsafe { heap.as_ref() }.key();
         CACHE.with(|cache| cache.set((state.id, heap.as_ptr(), key)));
@@ -184,8 +180,9 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R)
     });
     match leased {
         // SAFETY: the heap belongs to `state`, borrowed for this call, and
-        // is owned by this thread (adopted with our token).
-        Ok(heap) => work(unsafe { heap.as_ref() }),
+        // is owned by this thread (adopted with our token) until the thread
+        // gives its leases back.
+        Ok(heap) => work(unsafe { OwnedHeap::assume(heap.as_ref()) }),
         Err(_) => {
             // The thread is tearing down its thread-locals: lend a heap for
             // this one call and give it back (FA202).
@@ -194,45 +191,13 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(&LocalHeap) -> R)
                 format_args!("pool or heap allocation"),
             );
             let heap = PoolState::adopt(state, me);
-            // SAFETY: as above; the heap is given back right after.
+            // SAFETY: adopted just above with our token; given back right
+            // after `work`.
             let heap = unsafe { heap.as_ref() };
-            let result = work(heap);
+            // SAFETY: as above.
+            let result = work(unsafe { OwnedHeap::assume(heap) });
             state.give_up(heap).finish();
             result
         }
     }
-}
-
-/// This thread's lease for `state`, or a new one. When a new lease is
-/// needed and the list holds leases of closed or dropped allocators, they
-/// are taken out and returned (`Err`) to be given up first, so a thread
-/// that used many short-lived allocators keeps neither their heaps nor a
-/// long list.
-fn find_or_adopt(
-    leases: &mut Vec<HeapLease>,
-    state: &Arc<PoolState>,
-    me: u64,
-) -> Result<NonNull<LocalHeap>, Vec<HeapLease>> {
-    if let Some(lease) = leases.iter().find(|lease| lease.allocator == state.id) {
-        return Ok(lease.heap);
-    }
-    let is_stale = |lease: &HeapLease| {
-        lease
-            .owner
-            .upgrade()
-            .is_none_or(|owner| owner.closed.load(Ordering::SeqCst))
-    };
-    if leases.iter().any(is_stale) {
-        let (stale, live): (Vec<HeapLease>, Vec<HeapLease>) =
-            core::mem::take(leases).into_iter().partition(is_stale);
-        *leases = live;
-        return Err(stale);
-    }
-    let heap = PoolState::adopt(state, me);
-    leases.push(HeapLease {
-        allocator: state.id,
-        owner: Arc::downgrade(state),
-        heap,
-    });
-    Ok(heap)
 }

@@ -1,18 +1,42 @@
-//! The frame intent: `Frame`, the token that frame memory borrows.
+//! The frame intent: `Frame`, the token that frame memory borrows, and its
+//! methods. This file is the intent's safe face; the rest:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `arena` | the per-thread bump arena, and when its memory dies (begin, end, scopes) |
+//! | `chunk` | chunks from the global allocator, the shared chunk pool, growth limits |
+//! | `registry` | every arena of one allocator, and how arenas pass between threads |
+//! | `thread_arena` | which arena the calling thread uses (its cache and leases) |
+//! | `fill` | writing values, slices and strings into fresh frame memory |
+//! | `frame_box` | `FrameBox` |
+//! | `allocator_api` | `&Frame` as an allocator-api2 (and nightly) `Allocator` |
+//! | `report` | `FrameReport` |
+//!
+//! `unsafe` appears only in the files that opt in at their top.
 
+mod allocator_api;
+mod arena;
+mod chunk;
+mod fill;
+mod frame_box;
+mod registry;
 mod report;
+mod thread_arena;
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-pub use crate::allocators::frame_box::FrameBox;
+pub use frame_box::FrameBox;
 pub use report::FrameReport;
 
-use crate::allocators::arena::{Arena, ArenaLimits, Checkpoint, Mark};
-use crate::allocators::frame_memory::FrameMemory;
-use crate::allocators::thread_arena::{ArenaRef, Tenancy};
+pub(crate) use registry::FrameMemory;
+pub(crate) use thread_arena::{arena_for_current_thread, current_thread_frames};
+
 use crate::error::{AllocError, fail};
+use arena::{Arena, FrameHold, Mark, ScopeHold};
+use chunk::ArenaLimits;
+use thread_arena::{ArenaRef, Tenancy};
 
 /// An open frame on the calling thread's arena: the token every frame
 /// allocation borrows.
@@ -61,20 +85,17 @@ pub struct Frame<'a> {
     arena: ArenaRef<'a>,
     memory: &'a FrameMemory,
     kind: Kind,
-    start: Mark,
 }
 
-#[derive(Clone, Copy)]
+/// What the frame holds of its arena; the arena decides what ending it
+/// means.
 enum Kind {
-    /// From `begin_frame`: counted in the arena's depth.
-    Root(Tenancy),
-    /// From `scope`: rewinds to `checkpoint` when dropped if `may_rewind` and
-    /// no frame began on the arena since (`frames_begun` unchanged).
-    Scope {
-        checkpoint: Checkpoint,
-        frames_begun: u64,
-        may_rewind: bool,
-    },
+    /// From `begin_frame`: a root frame.
+    Root(Tenancy, FrameHold),
+    /// From `scope`: a sub-scope.
+    Scope(ScopeHold),
+    /// Ended (only while being dropped).
+    Ended,
 }
 
 impl<'a> Frame<'a> {
@@ -83,12 +104,20 @@ impl<'a> Frame<'a> {
         memory: &'a FrameMemory,
         tenancy: Tenancy,
     ) -> Frame<'a> {
-        arena.get().enter();
+        let hold = arena.get().begin();
         Frame {
             arena,
             memory,
-            kind: Kind::Root(tenancy),
-            start: arena.get().mark(),
+            kind: Kind::Root(tenancy, hold),
+        }
+    }
+
+    /// Where this frame began.
+    fn start(&self) -> Mark {
+        match &self.kind {
+            Kind::Root(_, hold) => hold.start(),
+            Kind::Scope(hold) => hold.start(),
+            Kind::Ended => self.arena().mark(),
         }
     }
 
@@ -480,17 +509,10 @@ impl<'a> Frame<'a> {
     /// assert!(frame.report().bytes_used < 2 * 8 * 1000);
     /// ```
     pub fn scope(&mut self) -> Frame<'_> {
-        let arena = self.arena();
-        let kind = Kind::Scope {
-            checkpoint: arena.checkpoint(),
-            frames_begun: arena.frames_begun(),
-            may_rewind: arena.depth() == 1,
-        };
         Frame {
             arena: self.arena,
             memory: self.memory,
-            kind,
-            start: arena.mark(),
+            kind: Kind::Scope(self.arena().open_scope()),
         }
     }
 
@@ -503,10 +525,10 @@ impl<'a> Frame<'a> {
     /// assert_eq!(frame.report().allocations, 1);
     /// ```
     pub fn report(&self) -> FrameReport {
-        let now = self.arena().mark();
+        let (now, start) = (self.arena().mark(), self.start());
         FrameReport {
-            bytes_used: now.position.saturating_sub(self.start.position),
-            allocations: now.allocations - self.start.allocations,
+            bytes_used: now.position.saturating_sub(start.position),
+            allocations: now.allocations - start.allocations,
             chunks: self.arena().chunks_in_use(),
         }
     }
@@ -533,24 +555,15 @@ impl<'a> Frame<'a> {
 
 impl Drop for Frame<'_> {
     fn drop(&mut self) {
-        match self.kind {
-            Kind::Root(tenancy) => {
-                if self.arena().leave() {
-                    self.arena().reset(&self.memory.limits);
-                }
+        match core::mem::replace(&mut self.kind, Kind::Ended) {
+            Kind::Root(tenancy, hold) => {
+                self.arena().end(hold, &self.memory.limits);
                 if tenancy == Tenancy::Borrowed {
                     self.memory.give_up(self.arena());
                 }
             }
-            Kind::Scope {
-                checkpoint,
-                frames_begun,
-                may_rewind,
-            } => {
-                if may_rewind && self.arena().frames_begun() == frames_begun {
-                    self.arena().rewind(checkpoint);
-                }
-            }
+            Kind::Scope(hold) => self.arena().close_scope(hold),
+            Kind::Ended => {}
         }
     }
 }
@@ -558,8 +571,9 @@ impl Drop for Frame<'_> {
 impl core::fmt::Debug for Frame<'_> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let kind = match self.kind {
-            Kind::Root(_) => "frame",
-            Kind::Scope { .. } => "scope",
+            Kind::Root(..) => "frame",
+            Kind::Scope(_) => "scope",
+            Kind::Ended => "ended",
         };
         f.debug_struct("Frame")
             .field("kind", &kind)

@@ -7,10 +7,15 @@
 //! copies. Freeing the most recent allocation moves the cursor back; any
 //! other free is a no-op until the frame ends.
 
+#![expect(
+    unsafe_code,
+    reason = "the `Allocator` traits are unsafe to implement, and grow/shrink copy raw bytes"
+)]
+
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::frame::Frame;
+use super::Frame;
 
 impl Frame<'_> {
     #[inline]

@@ -9,6 +9,8 @@
 //! all. Who may touch what, and when a heap is released, is written down in
 //! `pool_state`.
 //!
+//! What only the owner may do is in `owned` (`OwnedHeap`).
+//!
 //! Counters are written by one thread at a time (release stores, no
 //! read-modify-write on the fast path; see `counter`) and read anywhere.
 //! Every free is counted where it happens: by the owner in its class's
@@ -16,31 +18,39 @@
 //! heap's remote words (heap intent). So a reader sees true figures without
 //! any collection.
 
+#![expect(
+    unsafe_code,
+    reason = "a heap walks its pages and hands them back through raw pointers"
+)]
+
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-use super::counter::Counter;
-use super::pool_page::{CLASS_SIZES, CLASSES, Closed, PageHeader, Slot, pop_slot, push_slot};
-use super::pool_state::PoolState;
-use super::sync::AtomicU64;
+use super::free_list::Slot;
+use super::lifecycle::PoolState;
+use super::page::PageHeader;
+use super::remote::Closed;
+use super::size_class::{CLASS_SIZES, CLASSES};
+use crate::allocators::counter::Counter;
+use crate::allocators::sync::AtomicU64;
 
 /// One size class of a heap: its free list and its counters, together on
 /// one cache line (the pool fast path touches nothing else of the heap).
 #[repr(C, align(64))]
-struct SizeClass {
+pub(super) struct SizeClass {
     /// Free slots across all the heap's pages of this class: the
     /// allocation fast path pops here, the owner's frees push here.
-    free: Cell<*mut Slot>,
-    allocs: Counter,
+    pub(super) free: Cell<*mut Slot>,
+    pub(super) allocs: Counter,
     /// Slots the owner freed itself.
-    frees: Counter,
+    pub(super) frees: Counter,
     /// Slots other threads freed into pages this heap has since given back
     /// (the pages' remote counts, retired under the pages lock).
-    retired: Counter,
+    pub(super) retired: Counter,
     /// Slots the owner took back from its pages' remote stacks (owner only;
     /// for the peak estimate).
-    collected: Cell<u64>,
+    pub(super) collected: Cell<u64>,
 }
 
 /// The owner's figures for one heap (the pool's per-class counts live in
@@ -59,7 +69,7 @@ pub(crate) struct HeapCounters {
 }
 
 #[repr(align(64))]
-struct RemoteFlags([AtomicBool; CLASSES]);
+pub(super) struct RemoteFlags(pub(super) [AtomicBool; CLASSES]);
 
 /// Heap-intent frees made by other threads: counted where they happen.
 #[repr(align(64))]
@@ -94,7 +104,7 @@ pub(crate) const HEAP_ALIGN: usize = 1024;
 
 /// Slots linked onto a free list per refill from a page's untouched part:
 /// about 4 KiB worth, at least one.
-const fn carve_batch(class: usize) -> u32 {
+pub(super) const fn carve_batch(class: usize) -> u32 {
     let slots = 4096 / CLASS_SIZES[class];
     if slots == 0 { 1 } else { slots as u32 }
 }
@@ -126,16 +136,16 @@ pub(crate) struct LocalHeap {
     /// caches name the heap by (see `pool_page::PageHeader::key`).
     key: u64,
     pub(crate) state: *const PoolState,
-    classes: [SizeClass; CLASSES],
+    pub(super) classes: [SizeClass; CLASSES],
     pub(crate) counters: HeapCounters,
     /// Each class's pages.
-    pages: [Cell<*mut PageHeader>; CLASSES],
+    pub(super) pages: [Cell<*mut PageHeader>; CLASSES],
     /// Each class's page that still has slots never handed out (or null).
-    fresh: [Cell<*mut PageHeader>; CLASSES],
+    pub(super) fresh: [Cell<*mut PageHeader>; CLASSES],
     /// Set by other threads before they free into a page of that class (a
     /// plain store, on a line of its own): the class's pages have remote
     /// frees to take back.
-    remote_pending: RemoteFlags,
+    pub(super) remote_pending: RemoteFlags,
     remote_heap: RemoteHeapFrees,
     /// Whether this heap holds a strong count on its `PoolState` (heaps
     /// lock).
@@ -191,7 +201,7 @@ impl LocalHeap {
         self.key
     }
 
-    fn state(&self) -> &PoolState {
+    pub(super) fn state(&self) -> &PoolState {
         // SAFETY: a heap lives inside its `PoolState`'s registry and is freed
         // only when the state drops.
         unsafe { &*self.state }
@@ -236,170 +246,11 @@ impl LocalHeap {
             .fetch_or(HEAP_CLOSED, Ordering::AcqRel);
     }
 
-    /// Takes a free slot of `class` if one is at hand (owner only): the
-    /// allocation fast path.
-    #[inline(always)]
-    pub(crate) fn pop_free(&self, class: usize) -> Option<NonNull<u8>> {
-        let class = &self.classes[class];
-        // SAFETY: the free lists hold free slots of this heap's live pages,
-        // linked through their first word; only the owner touches them.
-        let slot = unsafe { pop_slot(&class.free) }?;
-        class.allocs.add(1);
-        Some(slot)
-    }
-
-    /// Takes a slot of `class`, refilling the free list when it is empty
-    /// (owner only). `None` when the system refuses a page.
-    pub(crate) fn alloc_slot(&self, class: usize) -> Option<NonNull<u8>> {
-        if let Some(slot) = self.pop_free(class) {
-            return Some(slot);
-        }
-        self.refill(class)?;
-        self.pop_free(class)
-    }
-
-    /// Returns a slot freed by the owner.
-    ///
-    /// # Safety
-    ///
-    /// - `slot` is a live slot of `class` in one of this heap's pages, not
-    ///   used afterwards;
-    /// - the caller owns the heap (or holds the heaps lock while it has no
-    ///   owner).
-    #[inline(always)]
-    pub(crate) unsafe fn push_free(&self, class: usize, slot: NonNull<u8>) {
-        let class = &self.classes[class];
-        // SAFETY: forwarded from the caller.
-        unsafe { push_slot(&class.free, slot) };
-        class.frees.add(1);
-    }
-
-    /// The free list of `class` is empty. In order: take back remote frees
-    /// if any were announced; carve slots from the class's fresh page; take
-    /// back remote frees from any page of the class; bring in a page. `None`
-    /// when the system refuses a page.
-    #[cold]
-    #[inline(never)]
-    fn refill(&self, class: usize) -> Option<()> {
-        self.counters
-            .pool_peak_bytes
-            .raise_to(self.pool_live_bytes_estimate());
-        if self.remote_pending.0[class].swap(false, Ordering::Relaxed) {
-            self.collect_class(class);
-            if !self.classes[class].free.get().is_null() {
-                return Some(());
-            }
-        }
-        // SAFETY: list pages are live pages of this heap.
-        if let Some(page) = unsafe { self.fresh[class].get().as_ref() } {
-            if page.carve(&self.classes[class].free, carve_batch(class)) > 0 {
-                return Some(());
-            }
-            self.fresh[class].set(ptr::null_mut());
-        }
-        // An announcement can be missed (it is a plain flag, raised before
-        // the push); before taking a new page, look at every page's stack.
-        self.collect_class(class);
-        if !self.classes[class].free.get().is_null() {
-            return Some(());
-        }
-        let page = self.state().take_page(class, self)?;
-        self.counters.pages.add(1);
-        // SAFETY: a fresh page just initialised for this heap.
-        let page_ref = unsafe { page.as_ref() };
-        page_ref.next_in_class.set(self.pages[class].get());
-        self.pages[class].set(page.as_ptr());
-        self.fresh[class].set(page.as_ptr());
-        page_ref.carve(&self.classes[class].free, carve_batch(class));
-        Some(())
-    }
-
-    /// Takes back the remote frees of every page of `class` (owner only).
-    fn collect_class(&self, class: usize) {
-        let size_class = &self.classes[class];
-        let mut cursor = self.pages[class].get();
-        // SAFETY: list pages are live pages of this heap.
-        while let Some(page) = unsafe { cursor.as_ref() } {
-            cursor = page.next_in_class.get();
-            if page.has_remote() {
-                let taken = page.take_remote(&size_class.free);
-                size_class
-                    .collected
-                    .set(size_class.collected.get() + u64::from(taken));
-            }
-        }
-    }
-
     /// Notes, before another thread frees into a page of `class`, that the
     /// class has remote frees. A plain store: no read-modify-write.
     #[inline(always)]
     pub(crate) fn note_remote_free(&self, class: usize) {
         self.remote_pending.0[class].store(true, Ordering::Relaxed);
-    }
-
-    /// Hands the heap's empty pages back to the state's free list (owner
-    /// only), after taking back remote frees.
-    ///
-    /// A page is empty when its free slots (counted by walking the free
-    /// list) and its untouched slots make up its capacity. Costs one walk of
-    /// each free list and of each page list.
-    pub(crate) fn release_empty_pages(&self) {
-        self.collect();
-        for class in 0..CLASSES {
-            let free = &self.classes[class].free;
-            // Move the free list aside, counting each page's free slots in
-            // its `tally`.
-            let aside = Cell::new(ptr::null_mut());
-            // SAFETY: the free list holds free slots of this heap's live
-            // pages, linked through their first word.
-            while let Some(slot) = unsafe { pop_slot(free) } {
-                // SAFETY: as above.
-                let page = unsafe { PageHeader::of(slot) };
-                page.tally.set(page.tally.get() + 1);
-                // SAFETY: the slot is free and off every list.
-                unsafe { push_slot(&aside, slot) };
-            }
-            // Unlink the empty pages; mark them with a tally of `u32::MAX`.
-            let mut kept: *mut PageHeader = ptr::null_mut();
-            let mut released = Vec::new();
-            let mut cursor = self.pages[class].replace(ptr::null_mut());
-            // SAFETY: list pages are live pages of this heap.
-            while let Some(page) = unsafe { cursor.as_ref() } {
-                cursor = page.next_in_class.get();
-                if page.tally.get() + page.untouched_left() == page.capacity() {
-                    page.tally.set(u32::MAX);
-                    released.push(NonNull::from(page));
-                } else {
-                    page.tally.set(0);
-                    page.next_in_class.set(kept);
-                    kept = ptr::from_ref(page).cast_mut();
-                }
-            }
-            self.pages[class].set(kept);
-            // Put the free list back (in its order) without the released
-            // pages' slots.
-            // SAFETY: as above.
-            while let Some(slot) = unsafe { pop_slot(&aside) } {
-                // SAFETY: as above; released pages are still allocated.
-                if unsafe { PageHeader::of(slot) }.tally.get() != u32::MAX {
-                    // SAFETY: the slot is free and off every list.
-                    unsafe { push_slot(free, slot) };
-                }
-            }
-            if released
-                .iter()
-                .any(|page| page.as_ptr() == self.fresh[class].get())
-            {
-                self.fresh[class].set(ptr::null_mut());
-            }
-            for page in released {
-                self.counters.pages.set(self.counters.pages.get() - 1);
-                // SAFETY: an empty page of this heap, unlinked from every
-                // list, whose remote stack was taken (`collect` above); with
-                // a handle alive no thread pushes onto it any more.
-                unsafe { self.state().release_page(page, self) };
-            }
-        }
     }
 
     /// Adds the remote count of a page this heap gives back to its class's
@@ -410,7 +261,7 @@ impl LocalHeap {
     }
 
     /// Every page of every class.
-    fn for_each_page(&self, mut visit: impl FnMut(usize, &PageHeader)) {
+    pub(super) fn for_each_page(&self, mut visit: impl FnMut(usize, &PageHeader)) {
         for class in 0..CLASSES {
             let mut cursor = self.pages[class].get();
             // SAFETY: list pages are live and owned by this heap.
@@ -419,26 +270,6 @@ impl LocalHeap {
                 visit(class, page);
             }
         }
-    }
-
-    /// Counts a heap-intent allocation (owner only).
-    #[inline(always)]
-    pub(crate) fn count_heap_alloc(&self, bytes: usize) {
-        let counters = &self.counters;
-        counters.heap_allocs.add(1);
-        let live = counters.heap_live_bytes.get() + bytes as u64;
-        counters.heap_live_bytes.set(live);
-        counters.heap_peak_bytes.raise_to(live);
-    }
-
-    /// Counts a heap-intent free made by the owner (or by the heaps lock
-    /// holder while the heap has no owner).
-    #[inline(always)]
-    pub(crate) fn count_heap_free_local(&self, bytes: usize) {
-        self.counters.heap_frees.add(1);
-        self.counters
-            .heap_live_bytes
-            .add((bytes as u64).wrapping_neg());
     }
 
     /// Counts a heap-intent free made by another thread. Refused (nothing
@@ -474,26 +305,15 @@ impl LocalHeap {
         }
     }
 
-    /// Takes back every remote pool free, so the slots can be reused (owner
-    /// only). Counting does not depend on it.
-    pub(crate) fn collect(&self) {
-        for class in 0..CLASSES {
-            self.remote_pending.0[class].store(false, Ordering::Relaxed);
-            self.collect_class(class);
+    /// The heap's report for statistics, with its exact `figures`.
+    pub(crate) fn report(&self, figures: HeapFigures) -> super::HeapReport {
+        super::HeapReport {
+            owned: self.owner_token() != 0,
+            figures,
+            pool_peak_bytes: self.counters.pool_peak_bytes.get(),
+            heap_peak_bytes: self.counters.heap_peak_bytes.get(),
+            pages: self.counters.pages.get(),
         }
-    }
-
-    /// The owner's estimate of its pool bytes live, for the peak: it counts
-    /// remote frees only once taken back, so it may be high (owner only).
-    fn pool_live_bytes_estimate(&self) -> u64 {
-        self.classes
-            .iter()
-            .zip(CLASS_SIZES)
-            .map(|(class, size)| {
-                let freed = class.frees.get() + class.retired.get() + class.collected.get();
-                class.allocs.get().saturating_sub(freed) * size as u64
-            })
-            .sum()
     }
 
     /// The heap's exact figures, given `remote`: the remote counts of its

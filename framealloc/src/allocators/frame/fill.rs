@@ -1,0 +1,157 @@
+//! The routines that write values into freshly bumped frame memory and
+//! hand them out as `FrameBox`es, slices and strings.
+#![expect(
+    unsafe_code,
+    reason = "values are written into fresh, uninitialised arena memory"
+)]
+
+use core::alloc::Layout;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+use super::arena::Arena;
+use super::chunk::ArenaLimits;
+use super::frame_box::FrameBox;
+use crate::error::AllocError;
+
+/// Writes values into fresh frame memory. Every routine here allocates from
+/// `arena` and returns memory that lives as long as the borrow of `arena`.
+impl Arena {
+    /// Moves `value` into the arena.
+    #[inline(always)]
+    pub(crate) fn boxed<T>(
+        &self,
+        limits: &ArenaLimits,
+        value: T,
+    ) -> Result<FrameBox<'_, T>, AllocError> {
+        let slot = self.slot::<T>(limits)?;
+        // SAFETY: `slot` is fresh, aligned memory for a `T` that lives as long
+        // as `&self` (the arena's memory is reclaimed only by `reset`/`rewind`,
+        // which the frame rules keep away from live borrows).
+        unsafe {
+            slot.as_ptr().write(value);
+            Ok(FrameBox::from_raw(slot))
+        }
+    }
+
+    /// Allocates room for a `T` and fills it with `make()`, writing the
+    /// result in place.
+    #[inline(always)]
+    pub(crate) fn boxed_with<T>(
+        &self,
+        limits: &ArenaLimits,
+        make: impl FnOnce() -> T,
+    ) -> Result<FrameBox<'_, T>, AllocError> {
+        let slot = self.slot::<T>(limits)?;
+        // SAFETY: as in `boxed`. If `make` panics the slot stays
+        // uninitialised and unowned, which only wastes its bytes.
+        unsafe {
+            slot.as_ptr().write(make());
+            Ok(FrameBox::from_raw(slot))
+        }
+    }
+
+    /// Room for a `T`, left uninitialised.
+    #[inline(always)]
+    pub(crate) fn boxed_uninit<T>(
+        &self,
+        limits: &ArenaLimits,
+    ) -> Result<FrameBox<'_, MaybeUninit<T>>, AllocError> {
+        let slot = self.slot::<T>(limits)?.cast::<MaybeUninit<T>>();
+        // SAFETY: a `MaybeUninit<T>` needs no initialisation; the memory is
+        // fresh and lives as long as `&self`.
+        Ok(unsafe { FrameBox::from_raw(slot) })
+    }
+
+    #[inline(always)]
+    fn slot<T>(&self, limits: &ArenaLimits) -> Result<NonNull<T>, AllocError> {
+        if size_of::<T>() == 0 {
+            return Ok(NonNull::dangling());
+        }
+        match self.bump(size_of::<T>(), align_of::<T>()) {
+            Some(ptr) => Ok(ptr.cast()),
+            None => self
+                .alloc_slow(Layout::new::<T>(), limits)
+                .map(NonNull::cast),
+        }
+    }
+
+    /// Copies `src` into the arena.
+    pub(crate) fn slice_copy<T: Copy>(
+        &self,
+        limits: &ArenaLimits,
+        src: &[T],
+    ) -> Result<FrameBox<'_, [T]>, AllocError> {
+        let dst = self.slice_slot::<T>(limits, src.len())?;
+        // SAFETY: `dst` is fresh memory for `src.len()` values of `T`, so the
+        // two ranges cannot overlap; `T: Copy`, so a bitwise copy is a copy.
+        unsafe {
+            dst.as_ptr()
+                .copy_from_nonoverlapping(src.as_ptr(), src.len());
+            Ok(FrameBox::from_raw(NonNull::slice_from_raw_parts(
+                dst,
+                src.len(),
+            )))
+        }
+    }
+
+    /// Fills a slice of at most `len` values from `items`. If `items` ends
+    /// early the slice is shorter; if producing an item panics, the items
+    /// already written are dropped.
+    pub(crate) fn slice_from_iter<T>(
+        &self,
+        limits: &ArenaLimits,
+        len: usize,
+        items: impl Iterator<Item = T>,
+    ) -> Result<FrameBox<'_, [T]>, AllocError> {
+        let dst = self.slice_slot::<T>(limits, len)?;
+        let mut filled = Filled { start: dst, len: 0 };
+        for item in items.take(len) {
+            // SAFETY: `filled.len < len` (`take(len)`), so the slot is inside
+            // the fresh allocation and not yet initialised.
+            unsafe { dst.add(filled.len).as_ptr().write(item) };
+            filled.len += 1;
+        }
+        let len = filled.len;
+        core::mem::forget(filled);
+        // SAFETY: the first `len` values are initialised and owned by nothing
+        // else; the memory lives as long as `&self`.
+        Ok(unsafe { FrameBox::from_raw(NonNull::slice_from_raw_parts(dst, len)) })
+    }
+
+    /// Copies `src` into the arena as a string.
+    #[expect(
+        clippy::mut_from_ref,
+        reason = "each call returns fresh, disjoint arena memory"
+    )]
+    pub(crate) fn str_copy(&self, limits: &ArenaLimits, src: &str) -> Result<&mut str, AllocError> {
+        let bytes = FrameBox::leak(self.slice_copy(limits, src.as_bytes())?);
+        // SAFETY: the bytes are a copy of a `str`, so they are valid UTF-8.
+        Ok(unsafe { core::str::from_utf8_unchecked_mut(bytes) })
+    }
+
+    fn slice_slot<T>(&self, limits: &ArenaLimits, len: usize) -> Result<NonNull<T>, AllocError> {
+        let layout = Layout::array::<T>(len).map_err(|_| {
+            crate::error::reported(AllocError::SizeOverflow {
+                count: len,
+                element_size: size_of::<T>(),
+            })
+        })?;
+        self.alloc_layout(layout, limits).map(NonNull::cast)
+    }
+}
+
+/// Drops the values written so far if filling a slice unwinds.
+struct Filled<T> {
+    start: NonNull<T>,
+    len: usize,
+}
+
+impl<T> Drop for Filled<T> {
+    fn drop(&mut self) {
+        // SAFETY: exactly the first `len` values were written and nothing else
+        // owns them; this guard runs only while unwinding (it is forgotten on
+        // success).
+        unsafe { NonNull::slice_from_raw_parts(self.start, self.len).drop_in_place() }
+    }
+}

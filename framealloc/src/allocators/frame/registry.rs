@@ -1,0 +1,156 @@
+//! The frame memory of one `SmartAlloc`: every arena it ever created, the
+//! idle ones waiting for a new thread, and the shared chunk pool.
+//!
+//! Arenas are owned here, not by thread-local storage, so a `Frame` that
+//! outlives its thread's thread-local destructors still points at live
+//! memory. An arena is freed only when this value is dropped, which happens
+//! when the last `SmartAlloc` handle is gone; every `Frame` borrows a
+//! handle, so no frame can outlive it.
+//!
+//! An arena's life: created by `adopt` for a thread, *leased* to that thread
+//! (only it touches the arena's cells); when the thread exits with no frame
+//! open it becomes *idle* (`give_up`, under the lock) and the next new
+//! thread adopts it, warm; when the thread exits with a frame still open
+//! (kept in a thread-local, or leaked) it is *retired*: never handed out
+//! again, freed with the rest.
+#![expect(
+    unsafe_code,
+    reason = "arenas are owned through raw pointers and handed to one thread at a time"
+)]
+
+use core::ptr::NonNull;
+use std::sync::Mutex;
+
+use super::arena::{Arena, Published};
+use super::chunk::{ArenaLimits, ChunkPool, lock};
+
+pub(crate) struct FrameMemory {
+    /// The allocator's id: unique for the life of the process.
+    pub(crate) id: u64,
+    pub(crate) limits: ArenaLimits,
+    arenas: Mutex<ArenaSet>,
+}
+
+/// The frame figures of one allocator, across its arenas.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct FramesReport {
+    pub(crate) frames_completed: u64,
+    pub(crate) allocations: u64,
+    pub(crate) bytes: u64,
+    pub(crate) peak_frame_bytes: u64,
+    pub(crate) reserved_bytes: u64,
+    pub(crate) chunks_held: u64,
+    pub(crate) chunk_allocations: u64,
+    pub(crate) pooled_chunks: usize,
+    pub(crate) pooled_bytes: usize,
+    pub(crate) arenas: usize,
+    pub(crate) idle_arenas: usize,
+}
+
+#[derive(Default)]
+struct ArenaSet {
+    /// Every arena created, from `Box::into_raw`; freed in `Drop`.
+    all: Vec<NonNull<Arena>>,
+    /// Arenas whose thread exited with no frame open, ready for a new thread.
+    idle: Vec<NonNull<Arena>>,
+}
+
+// SAFETY: `FrameMemory` hands each arena to one thread at a time (`adopt`
+// removes it from `idle` under the lock; `give_up` puts it back under the
+// lock), so the arenas' non-atomic cells are never used by two threads at
+// once, and the mutex orders one owner's writes before the next owner's
+// reads. Other threads only read the `Published` atomics.
+unsafe impl Send for FrameMemory {}
+// SAFETY: as above; every shared-access method either takes the lock or reads
+// atomics.
+unsafe impl Sync for FrameMemory {}
+
+impl FrameMemory {
+    pub(crate) fn new(
+        id: u64,
+        cap: usize,
+        first_chunk: usize,
+        budgets: Option<std::sync::Arc<crate::budget::BudgetManager>>,
+    ) -> FrameMemory {
+        FrameMemory {
+            id,
+            limits: ArenaLimits {
+                pool: ChunkPool::default(),
+                cap,
+                first_chunk,
+                budgets,
+            },
+            arenas: Mutex::default(),
+        }
+    }
+
+    /// Gives the calling thread an arena no other thread is using: an idle
+    /// one (warm, with its chunks) when there is one, otherwise a new one.
+    pub(crate) fn adopt(&self) -> NonNull<Arena> {
+        let mut set = lock(&self.arenas);
+        if let Some(arena) = set.idle.pop() {
+            return arena;
+        }
+        let arena = NonNull::from(Box::leak(Box::new(Arena::new())));
+        set.all.push(arena);
+        arena
+    }
+
+    /// The thread that held `arena` is done with it. With no frame open the
+    /// arena becomes idle, for the next thread; with a frame still open (kept
+    /// in a thread-local, or leaked) it is retired: never handed out again,
+    /// freed with the rest when this `FrameMemory` drops.
+    pub(crate) fn give_up(&self, arena: &Arena) {
+        if arena.is_idle() {
+            lock(&self.arenas).idle.push(NonNull::from(arena));
+        }
+    }
+
+    /// The figures of every arena, summed, and of the chunk pool.
+    pub(crate) fn report(&self) -> FramesReport {
+        let mut report = FramesReport::default();
+        {
+            let set = lock(&self.arenas);
+            for arena in &set.all {
+                // SAFETY: `arena` is live (freed only in `Drop`). The reference
+                // is made to the `published` field alone, which holds only
+                // atomics, so it does not alias the owner thread's use of the
+                // cells.
+                let published: &Published = unsafe { &(*arena.as_ptr()).published };
+                report.frames_completed += published.frames_completed.get();
+                report.allocations += published.allocations.get();
+                report.bytes += published.bytes.get();
+                report.peak_frame_bytes = report
+                    .peak_frame_bytes
+                    .max(published.peak_frame_bytes.get());
+                report.reserved_bytes += published.reserved_bytes.get();
+                report.chunks_held += published.chunks_held.get();
+                report.chunk_allocations += published.chunk_allocations.get();
+            }
+            (report.arenas, report.idle_arenas) = (set.all.len(), set.idle.len());
+        }
+        (report.pooled_chunks, report.pooled_bytes) = self.limits.pool.totals();
+        report
+    }
+
+    /// Gives the spare chunks of the shared pool back to the global
+    /// allocator; returns the bytes given back.
+    pub(crate) fn release_pooled_chunks(&self) -> usize {
+        self.limits.pool.release_all()
+    }
+}
+
+impl Drop for FrameMemory {
+    fn drop(&mut self) {
+        let set = self
+            .arenas
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for arena in set.all.drain(..) {
+            // SAFETY: every pointer in `all` came from `Box::leak` in `adopt`
+            // and is freed only here. `&mut self` proves no `SmartAlloc`
+            // handle, and so no `Frame`, still refers to it.
+            drop(unsafe { Box::from_raw(arena.as_ptr()) });
+        }
+    }
+}
