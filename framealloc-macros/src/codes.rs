@@ -5,9 +5,8 @@
 //! `__diagnostic_table!()` macro, which expands this array into a literal.
 //! A proc-macro crate cannot export data, and `framealloc` cannot be a
 //! dependency of this crate, so this is the one place both can read.
-//!
-//! Every `help` of a code that `framealloc::AllocError` carries is the exact
-//! text `AllocError::help` returns (a test in `framealloc` checks it).
+//! `framealloc::AllocError::help` reads its help lines from it too, and the
+//! text format of a diagnostic is in `render.rs`, shared the same way.
 
 /// How serious a diagnostic is; mirrors `framealloc::DiagnosticKind`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -103,6 +103,17 @@ pub fn frame_system(args: TokenStream, item: TokenStream) -> TokenStream {
     frame_system::frame_system(args.into(), item.into()).into()
 }
 
+/// The text format of a diagnostic line, as a string literal:
+/// `__diagnostic_format!(header)` or `__diagnostic_format!(line)`. The
+/// runtime's `Display` uses it as its format string. Not public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __diagnostic_format(input: TokenStream) -> TokenStream {
+    render::diagnostic_format_impl(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
+}
+
 /// The table of diagnostic codes as an array literal of `CodeInfo` values,
 /// for `framealloc::diagnostics::CODES`. Not public API.
 #[doc(hidden)]

@@ -6,7 +6,17 @@
 //!   help: <help>
 //! ```
 
+use proc_macro2::{Literal, TokenStream, TokenTree};
+
 use crate::codes::Severity;
+
+/// The first line of every diagnostic, runtime or compile-time. The runtime
+/// formats with these very strings (`__diagnostic_format!`), so the two can
+/// never drift apart.
+pub(crate) const HEADER: &str = "[framealloc][{code}] {kind}: {message}";
+
+/// Each further line: a note, a help line, the runtime's context.
+pub(crate) const LINE: &str = "\n  {label}: {text}";
 
 /// Renders one diagnostic; `note` and `help` lines appear when given.
 pub(crate) fn render(
@@ -20,13 +30,33 @@ pub(crate) fn render(
         Severity::Error => "error",
         Severity::Warning => "warning",
     };
-    let mut text = format!("[framealloc][{code}] {kind}: {message}");
+    let mut text = HEADER
+        .replace("{code}", code)
+        .replace("{kind}", kind)
+        .replace("{message}", message);
     for (label, line) in [("note", note), ("help", help)] {
         if let Some(line) = line {
-            text.push_str(&format!("\n  {label}: {line}"));
+            text.push_str(&LINE.replace("{label}", label).replace("{text}", line));
         }
     }
     text
+}
+
+/// `__diagnostic_format!(header)` or `__diagnostic_format!(line)`: the
+/// template as a string literal, usable as a format string.
+pub(crate) fn diagnostic_format_impl(input: TokenStream) -> syn::Result<TokenStream> {
+    let which: syn::Ident = syn::parse2(input)?;
+    let template = match which.to_string().as_str() {
+        "header" => HEADER,
+        "line" => LINE,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                which,
+                "expected `header` or `line`",
+            ));
+        }
+    };
+    Ok(TokenTree::Literal(Literal::string(template)).into())
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Pool and heap intent benchmarks (DESIGN.md P5–P7): framealloc side by
+//! Pool and heap intent benchmarks (targets P5–P7 in BENCHMARKS.md): framealloc side by
 //! side with glibc, mimalloc, jemalloc, `slab` and `sharded-slab`, every
 //! group measuring all of them in the same run.
 //!

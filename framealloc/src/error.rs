@@ -148,13 +148,12 @@ impl AllocError {
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let row = self.row();
+        write!(f, "[{}] {}: {}", self.code(), row.message, self.figures())?;
         write!(
             f,
-            "[{}] {}: {}\n  help: {}",
-            self.code(),
-            row.message,
-            self.figures(),
-            row.help
+            framealloc_macros::__diagnostic_format!(line),
+            label = "help",
+            text = row.help
         )
     }
 }

@@ -60,14 +60,16 @@ impl<T> Pool<T> for FreeList<T> {
             self.refill();
         }
         let slot = self.head;
-        // SAFETY: a slot on the list is free and holds its link; the chunk it
-        // lies in lives as long as `self`.
-        unsafe {
-            self.head = (*slot).next;
-            let value_ptr = slot.cast::<T>();
-            value_ptr.write(value);
-            NonNull::new_unchecked(value_ptr)
-        }
+        // SAFETY: a slot on the list lies in a chunk that lives as long as
+        // `self`.
+        let free = unsafe { &*slot };
+        // SAFETY: a slot on the list is free and holds its link.
+        self.head = unsafe { free.next };
+        let value_ptr = slot.cast::<T>();
+        // SAFETY: the slot is now off the list and ours to fill.
+        unsafe { value_ptr.write(value) };
+        // SAFETY: a slot on the list is never null (`refill` ran if empty).
+        unsafe { NonNull::new_unchecked(value_ptr) }
     }
 
     #[inline(always)]

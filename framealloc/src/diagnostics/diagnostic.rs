@@ -194,19 +194,29 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The templates are the macro crate's, which renders compile-time
+        // diagnostics with them too.
         write!(
             f,
-            "[framealloc][{}] {}: {}",
-            self.code, self.kind, self.message
+            framealloc_macros::__diagnostic_format!(header),
+            code = self.code,
+            kind = self.kind,
+            message = self.message
         )?;
-        if let Some(note) = &self.note {
-            write!(f, "\n  note: {note}")?;
-        }
-        if let Some(help) = &self.help {
-            write!(f, "\n  help: {help}")?;
-        }
-        if let Some(context) = &self.context {
-            write!(f, "\n  context: {context}")?;
+        let lines = [
+            ("note", self.note.as_deref().map(str::to_owned)),
+            ("help", self.help.as_deref().map(str::to_owned)),
+            ("context", self.context.as_ref().map(ToString::to_string)),
+        ];
+        for (label, text) in lines {
+            if let Some(text) = text {
+                write!(
+                    f,
+                    framealloc_macros::__diagnostic_format!(line),
+                    label = label,
+                    text = text
+                )?;
+            }
         }
         Ok(())
     }

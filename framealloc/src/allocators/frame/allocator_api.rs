@@ -71,13 +71,12 @@ impl Frame<'_> {
             fresh
         };
         if zeroed {
-            // SAFETY: `result` is valid for `new.size()` bytes, of which the
-            // bytes past `old.size()` are the new tail.
-            unsafe {
-                result
-                    .add(old.size())
-                    .write_bytes(0, new.size() - old.size())
-            };
+            // SAFETY: `result` is valid for `new.size() >= old.size()`
+            // bytes, so its tail starts in bounds.
+            let tail = unsafe { result.add(old.size()) };
+            // SAFETY: the bytes past `old.size()` are the block's new tail,
+            // `new.size() - old.size()` of them.
+            unsafe { tail.write_bytes(0, new.size() - old.size()) };
         }
         Some(NonNull::slice_from_raw_parts(result, new.size()))
     }

@@ -175,10 +175,12 @@ impl Arena {
         if padding + rounded > remaining {
             return None;
         }
-        // SAFETY: `padding + rounded <= remaining`, so both offsets stay within
-        // the current chunk (at most one past its end), which is one live
-        // allocation (type invariant).
-        let (start, next) = unsafe { (cursor.add(padding), cursor.add(padding + rounded)) };
+        // SAFETY: `padding <= padding + rounded <= remaining`, so the offset
+        // stays within the current chunk, one live allocation (type
+        // invariant).
+        let start = unsafe { cursor.add(padding) };
+        // SAFETY: as above: `start + rounded` is at most one past the end.
+        let next = unsafe { start.add(rounded) };
         self.cursor.set(next);
         self.allocations.set(self.allocations.get() + 1);
         Some(start)

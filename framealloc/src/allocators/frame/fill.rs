@@ -25,13 +25,14 @@ impl Arena {
         value: T,
     ) -> Result<FrameBox<'_, T>, AllocError> {
         let slot = self.slot::<T>(limits)?;
-        // SAFETY: `slot` is fresh, aligned memory for a `T` that lives as long
-        // as `&self` (the arena's memory is reclaimed only by `reset`/`rewind`,
-        // which the frame rules keep away from live borrows).
-        unsafe {
-            slot.as_ptr().write(value);
-            Ok(FrameBox::from_raw(slot))
-        }
+        // SAFETY: `slot` is fresh, aligned memory for a `T`, used by no one
+        // else.
+        unsafe { slot.as_ptr().write(value) };
+        // SAFETY: now an initialised `T` that nothing else accesses, in
+        // memory that lives as long as `&self` (the arena reclaims memory
+        // only when a frame or scope ends, which the borrow of the frame
+        // keeps away from live boxes).
+        Ok(unsafe { FrameBox::from_raw(slot) })
     }
 
     /// Allocates room for a `T` and fills it with `make()`, writing the
@@ -43,12 +44,12 @@ impl Arena {
         make: impl FnOnce() -> T,
     ) -> Result<FrameBox<'_, T>, AllocError> {
         let slot = self.slot::<T>(limits)?;
-        // SAFETY: as in `boxed`. If `make` panics the slot stays
+        let value = make();
+        // SAFETY: as in `boxed`. If `make` panicked, the slot stayed
         // uninitialised and unowned, which only wastes its bytes.
-        unsafe {
-            slot.as_ptr().write(make());
-            Ok(FrameBox::from_raw(slot))
-        }
+        unsafe { slot.as_ptr().write(value) };
+        // SAFETY: as in `boxed`.
+        Ok(unsafe { FrameBox::from_raw(slot) })
     }
 
     /// Room for a `T`, left uninitialised.
@@ -87,12 +88,12 @@ impl Arena {
         // two ranges cannot overlap; `T: Copy`, so a bitwise copy is a copy.
         unsafe {
             dst.as_ptr()
-                .copy_from_nonoverlapping(src.as_ptr(), src.len());
-            Ok(FrameBox::from_raw(NonNull::slice_from_raw_parts(
-                dst,
-                src.len(),
-            )))
-        }
+                .copy_from_nonoverlapping(src.as_ptr(), src.len())
+        };
+        let slice = NonNull::slice_from_raw_parts(dst, src.len());
+        // SAFETY: initialised just above, owned by nothing else, and alive as
+        // long as `&self` (as in `boxed`).
+        Ok(unsafe { FrameBox::from_raw(slice) })
     }
 
     /// Fills a slice of at most `len` values from `items`. If `items` ends
@@ -108,8 +109,10 @@ impl Arena {
         let mut filled = Filled { start: dst, len: 0 };
         for item in items.take(len) {
             // SAFETY: `filled.len < len` (`take(len)`), so the slot is inside
-            // the fresh allocation and not yet initialised.
-            unsafe { dst.add(filled.len).as_ptr().write(item) };
+            // the fresh allocation of `len` values.
+            let slot = unsafe { dst.add(filled.len) };
+            // SAFETY: fresh, aligned and not yet initialised.
+            unsafe { slot.as_ptr().write(item) };
             filled.len += 1;
         }
         let len = filled.len;

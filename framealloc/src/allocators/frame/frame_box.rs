@@ -141,12 +141,10 @@ impl<'frame, T> FrameBox<'frame, MaybeUninit<T>> {
     pub fn write(boxed: Self, value: T) -> FrameBox<'frame, T> {
         let boxed = ManuallyDrop::new(boxed);
         let ptr = boxed.ptr.cast::<T>();
-        // SAFETY: `MaybeUninit<T>` has `T`'s layout; the slot is ours alone
-        // and is initialised by the write before being typed as `T`.
-        unsafe {
-            ptr.as_ptr().write(value);
-            FrameBox::from_raw(ptr)
-        }
+        // SAFETY: `MaybeUninit<T>` has `T`'s layout; the slot is ours alone.
+        unsafe { ptr.as_ptr().write(value) };
+        // SAFETY: initialised just above; the memory lives for `'frame`.
+        unsafe { FrameBox::from_raw(ptr) }
     }
 }
 
@@ -171,7 +169,7 @@ impl<T: ?Sized> Drop for FrameBox<'_, T> {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the box owns an initialised `T` that is dropped only here;
-        // the memory itself stays with the frame (DESIGN.md rule 5).
+        // the memory itself stays with the frame.
         unsafe { self.ptr.as_ptr().drop_in_place() }
     }
 }

@@ -138,10 +138,13 @@ fn allocate_slow(
                 requested: PAGE_SIZE,
             })?;
             if charge != 0 {
-                // SAFETY: a slot just handed out by this heap, whose pages are
-                // budgeted when its allocator's budgets are on; tag ids fit
-                // in a byte (`pool_page`).
-                unsafe { PageHeader::of(slot).set_tag(slot, tag as u8) };
+                // SAFETY: a slot just handed out by this heap lies in one of
+                // its live pages.
+                let page = unsafe { PageHeader::of(slot) };
+                // SAFETY: the page is budgeted (its allocator's budgets are
+                // on) and the slot is not handed to anyone yet; tag ids fit
+                // in a byte (`page`).
+                unsafe { page.set_tag(slot, tag as u8) };
             }
             let heap = ptr::from_ref(heap.heap());
             return Ok(Fresh {
@@ -169,14 +172,13 @@ fn allocate_slow(
         let block = NonNull::new(block).ok_or(AllocError::OutOfMemory {
             requested: block_layout.size(),
         })?;
-        // SAFETY: the block starts with room for its header, aligned for it
-        // (`header_for`).
-        unsafe {
-            match intent {
-                Intent::Pool => block.cast::<Meta>().write(Meta::new(&heap, charge)),
-                Intent::Heap if charge != 0 => block.cast::<Charge>().write(charge),
-                Intent::Heap => {}
-            }
+        match intent {
+            // SAFETY: the block starts with room for its header, aligned for
+            // it (`header_for`).
+            Intent::Pool => unsafe { block.cast::<Meta>().write(Meta::new(&heap, charge)) },
+            // SAFETY: as above (`charge_header`).
+            Intent::Heap if charge != 0 => unsafe { block.cast::<Charge>().write(charge) },
+            Intent::Heap => {}
         }
         heap.count_heap_alloc(layout.size());
         // SAFETY: `offset` lies inside the block (`Layout::extend`).

@@ -109,7 +109,7 @@ unsafe fn deallocate_heap<T>(raw: HeapRaw) {
         unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
         // SAFETY: the owner word holds this thread's token, so the thread
         // owns the heap; the block kept it alive until this free is counted.
-        unsafe { OwnedHeap::assume(&*heap) }.count_heap_free_local(layout.size());
+        unsafe { OwnedHeap::from_ptr(heap) }.count_heap_free_local(layout.size());
     } else {
         // SAFETY: forwarded from the caller.
         unsafe { deallocate_heap_slow(ptr, layout, heap) }
@@ -175,10 +175,11 @@ unsafe fn deallocate_pool_block(value: NonNull<u8>, layout: Layout) {
     let heap = meta.heap();
     let charge = meta.charge();
     if charge != 0 {
-        // SAFETY: the block is live, so its heap and state are; the budget
-        // is released before the free is counted (after which the state may
-        // go away).
-        let state = unsafe { &*(*heap).state };
+        // SAFETY: the block is live, so its heap is.
+        let heap = unsafe { &*heap };
+        // SAFETY: and so is the heap's state; the budget is released before
+        // the free is counted (after which the state may go away).
+        let state = unsafe { &*heap.state };
         state.budgets.release(charge - 1, layout.size());
     }
     // SAFETY: forwarded from the caller: a block counted by `heap`.
@@ -280,10 +281,13 @@ unsafe fn free_slot_rare(
         unsafe { PoolState::free_after_close(state, heap_ptr, push_own) }
     } else {
         let push_counted = |_: &LocalHeap| {
+            // SAFETY: the slot is still live (its push was refused), so its
+            // page is.
+            let page = unsafe { &*page };
             // SAFETY: the lock-free push was refused (the page is closed),
             // so the slot is still ours to give up; this pushes it
             // (counted) under the heaps lock.
-            let _ = unsafe { (*page).push_remote(slot, true) };
+            let _ = unsafe { page.push_remote(slot, true) };
         };
         // SAFETY: `state` was read while the slot kept the heap alive; the
         // closure frees that one slot.
@@ -306,7 +310,7 @@ unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap,
     if is_my_open_heap(unsafe { (*heap).owner_word() }) {
         // SAFETY: as above; the owner word holds this thread's token, so the
         // thread owns the heap.
-        unsafe { OwnedHeap::assume(&*heap) }.count_heap_free_local(bytes);
+        unsafe { OwnedHeap::from_ptr(heap) }.count_heap_free_local(bytes);
     } else {
         // SAFETY: forwarded from the caller.
         unsafe { count_heap_free_slow(heap, bytes) };

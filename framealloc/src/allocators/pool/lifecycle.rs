@@ -134,10 +134,11 @@ impl PoolState {
     pub(crate) fn take_page(&self, class: usize, heap: &LocalHeap) -> Option<NonNull<PageHeader>> {
         let mut pages = lock(&self.pages);
         if let Some(page) = pages.free.pop() {
-            // SAFETY: free pages are live and empty, reachable by no heap,
-            // and their remote stacks were taken and counts retired
-            // (`release_page`).
-            unsafe { page.as_ref().reuse(class, heap, heap.is_budgeted()) };
+            // SAFETY: free pages are live.
+            let page_ref = unsafe { page.as_ref() };
+            // SAFETY: and empty, reachable by no heap, their remote stacks
+            // taken and counts retired (`release_page`).
+            unsafe { page_ref.reuse(class, heap, heap.is_budgeted()) };
             return Some(page);
         }
         let base = page::allocate_page()?;
@@ -319,7 +320,9 @@ impl PoolState {
         // alive until `free` counts it; under the heaps lock a heap with a
         // live object cannot be released, and the state outlives its
         // retained heaps.
-        let (this, heap) = unsafe { (&*state, &*heap) };
+        let this = unsafe { &*state };
+        // SAFETY: as above.
+        let heap = unsafe { &*heap };
         let released = {
             let mut heaps = lock(&this.heaps);
             free(heap);

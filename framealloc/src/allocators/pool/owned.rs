@@ -43,6 +43,21 @@ impl<'a> OwnedHeap<'a> {
         }
     }
 
+    /// [`assume`](Self::assume) through a pointer.
+    ///
+    /// # Safety
+    ///
+    /// - `heap` points to a live heap for all of `'a`, and the calling
+    ///   thread owns it as [`assume`](Self::assume) requires.
+    #[inline(always)]
+    pub(crate) unsafe fn from_ptr(heap: *const LocalHeap) -> OwnedHeap<'a> {
+        OwnedHeap {
+            // SAFETY: live for `'a` (caller).
+            heap: unsafe { &*heap },
+            _one_thread: PhantomData,
+        }
+    }
+
     /// The heap itself.
     #[inline(always)]
     pub(crate) fn heap(self) -> &'a LocalHeap {

@@ -61,7 +61,7 @@ pub(crate) fn cached_heap<'a>(key: u64) -> Option<OwnedHeap<'a>> {
         // this thread's own leased heap of a live allocator (the caller
         // borrows it, and ids are never reused), cleared before the lease
         // is given back. Heaps live as long as their allocator's state.
-        Some(unsafe { OwnedHeap::assume(&*heap) })
+        Some(unsafe { OwnedHeap::from_ptr(heap) })
     } else {
         None
     }
@@ -88,7 +88,7 @@ pub(crate) fn if_cached<'a>(page_key: u64) -> Option<OwnedHeap<'a>> {
         // empty cache's key (0) is no page's key (keys are at least 4), so
         // a match means the thread's own cached heap, live while one of its
         // slots is (the caller frees one).
-        Some(unsafe { OwnedHeap::assume(&*heap) })
+        Some(unsafe { OwnedHeap::from_ptr(heap) })
     } else {
         None
     }
@@ -162,7 +162,7 @@ pub(crate) fn with_current_heap<R>(
         // live allocator (`state` is borrowed, and allocator ids are never
         // reused), cleared before the lease is given back; heaps live as
         // long as their state.
-        return work(unsafe { OwnedHeap::assume(&*heap) });
+        return work(unsafe { OwnedHeap::from_ptr(heap) });
     }
     with_heap_slow(state, work)
 }
@@ -182,7 +182,7 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(OwnedHeap<'_>) ->
         // SAFETY: the heap belongs to `state`, borrowed for this call, and
         // is owned by this thread (adopted with our token) until the thread
         // gives its leases back.
-        Ok(heap) => work(unsafe { OwnedHeap::assume(heap.as_ref()) }),
+        Ok(heap) => work(unsafe { OwnedHeap::from_ptr(heap.as_ptr()) }),
         Err(_) => {
             // The thread is tearing down its thread-locals: lend a heap for
             // this one call and give it back (FA202).
