@@ -169,27 +169,6 @@ impl Diagnostic {
         self.context = Some(context);
         self
     }
-
-    /// Sends it to this thread's [`Capture`](super::Capture), else to the
-    /// [sink](super::set_sink), else to stderr (debug builds, or the
-    /// `diagnostics` feature); then applies [strict mode](crate::StrictMode).
-    ///
-    /// # Panics
-    ///
-    /// When strict mode panics on this diagnostic's kind. The panic message
-    /// is the diagnostic's text, so it starts with `[framealloc][FAxxx]`.
-    ///
-    /// ```
-    /// use framealloc::{DiagnosticKind, diagnostics::{Capture, Diagnostic}};
-    ///
-    /// let capture = Capture::start();
-    /// Diagnostic::new(DiagnosticKind::Warning, "FA102", "frame hooks did not run").emit();
-    /// assert_eq!(capture.finish()[0].code, "FA102");
-    /// ```
-    #[track_caller]
-    pub fn emit(self) {
-        super::emit::emit(self, super::emit::Strict::Enforce);
-    }
 }
 
 impl fmt::Display for Diagnostic {

@@ -99,14 +99,27 @@ fn report_with(code: &'static str, details: fmt::Arguments<'_>, strict: Strict) 
     emit(diagnostic.with_context(DiagContext::capture()), strict);
 }
 
-/// The text of a caught panic's payload (`&str` or `String`), or a
-/// placeholder.
-pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|text| (*text).to_owned())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic payload that is not a string)".to_owned())
+impl Diagnostic {
+    /// Sends it to this thread's [`Capture`](super::Capture), else to the
+    /// [sink](super::set_sink), else to stderr (debug builds, or the
+    /// `diagnostics` feature); then applies [strict mode](crate::StrictMode).
+    ///
+    /// # Panics
+    ///
+    /// When strict mode panics on this diagnostic's kind. The panic message
+    /// is the diagnostic's text, so it starts with `[framealloc][FAxxx]`.
+    ///
+    /// ```
+    /// use framealloc::{DiagnosticKind, diagnostics::{Capture, Diagnostic}};
+    ///
+    /// let capture = Capture::start();
+    /// Diagnostic::new(DiagnosticKind::Warning, "FA102", "frame hooks did not run").emit();
+    /// assert_eq!(capture.finish()[0].code, "FA102");
+    /// ```
+    #[track_caller]
+    pub fn emit(self) {
+        emit(self, Strict::Enforce);
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,8 @@ pub use codes::__code;
 pub use emit::__emit_code;
 
 pub(crate) use context::{ThreadFrames, set_frame_source};
-pub(crate) use emit::{panic_message, report, report_during_teardown};
+pub(crate) use emit::{report, report_during_teardown};
+pub(crate) use sink::panic_message;
 
 /// The guide's examples (`docs/diagnostics.md`), compiled and run as doc
 /// tests.

@@ -206,7 +206,7 @@ pub(super) fn deliver(diagnostic: Diagnostic) {
     if let Err(payload) = outcome {
         eprintln!(
             "{diagnostic}\n  (the diagnostics sink panicked on this diagnostic: {})",
-            super::emit::panic_message(payload.as_ref())
+            panic_message(payload.as_ref())
         );
     }
 }
@@ -218,4 +218,14 @@ fn to_stderr(diagnostic: &Diagnostic) {
         // capture it like any other output.
         eprintln!("{diagnostic}");
     }
+}
+
+/// The text of a caught panic's payload (`&str` or `String`), or a
+/// placeholder.
+pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic payload that is not a string)".to_owned())
 }

@@ -581,24 +581,3 @@ impl core::fmt::Debug for Frame<'_> {
             .finish()
     }
 }
-
-#[cfg(all(test, feature = "nightly"))]
-mod nightly_allocator_tests {
-    use crate::SmartAlloc;
-
-    #[test]
-    fn std_collections_use_the_frame() {
-        let alloc = SmartAlloc::with_defaults();
-        let frame = alloc.begin_frame();
-        let mut values: Vec<u32, &super::Frame<'_>> = Vec::new_in(&frame);
-        let start = {
-            values.push(0);
-            values.as_ptr()
-        };
-        values.extend(1..1000);
-        assert_eq!(values.as_ptr(), start, "grown in place");
-        assert_eq!(values.iter().sum::<u32>(), 499_500);
-        let boxed = Box::new_in(7u64, &frame);
-        assert_eq!(*boxed, 7);
-    }
-}

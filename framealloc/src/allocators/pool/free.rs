@@ -10,7 +10,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::heap::{LocalHeap, OWNER_FLAGS};
+use super::heap::{LocalHeap, OWNER_FLAGS, heap_of};
 use super::lifecycle::PoolState;
 use super::owned::OwnedHeap;
 use super::page::PageHeader;
@@ -137,10 +137,11 @@ unsafe fn deallocate_heap_slow(ptr: NonNull<u8>, layout: Layout, heap: *const Lo
         // SAFETY: as above.
         let charge = unsafe { block.cast::<Charge>().read() };
         if charge != 0 {
-            // SAFETY: the budget is released before the free is counted
-            // (after which the state may go away).
-            let state = unsafe { &*heap_ref.state };
-            state.budgets.release(charge - 1, layout.size());
+            // The budget is released before the free is counted (after
+            // which the state may go away).
+            PoolState::of(heap_ref)
+                .budgets
+                .release(charge - 1, layout.size());
         }
         (block, block_layout)
     } else {
@@ -177,10 +178,11 @@ unsafe fn deallocate_pool_block(value: NonNull<u8>, layout: Layout) {
     if charge != 0 {
         // SAFETY: the block is live, so its heap is.
         let heap = unsafe { &*heap };
-        // SAFETY: and so is the heap's state; the budget is released before
-        // the free is counted (after which the state may go away).
-        let state = unsafe { &*heap.state };
-        state.budgets.release(charge - 1, layout.size());
+        // The budget is released before the free is counted (after which
+        // the state may go away).
+        PoolState::of(heap)
+            .budgets
+            .release(charge - 1, layout.size());
     }
     // SAFETY: forwarded from the caller: a block counted by `heap`.
     unsafe { free_block(block, block_layout, heap, layout.size()) }
@@ -221,14 +223,14 @@ unsafe fn free_slot(slot: NonNull<u8>, class: usize) {
 unsafe fn free_slot_slow(page: *const PageHeader, slot: NonNull<u8>, class: usize) {
     // SAFETY: the slot is still live here, so its page, heap and state are.
     let page_ref = unsafe { &*page };
-    let heap_ptr = page_ref.heap();
+    let heap_ptr = heap_of(page_ref);
     // SAFETY: as above.
     let heap = unsafe { &*heap_ptr };
     if page_ref.is_budgeted() {
         // SAFETY: a live slot of this budgeted page, held by the caller.
         let tag = unsafe { page_ref.tag_of(slot) };
-        // SAFETY: the slot keeps the state alive until its free is counted.
-        unsafe { &*heap.state }
+        // The slot keeps the state alive until its free is counted.
+        PoolState::of(heap)
             .budgets
             .release(u32::from(tag), CLASS_SIZES[class]);
     }
@@ -261,7 +263,7 @@ unsafe fn free_slot_rare(
 ) {
     // SAFETY: the slot is still live here, so its heap and state are.
     let heap = unsafe { &*heap_ptr };
-    let state = heap.state;
+    let state = PoolState::ptr_of(heap);
     let release = if heap.owner_token() == current_token() {
         // SAFETY: the owner word holds this thread's token: the thread owns
         // the heap (it gives it up only from its own thread-local
@@ -332,7 +334,7 @@ unsafe fn free_block(block: NonNull<u8>, layout: Layout, heap: *const LocalHeap,
 pub(crate) unsafe fn count_heap_free_slow(heap_ptr: *const LocalHeap, bytes: usize) {
     // SAFETY: the heap is alive until the free is counted.
     let heap = unsafe { &*heap_ptr };
-    let state = heap.state;
+    let state = PoolState::ptr_of(heap);
     let release = if heap.owner_token() == current_token() {
         // SAFETY: the owner word holds this thread's token, so the thread
         // owns the heap (see `free_slot_rare`).

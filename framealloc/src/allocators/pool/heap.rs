@@ -24,11 +24,10 @@
 )]
 
 use core::cell::Cell;
-use core::ptr::{self, NonNull};
+use core::ptr;
 use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::free_list::Slot;
-use super::lifecycle::PoolState;
 use super::page::PageHeader;
 use super::remote::Closed;
 use super::size_class::{CLASS_SIZES, CLASSES};
@@ -135,7 +134,9 @@ pub(crate) struct LocalHeap {
     /// Never reused by another heap in this process: what pages and thread
     /// caches name the heap by (see `pool_page::PageHeader::key`).
     key: u64,
-    pub(crate) state: *const PoolState,
+    /// The heap's `PoolState`, which owns it (typed where heaps are owned:
+    /// `lifecycle::PoolState::of`).
+    pub(crate) state: *const (),
     pub(super) classes: [SizeClass; CLASSES],
     pub(crate) counters: HeapCounters,
     /// Each class's pages.
@@ -158,7 +159,7 @@ pub(crate) struct LocalHeap {
 const _: () = assert!(align_of::<LocalHeap>() == HEAP_ALIGN);
 
 impl LocalHeap {
-    pub(crate) fn new(state: *const PoolState, budgeted: bool) -> LocalHeap {
+    pub(crate) fn new(state: *const (), budgeted: bool) -> LocalHeap {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         // Ids stay far below 2^62, so shifting keeps them unique and leaves
         // the page key's two tag bits free.
@@ -189,22 +190,10 @@ impl LocalHeap {
         }
     }
 
-    /// A heap of no allocator, for model tests of pages.
-    #[cfg(all(test, loom))]
-    pub(crate) fn for_model() -> LocalHeap {
-        LocalHeap::new(ptr::null(), false)
-    }
-
     /// The heap's never-reused key (a multiple of 4).
     #[inline(always)]
     pub(crate) fn key(&self) -> u64 {
         self.key
-    }
-
-    pub(super) fn state(&self) -> &PoolState {
-        // SAFETY: a heap lives inside its `PoolState`'s registry and is freed
-        // only when the state drops.
-        unsafe { &*self.state }
     }
 
     /// The owner word (token and flags), for the heap-block free fast path.
@@ -344,29 +333,10 @@ impl LocalHeap {
         figures.heap_live_bytes = live_bytes.saturating_sub(remote_heap_bytes);
         figures
     }
+}
 
-    /// Hands every page back to the state's free list (an empty heap being
-    /// released, under the heaps lock; takes the pages lock).
-    ///
-    /// # Safety
-    ///
-    /// - No object of the heap is live (its exact figures say so) and no
-    ///   thread uses its cells: it has no owner, or its owner can no longer
-    ///   allocate (the allocator closed) and has nothing left to free.
-    pub(crate) unsafe fn return_pages(&self) {
-        let mut pages = Vec::new();
-        self.for_each_page(|_, page| pages.push(NonNull::from(page)));
-        for list in self.pages.iter().chain(&self.fresh) {
-            list.set(ptr::null_mut());
-        }
-        for class in &self.classes {
-            class.free.set(ptr::null_mut());
-        }
-        for page in pages {
-            // SAFETY: no slot of the heap is live (caller), so none of its
-            // pages has a live slot or a pusher in flight.
-            unsafe { self.state().release_page(page, self) };
-        }
-        self.counters.pages.set(0);
-    }
+/// The heap a page serves: what `PageHeader::heap` points to, typed.
+#[inline(always)]
+pub(crate) fn heap_of(page: &PageHeader) -> *const LocalHeap {
+    page.heap().cast()
 }

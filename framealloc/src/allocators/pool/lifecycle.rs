@@ -11,22 +11,29 @@
 //!
 //! # Heap lifecycle
 //!
-//! | state | who touches the heap's cells | enters it by |
-//! |---|---|---|
-//! | owned | the owner thread only, with no lock | `adopt` (heaps lock): a thread's first pool or heap allocation |
-//! | idle | whoever holds the heaps lock | `give_up` (heaps lock): the owner thread exits |
-//! | released | no one: pages returned, strong count dropped | `release_locked` (heaps lock, after the close only) |
+//! The one table of a heap's states. "Open" and "closed" are the
+//! allocator's: closed once the last `SmartAlloc` is gone.
 //!
-//! Transitions:
+//! | state | owner word | who may touch the heap's cells | strong count held |
+//! |---|---|---|---|
+//! | owned (open) | the owner thread's token | the owner thread, with no lock (through `OwnedHeap`) | yes |
+//! | idle (open) | 0 | whoever holds the heaps lock | yes |
+//! | owned (closed) | token, `CLOSED` | the owner; its frees take the locked path | yes |
+//! | idle (closed) | `CLOSED` | whoever holds the heaps lock | yes |
+//! | released | `CLOSED` | no one (its pages are back on the free list) | no |
 //!
-//! - owned → idle (`give_up`): the owner's thread-local destructor; if the
-//!   allocator closed and the heap is empty, straight to released instead.
-//! - idle → owned (`adopt`): a new thread takes the heap, pages and all.
-//! - owned or idle → released: only once the allocator closed, under the
-//!   heaps lock, when the heap's exact figures (read under the pages lock)
-//!   say nothing is live. It happens at the close itself (`close`), at the
-//!   locked free that takes the last object (`free_after_close`), or when the
-//!   owner leaves (`give_up`, or a lease prune).
+//! | transition | by whom, under which lock |
+//! |---|---|
+//! | new → owned | `adopt`, the thread's first pool or heap allocation; heaps lock |
+//! | idle → owned (*adopted*) | `adopt`, a new thread takes the heap, pages and all; heaps lock |
+//! | owned → idle | `give_up`, the owner's thread-local destructor (or a heap lent during teardown); heaps lock |
+//! | open → closed (every heap) | `close`, the thread dropping the last handle; heaps then pages lock |
+//! | closed → released | when its exact figures (read under the pages lock) show nothing live: at the close (`close`), at the locked free that takes its last object (`free_after_close`), or when its owner leaves (`give_up`, also from a lease prune); heaps lock |
+//!
+//! Nothing else changes a heap's owner word, and a heap is released at
+//! most once (`retained` flips under the heaps lock). Loom models of the
+//! close racing frees into an idle heap, and of two last frees racing, are
+//! in `loom_model`; the page's side is modelled in `remote`.
 //!
 //! The close (`close`, the last `SmartAlloc` dropping, under both locks)
 //! first marks every heap and page closed: the owner's free fast paths stop
@@ -55,11 +62,11 @@
     reason = "heaps and pages are owned through raw pointers and freed when the last strong count goes"
 )]
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use super::heap::{HeapFigures, LocalHeap};
+use super::heap::{HeapFigures, LocalHeap, heap_of};
 use super::page::{self, PageHeader};
 use super::size_class::CLASSES;
 use crate::allocators::sync::{AtomicBool, Mutex, lock};
@@ -95,6 +102,10 @@ struct HeapSet {
     idle: Vec<NonNull<LocalHeap>>,
 }
 
+/// The fast key of an allocator whose allocations must all take the slow
+/// path (budgets on): no thread's cache ever holds it.
+pub(crate) const NO_FAST_KEY: u64 = u64::MAX;
+
 /// After the close, a locked free lowers a heap's bound of live objects by
 /// one; at or below this the bound is recomputed exactly (a walk of the
 /// pages), so the last frees find an empty heap however the bound was
@@ -120,7 +131,7 @@ impl PoolState {
             closed: AtomicBool::new(false),
             budgets_enabled: budgets.is_enabled(),
             fast_key: if budgets.is_enabled() {
-                super::thread_heap::NO_FAST_KEY
+                NO_FAST_KEY
             } else {
                 id
             },
@@ -138,13 +149,28 @@ impl PoolState {
             let page_ref = unsafe { page.as_ref() };
             // SAFETY: and empty, reachable by no heap, their remote stacks
             // taken and counts retired (`release_page`).
-            unsafe { page_ref.reuse(class, heap, heap.is_budgeted()) };
+            unsafe {
+                page_ref.reuse(
+                    class,
+                    ptr::from_ref(heap).cast(),
+                    heap.key(),
+                    heap.is_budgeted(),
+                )
+            };
             return Some(page);
         }
         let base = page::allocate_page()?;
         pages.all.push(base);
         // SAFETY: a fresh page from `allocate_page`, used by no one else.
-        Some(unsafe { PageHeader::init(base, class, heap, heap.is_budgeted()) })
+        Some(unsafe {
+            PageHeader::init(
+                base,
+                class,
+                ptr::from_ref(heap).cast(),
+                heap.key(),
+                heap.is_budgeted(),
+            )
+        })
     }
 
     /// Frees every page on the free list; returns the bytes given back.
@@ -198,7 +224,7 @@ impl PoolState {
             // SAFETY: every page in `all` is live and initialised; the base
             // carries the page's provenance.
             let page = unsafe { PageHeader::of(base) };
-            if core::ptr::eq(page.heap(), heap) {
+            if core::ptr::eq(heap_of(page), heap) {
                 counts[page.class()] += page.remote_count();
             }
         }
@@ -220,7 +246,7 @@ impl PoolState {
             Some(heap) => heap,
             None => {
                 let heap = NonNull::from(Box::leak(Box::new(LocalHeap::new(
-                    Arc::as_ptr(this),
+                    Arc::as_ptr(this).cast(),
                     this.budgets_enabled,
                 ))));
                 heaps.all.push(heap);
@@ -243,7 +269,7 @@ impl PoolState {
     /// allocation during teardown): the heap goes idle, or is released if
     /// the allocator closed and nothing in it is live.
     pub(crate) fn give_up(&self, heap: &LocalHeap) -> Release {
-        let state = heap.state;
+        let state = Self::ptr_of(heap);
         let released = {
             let mut heaps = lock(&self.heaps);
             heap.set_owner(0);
@@ -290,7 +316,7 @@ impl PoolState {
                 heap_ref.live_bound.set(live);
                 if live == 0 {
                     let done = self.release_locked(&mut heaps, heap_ref);
-                    released.push(Release::of(heap_ref.state, done));
+                    released.push(Release::of(Self::ptr_of(heap_ref), done));
                 }
             }
             released
@@ -350,8 +376,46 @@ impl PoolState {
         // SAFETY: the caller found nothing live in the heap under the locks;
         // after the close no thread can allocate from it, and one with
         // nothing left to free does not touch it.
-        unsafe { heap.return_pages() };
+        unsafe { self.return_pages(heap) };
         heap.retained.replace(false)
+    }
+
+    /// Hands every page of `heap` back to the free list (an empty heap being
+    /// released, under the heaps lock; takes the pages lock).
+    ///
+    /// # Safety
+    ///
+    /// - No object of the heap is live (its exact figures say so) and no
+    ///   thread uses its cells: it has no owner, or its owner can no longer
+    ///   allocate (the allocator closed) and has nothing left to free.
+    unsafe fn return_pages(&self, heap: &LocalHeap) {
+        let mut pages = Vec::new();
+        heap.for_each_page(|_, page| pages.push(NonNull::from(page)));
+        for list in heap.pages.iter().chain(&heap.fresh) {
+            list.set(ptr::null_mut());
+        }
+        for class in &heap.classes {
+            class.free.set(ptr::null_mut());
+        }
+        for page in pages {
+            // SAFETY: no slot of the heap is live (caller), so none of its
+            // pages has a live slot or a pusher in flight.
+            unsafe { self.release_page(page, heap) };
+        }
+        heap.counters.pages.set(0);
+    }
+
+    /// The state that owns `heap`.
+    pub(crate) fn of(heap: &LocalHeap) -> &PoolState {
+        // SAFETY: a heap's `state` is the `PoolState` that made it (`adopt`),
+        // which frees its heaps only when it drops: it outlives the heap.
+        unsafe { &*Self::ptr_of(heap) }
+    }
+
+    /// [`of`](Self::of) as a plain pointer, for paths that must not hold a
+    /// reference past the free they count.
+    pub(crate) fn ptr_of(heap: &LocalHeap) -> *const PoolState {
+        heap.state.cast()
     }
 
     /// Calls `visit` with every heap and its exact figures (under both
@@ -421,107 +485,5 @@ impl Drop for PoolState {
             // box holds a strong count any more).
             unsafe { page::free_page(page) };
         }
-    }
-}
-
-#[cfg(all(test, loom))]
-mod loom_model {
-    //! `RUSTFLAGS="--cfg loom" cargo test -p framealloc --lib --release loom_model`
-    //!
-    //! The close and the frees that race it, on the real paths: the heap's
-    //! remote-frees word, the heaps and pages locks and the closed flag are
-    //! loom's, so every interleaving of them is explored. The heap-intent
-    //! free path stands for both intents (the pool path differs only in
-    //! using a page's remote word, modelled in `pool_page`).
-    use std::sync::{Arc, Weak};
-
-    use super::PoolState;
-    use crate::allocators::pool::free::count_heap_free_slow;
-    use crate::allocators::pool::heap::LocalHeap;
-    use crate::allocators::pool::owned::OwnedHeap;
-    use crate::budget::BudgetManager;
-
-    /// A heap pointer a model thread may hold: the heap outlives the free
-    /// that holds it (that free's block keeps it alive).
-    #[derive(Clone, Copy)]
-    struct HeapPtr(*const LocalHeap);
-    // SAFETY: the model threads only call the remote free path, built for
-    // concurrent callers.
-    unsafe impl Send for HeapPtr {}
-
-    impl HeapPtr {
-        fn free_one(self) {
-            // SAFETY: each call counts the free of one distinct live block
-            // of 16 bytes, counted on this heap by `idle_heap_with`.
-            unsafe { count_heap_free_slow(self.0, 16) }
-        }
-    }
-
-    /// An allocator's pool state whose only heap is idle (its thread
-    /// exited) with `blocks` live heap-intent blocks of 16 bytes.
-    fn idle_heap_with(blocks: usize) -> (Arc<PoolState>, HeapPtr, Weak<PoolState>) {
-        let state = Arc::new(PoolState::new(1, 0, Arc::new(BudgetManager::new(false))));
-        let heap = PoolState::adopt(&state, 8);
-        // SAFETY: adopted just above, by this (model) thread.
-        let heap_ref = unsafe { heap.as_ref() };
-        // SAFETY: as above: owned by this thread until `give_up` below.
-        let owned = unsafe { OwnedHeap::assume(heap_ref) };
-        for _ in 0..blocks {
-            owned.count_heap_alloc(16);
-        }
-        state.give_up(heap_ref).finish();
-        let probe = Arc::downgrade(&state);
-        (state, HeapPtr(heap.as_ptr()), probe)
-    }
-
-    #[test]
-    fn the_close_racing_a_remote_free_into_an_idle_heap_leaves_nothing_behind() {
-        // Issue 9, item 5: the free read "open", the close released nothing
-        // (one block live), then the free counted itself with no one left
-        // to release the heap: the whole state leaked.
-        loom::model(|| {
-            let (state, heap, probe) = idle_heap_with(1);
-            let closer = loom::thread::spawn(move || {
-                state.close();
-                drop(state); // the last handle's count
-            });
-            let freer = loom::thread::spawn(move || heap.free_one());
-            closer.join().unwrap();
-            freer.join().unwrap();
-            assert!(probe.upgrade().is_none(), "the state must be freed");
-        });
-    }
-
-    #[test]
-    fn the_last_two_frees_after_the_close_release_the_heap_once() {
-        // Issue 9, item 17: the free that did not empty the heap read it
-        // after unlocking, while the other released it and freed the state.
-        loom::model(|| {
-            let (state, heap, probe) = idle_heap_with(2);
-            state.close();
-            drop(state);
-            assert!(probe.upgrade().is_some(), "two blocks keep it");
-            let one = loom::thread::spawn(move || heap.free_one());
-            let two = loom::thread::spawn(move || heap.free_one());
-            one.join().unwrap();
-            two.join().unwrap();
-            assert!(probe.upgrade().is_none(), "the state must be freed");
-        });
-    }
-
-    #[test]
-    fn the_close_racing_two_remote_frees_frees_the_state_once() {
-        loom::model(|| {
-            let (state, heap, probe) = idle_heap_with(2);
-            let closer = loom::thread::spawn(move || {
-                state.close();
-                drop(state);
-            });
-            let one = loom::thread::spawn(move || heap.free_one());
-            heap.free_one();
-            closer.join().unwrap();
-            one.join().unwrap();
-            assert!(probe.upgrade().is_none(), "the state must be freed");
-        });
     }
 }

@@ -18,7 +18,8 @@
 //! | `free_list` | intrusive free lists |
 //! | `heap` | `LocalHeap`: one thread's pages and counters for one allocator |
 //! | `owned` | `OwnedHeap`: what only a heap's owner may do |
-//! | `lifecycle` | `PoolState`: all pages and heaps of one allocator, the heap state table, and when memory goes back (loom model) |
+//! | `lifecycle` | `PoolState`: all pages and heaps of one allocator, the heap state table, and when memory goes back |
+//! | `loom_model` | loom models of the close racing frees (`--cfg loom` tests only) |
 //! | `thread_heap` | which heap the calling thread uses: its cache, token and leases |
 //!
 //! `unsafe` appears only in the files that opt in at their top.
@@ -29,6 +30,8 @@ mod free;
 mod free_list;
 mod heap;
 mod lifecycle;
+#[cfg(all(test, loom))]
+mod loom_model;
 mod owned;
 mod page;
 mod raw;

@@ -16,6 +16,7 @@ use core::sync::atomic::Ordering;
 
 use super::free_list::{pop_slot, push_slot};
 use super::heap::{LocalHeap, carve_batch};
+use super::lifecycle::PoolState;
 use super::page::PageHeader;
 use super::size_class::{CLASS_SIZES, CLASSES};
 
@@ -131,7 +132,7 @@ impl<'a> OwnedHeap<'a> {
         if !self.classes[class].free.get().is_null() {
             return Some(());
         }
-        let page = self.state().take_page(class, self)?;
+        let page = PoolState::of(self.heap).take_page(class, self.heap)?;
         self.counters.pages.add(1);
         // SAFETY: a fresh page just initialised for this heap.
         let page_ref = unsafe { page.as_ref() };
@@ -220,7 +221,7 @@ impl<'a> OwnedHeap<'a> {
                 // SAFETY: an empty page of this heap, unlinked from every
                 // list, whose remote stack was taken (`collect` above); with
                 // a handle alive no thread pushes onto it any more.
-                unsafe { self.state().release_page(page, self) };
+                unsafe { PoolState::of(self.heap).release_page(page, self.heap) };
             }
         }
     }

@@ -18,9 +18,9 @@ use core::ptr::{self, NonNull};
 use core::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 
 use super::free_list::{Slot, push_slot};
-use super::heap::LocalHeap;
 use super::remote::{Closed, RemoteWord};
 use super::size_class::CLASS_SIZES;
+pub(crate) use super::size_class::PAGE_SIZE;
 
 /// The tag of a closed page's key (keys are heap ids shifted left by 2).
 pub(crate) const CLOSED_PAGE: u64 = 1;
@@ -33,9 +33,6 @@ pub(crate) const BUDGETED_PAGE: u64 = 2;
 
 // A slot's tag id is kept in one byte.
 const _: () = assert!(crate::budget::MAX_TAGS <= u8::MAX as usize);
-
-/// Bytes per page, and their alignment.
-pub(crate) const PAGE_SIZE: usize = 64 << 10;
 
 /// Metadata at the end of every page.
 ///
@@ -55,8 +52,9 @@ pub(crate) struct PageHeader {
     /// so a stale cache can never match. Atomic because the closing thread
     /// tags it while other threads read it; relaxed accesses are plain moves.
     key: AtomicU64,
-    /// The heap this page serves.
-    heap: AtomicPtr<LocalHeap>,
+    /// The heap this page serves (a `LocalHeap`; pages sit below heaps, so
+    /// the type is named where heaps are: `heap::heap_of`).
+    heap: AtomicPtr<()>,
     /// Slots never handed out yet start at this index.
     untouched: Cell<u32>,
     capacity: Cell<u32>,
@@ -85,14 +83,15 @@ fn capacity_for(class: usize, budgeted: bool) -> u32 {
     (HEADER_OFFSET / per_slot) as u32
 }
 
-/// A page's key: its heap's, tagged when the allocator has budgets on.
-fn key_for(heap: &LocalHeap, budgeted: bool) -> u64 {
-    heap.key() | if budgeted { BUDGETED_PAGE } else { 0 }
+/// A page's key: its heap's key, tagged when the allocator has budgets on.
+fn key_for(heap_key: u64, budgeted: bool) -> u64 {
+    heap_key | if budgeted { BUDGETED_PAGE } else { 0 }
 }
 
 impl PageHeader {
-    /// Initialises a fresh page for slots of `class`, served by `heap`;
-    /// `budgeted`: its allocator has budgets on (the page keeps a tag table).
+    /// Initialises a fresh page for slots of `class`, served by the heap at
+    /// `heap` whose key is `heap_key`; `budgeted`: its allocator has budgets
+    /// on (the page keeps a tag table).
     ///
     /// Returns the header, whose pointer carries the whole page's provenance.
     ///
@@ -103,7 +102,8 @@ impl PageHeader {
     pub(crate) unsafe fn init(
         page: NonNull<u8>,
         class: usize,
-        heap: &LocalHeap,
+        heap: *const (),
+        heap_key: u64,
         budgeted: bool,
     ) -> NonNull<PageHeader> {
         // SAFETY: `page` spans `PAGE_SIZE` bytes aligned to `PAGE_SIZE`
@@ -111,8 +111,8 @@ impl PageHeader {
         // `HEADER_OFFSET`).
         let header = unsafe { page.add(HEADER_OFFSET) }.cast::<PageHeader>();
         let fresh = PageHeader {
-            key: AtomicU64::new(key_for(heap, budgeted)),
-            heap: AtomicPtr::new(ptr::from_ref(heap).cast_mut()),
+            key: AtomicU64::new(key_for(heap_key, budgeted)),
+            heap: AtomicPtr::new(heap.cast_mut()),
             untouched: Cell::new(0),
             capacity: Cell::new(capacity_for(class, budgeted)),
             class: Cell::new(class as u32),
@@ -134,13 +134,19 @@ impl PageHeader {
     /// - No slot of the page is live or on any list, and its remote stack
     ///   was taken and its count retired (`PoolState::release_page`), so no
     ///   thread is pushing onto it.
-    pub(crate) unsafe fn reuse(&self, class: usize, heap: &LocalHeap, budgeted: bool) {
+    pub(crate) unsafe fn reuse(
+        &self,
+        class: usize,
+        heap: *const (),
+        heap_key: u64,
+        budgeted: bool,
+    ) {
         self.untouched.set(0);
         self.capacity.set(capacity_for(class, budgeted));
         self.class.set(class as u32);
-        self.key.store(key_for(heap, budgeted), Ordering::Relaxed);
-        self.heap
-            .store(ptr::from_ref(heap).cast_mut(), Ordering::Relaxed);
+        self.key
+            .store(key_for(heap_key, budgeted), Ordering::Relaxed);
+        self.heap.store(heap.cast_mut(), Ordering::Relaxed);
         self.tally.set(0);
         self.next_in_class.set(ptr::null_mut());
         // SAFETY: no slot of the page is live (caller).
@@ -170,9 +176,9 @@ impl PageHeader {
         self.base
     }
 
-    /// The heap this page serves.
+    /// The heap this page serves (see `heap::heap_of`).
     #[inline(always)]
-    pub(crate) fn heap(&self) -> *const LocalHeap {
+    pub(crate) fn heap(&self) -> *const () {
         self.heap.load(Ordering::Relaxed)
     }
 

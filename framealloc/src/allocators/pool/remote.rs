@@ -38,7 +38,7 @@ const CLOSED: u64 = 1 << 16;
 const COUNT_SHIFT: u32 = 17;
 
 // Every slot offset / 8, plus 1, fits below bit 16.
-const _: () = assert!(super::page::PAGE_SIZE / 8 < TOP_MASK as usize);
+const _: () = assert!(super::size_class::PAGE_SIZE / 8 < TOP_MASK as usize);
 
 /// A remote push refused because the page's allocator closed.
 #[derive(Debug)]
@@ -174,7 +174,6 @@ mod loom_model {
 
     use super::RemoteWord;
     use crate::allocators::pool::free_list::pop_slot;
-    use crate::allocators::pool::page::{allocate_page, free_page};
 
     /// A page's remote word and the page, shared by the model threads.
     #[derive(Clone, Copy)]
@@ -222,14 +221,22 @@ mod loom_model {
         slots
     }
 
+    /// A page-sized, page-aligned block for the model's slots.
+    fn page_layout() -> std::alloc::Layout {
+        let size = crate::allocators::pool::size_class::PAGE_SIZE;
+        std::alloc::Layout::from_size_align(size, size).unwrap()
+    }
+
     fn with_page(model: impl Fn(Shared) + Send + Sync + 'static) {
         loom::model(move || {
-            let base = allocate_page().unwrap();
+            // SAFETY: the layout has a non-zero size.
+            let base = NonNull::new(unsafe { std::alloc::alloc(page_layout()) }).unwrap();
             let word = Box::new(RemoteWord::new());
             model(Shared { word: &*word, base });
             drop(word);
-            // SAFETY: no slot of the page is used any more.
-            unsafe { free_page(base) };
+            // SAFETY: allocated above with this layout; no slot is used any
+            // more.
+            unsafe { std::alloc::dealloc(base.as_ptr(), page_layout()) };
         });
     }
 

@@ -1,5 +1,8 @@
-//! Size classes: the slot sizes of pool pages, and which class serves a
-//! layout.
+//! Size classes: the slot sizes of pool pages, which class serves a
+//! layout, and the size of a page.
+
+/// Bytes per page, and their alignment.
+pub(crate) const PAGE_SIZE: usize = 64 << 10;
 
 /// Slot sizes. Each serves any layout whose size fits and whose alignment
 /// divides the slot size's lowest set bit.

@@ -40,10 +40,6 @@ thread_local! {
     static LEASES: Leases<PoolState> = const { Leases::new() };
 }
 
-/// The fast key of an allocator whose allocations must all take the slow
-/// path (budgets on): never cached.
-pub(crate) const NO_FAST_KEY: u64 = u64::MAX;
-
 /// What `TOKEN` holds before the thread has a token: no owner word ever
 /// equals it (tokens are multiples of 8; the owner word's other bits are
 /// `CLOSED` and `BUDGETED`).

@@ -35,6 +35,10 @@ use crate::allocators::counter::Counter;
 use crate::budget::Events;
 use crate::error::{AllocError, reported};
 
+mod lifetime;
+
+pub(crate) use lifetime::{FrameHold, ScopeHold};
+
 /// Every allocation's size is rounded up to this, so the cursor stays aligned
 /// and the common case (`align <= 8`) needs no padding arithmetic.
 pub(crate) const MIN_ALIGN: usize = 8;
@@ -55,50 +59,6 @@ pub(crate) struct Published {
     pub(crate) chunks_held: Counter,
     pub(crate) chunk_allocations: Counter,
 }
-
-/// A root frame's hold on its arena: made by [`Arena::begin`], consumed by
-/// [`Arena::end`]. Neither `Clone` nor `Copy`, so each frame ends once.
-pub(crate) struct FrameHold {
-    start: Mark,
-}
-
-impl FrameHold {
-    /// Where the frame began.
-    pub(crate) fn start(&self) -> Mark {
-        self.start
-    }
-}
-
-/// A sub-scope's hold on its arena: made by [`Arena::open_scope`],
-/// consumed by [`Arena::close_scope`].
-pub(crate) struct ScopeHold {
-    checkpoint: Checkpoint,
-    frames_begun: u64,
-    may_rewind: bool,
-    start: Mark,
-}
-
-impl ScopeHold {
-    /// Where the scope began.
-    pub(crate) fn start(&self) -> Mark {
-        self.start
-    }
-}
-
-/// Where a sub-scope rewinds to.
-#[derive(Clone, Copy)]
-struct Checkpoint {
-    entered: usize,
-    cursor: NonNull<u8>,
-    bytes_before_chunk: usize,
-}
-
-// SAFETY: a checkpoint is a position, never dereferenced; only the arena's
-// owner thread turns it back into a cursor. Being `Send`/`Sync` keeps it out
-// of the compiler's explanation of why a `Frame` is not.
-unsafe impl Send for Checkpoint {}
-// SAFETY: as above.
-unsafe impl Sync for Checkpoint {}
 
 /// What one frame on this arena did, measured between two marks.
 #[derive(Clone, Copy)]
@@ -320,195 +280,6 @@ impl Arena {
         self.entered.get()
     }
 
-    /// A root frame begins on this arena. What older frames allocated can
-    /// no longer be given back in place (the floor rises to the cursor), so
-    /// the new frame's memory and figures start here for good.
-    pub(crate) fn begin(&self) -> FrameHold {
-        self.floor.set(self.cursor.get());
-        self.depth.set(self.depth.get() + 1);
-        self.frames_begun.set(self.frames_begun.get() + 1);
-        FrameHold { start: self.mark() }
-    }
-
-    /// The root frame that `hold` came from ends. When it was the last
-    /// frame open on the arena, the arena resets: its memory is reused by
-    /// the next frame. Returns whether the arena now has no frame open.
-    pub(crate) fn end(&self, hold: FrameHold, limits: &ArenaLimits) -> bool {
-        let _ = hold;
-        let Some(depth) = self.depth.get().checked_sub(1) else {
-            // Every `FrameHold` comes from `begin` and is consumed once here,
-            // so this cannot happen; resetting could free memory a frame
-            // still uses, so keep the memory and say so.
-            crate::diagnostics::report(
-                "FA901",
-                format_args!("a frame ended on an arena with no frame open"),
-            );
-            return false;
-        };
-        self.depth.set(depth);
-        if depth == 0 {
-            self.reset(limits);
-        }
-        depth == 0
-    }
-
-    /// A sub-scope opens inside one of the arena's frames. Like `begin`, it
-    /// raises the floor to the cursor.
-    pub(crate) fn open_scope(&self) -> ScopeHold {
-        self.floor.set(self.cursor.get());
-        ScopeHold {
-            checkpoint: Checkpoint {
-                entered: self.entered.get(),
-                cursor: self.cursor.get(),
-                bytes_before_chunk: self.bytes_before_chunk.get(),
-            },
-            frames_begun: self.frames_begun.get(),
-            may_rewind: self.depth.get() == 1,
-            start: self.mark(),
-        }
-    }
-
-    /// The sub-scope `hold` came from closes. Its memory is given back
-    /// (rewound) only if nothing else could have allocated after it: no
-    /// other root frame was open on the arena when it opened, and none began
-    /// since. Otherwise the memory stays until the outermost frame ends.
-    pub(crate) fn close_scope(&self, hold: ScopeHold) {
-        if hold.may_rewind && self.frames_begun.get() == hold.frames_begun {
-            self.rewind(hold.checkpoint);
-        }
-    }
-
-    /// Whether no frame is open on the arena.
-    pub(crate) fn is_idle(&self) -> bool {
-        self.depth.get() == 0
-    }
-
-    /// Outermost frames ended on this arena, and whether one is open.
-    pub(crate) fn frames(&self) -> (u64, bool) {
-        (self.published.frames_completed.get(), self.depth.get() > 0)
-    }
-
-    /// Gives back everything allocated since `checkpoint`, which was taken
-    /// on this arena by `open_scope` with nothing allocated by another frame
-    /// since (`close_scope` checks).
-    fn rewind(&self, checkpoint: Checkpoint) {
-        let list = self.chunks.borrow();
-        match checkpoint
-            .entered
-            .checked_sub(1)
-            .and_then(|index| list.chunks.get(index))
-        {
-            Some(chunk) => {
-                self.end.set(chunk.end());
-                self.chunk_start.set(chunk.start());
-            }
-            None => {
-                self.end.set(checkpoint.cursor);
-                self.chunk_start.set(checkpoint.cursor);
-            }
-        }
-        self.cursor.set(checkpoint.cursor);
-        self.floor.set(checkpoint.cursor);
-        self.entered.set(checkpoint.entered);
-        self.bytes_before_chunk.set(checkpoint.bytes_before_chunk);
-    }
-
-    /// Ends the outermost frame: publishes its figures, keeps enough chunks
-    /// for the larger of this frame's and the previous frame's use, gives the
-    /// rest to the shared pool, and moves the cursor back to the first chunk.
-    fn reset(&self, limits: &ArenaLimits) {
-        debug_assert_eq!(self.depth.get(), 0);
-        let bytes = self.position();
-        let allocations = self.allocations.get() - self.allocations_at_reset.get();
-        self.allocations_at_reset.set(self.allocations.get());
-        let published = &self.published;
-        published.frames_completed.add(1);
-        published.allocations.add(allocations);
-        published.bytes.add(bytes as u64);
-        published.peak_frame_bytes.raise_to(bytes as u64);
-
-        let used = self.entered.get();
-        if used > 1 {
-            self.reset_merging(used, limits);
-        } else {
-            self.rewind_to_first_chunk(used, limits);
-        }
-    }
-
-    /// The rest of [`reset`](Self::reset) for a frame that used several
-    /// chunks: they are merged into one first. The merged chunk is made
-    /// before the list is borrowed, and its budget events wait until the
-    /// arena is reset: a listener may open a frame on this arena, and it
-    /// must find the arena borrowed by no one and in a consistent state.
-    #[cold]
-    #[inline(never)]
-    fn reset_merging(&self, used: usize, limits: &ArenaLimits) {
-        let mut events = Events::default();
-        let merged = self.merged_chunk(used, limits, &mut events);
-        let used = match merged {
-            Some(chunk) => {
-                let mut list = self.chunks.borrow_mut();
-                // The old chunks are freed here (and their budget released).
-                drop(list.chunks.splice(..used, [chunk]));
-                list.reserved = list.chunks.iter().map(Chunk::capacity).sum();
-                self.publish_holdings(&list);
-                1
-            }
-            None => used,
-        };
-        self.rewind_to_first_chunk(used, limits);
-        limits.emit(events);
-    }
-
-    /// Keeps enough chunks for the larger of this frame's use (`used`
-    /// chunks) and the previous frame's, gives the rest to the shared pool,
-    /// and moves the cursor to the start of the first chunk.
-    #[inline(always)]
-    fn rewind_to_first_chunk(&self, used: usize, limits: &ArenaLimits) {
-        let mut list = self.chunks.borrow_mut();
-        let keep = used.max(list.used_last_frame);
-        list.used_last_frame = used;
-        if list.chunks.len() > keep {
-            let spare: Vec<Chunk> = list.chunks.drain(keep..).collect();
-            list.reserved -= spare.iter().map(Chunk::capacity).sum::<usize>();
-            limits.pool.give_back(spare);
-            self.publish_holdings(&list);
-        }
-        self.bytes_before_chunk.set(0);
-        match list.chunks.first() {
-            Some(first) => {
-                self.cursor.set(first.start());
-                self.end.set(first.end());
-                self.chunk_start.set(first.start());
-                self.floor.set(first.start());
-                self.entered.set(1);
-            }
-            None => self.entered.set(0),
-        }
-    }
-
-    /// One chunk as large as the first `used` chunks together, so the next
-    /// frame of the same size runs in a single chunk: no chunk changes, and
-    /// a growing `Vec` stays in place. Best effort: `None` on a budget
-    /// refusal or allocation failure, and the chunks then stay as they are.
-    fn merged_chunk(
-        &self,
-        used: usize,
-        limits: &ArenaLimits,
-        events: &mut Events,
-    ) -> Option<Chunk> {
-        let (total, align) = {
-            let list = self.chunks.borrow();
-            let merged = &list.chunks[..used];
-            let total: usize = merged.iter().map(Chunk::capacity).sum();
-            let align = merged.iter().map(Chunk::align).max().unwrap_or(CHUNK_ALIGN);
-            (total, align)
-        };
-        let chunk = limits.new_chunk(total, align, events).ok()?;
-        self.published.chunk_allocations.add(1);
-        Some(chunk)
-    }
-
     /// Whether `ptr .. ptr + size` is the most recent allocation: it ends
     /// exactly at the cursor *and* starts at or above the floor. The second
     /// test keeps the cursor in the current chunk when the global allocator
@@ -581,38 +352,4 @@ pub(crate) fn dangling_for(align: usize) -> NonNull<u8> {
     NonNull::without_provenance(
         core::num::NonZeroUsize::new(align).unwrap_or(core::num::NonZeroUsize::MIN),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Arena, ArenaLimits};
-    use crate::allocators::frame::chunk::ChunkPool;
-    use crate::diagnostics::Capture;
-
-    #[test]
-    fn a_frame_ended_twice_reports_fa901_and_resets_nothing() {
-        let limits = ArenaLimits {
-            pool: ChunkPool::default(),
-            cap: 1 << 20,
-            first_chunk: 1024,
-            budgets: None,
-        };
-        let arena = Arena::new();
-        let hold = arena.begin();
-        let forged = arena.begin();
-        assert!(!arena.end(hold, &limits));
-        assert!(arena.end(forged, &limits), "the outermost frame ends");
-        let extra = arena.begin();
-        assert!(arena.end(extra, &limits));
-        // A hold ended on an arena with no frame open: impossible through
-        // `Frame`, and still no reset.
-        let stray = arena.begin();
-        arena.depth.set(0);
-        let capture = Capture::start();
-        assert!(!arena.end(stray, &limits));
-        let seen = capture.finish();
-        assert_eq!(seen.len(), 1);
-        assert_eq!(seen[0].code, "FA901");
-        assert!(arena.is_idle());
-    }
 }
