@@ -24,10 +24,16 @@ impl Frame<'_> {
         Some(NonNull::slice_from_raw_parts(ptr, layout.size()))
     }
 
+    /// # Safety
+    ///
+    /// - As `Allocator::deallocate`: `ptr` is a live block from this frame
+    ///   allocated with `layout`, not used afterwards. (A block from
+    ///   elsewhere is reported as FA201 when it can be told apart.)
     #[inline]
-    fn api_deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+    unsafe fn api_deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
         let arena = self.arena();
-        if arena.resize_in_place(ptr, layout.size(), 0).is_none()
+        // SAFETY: forwarded from the caller: the block is ours, given up.
+        if unsafe { arena.resize_in_place(ptr, layout.size(), 0) }.is_none()
             && layout.size() != 0
             && !arena.owns(ptr)
         {
@@ -57,7 +63,9 @@ impl Frame<'_> {
     ) -> Option<NonNull<[u8]>> {
         let aligned = ptr.addr().get().is_multiple_of(new.align());
         let in_place = aligned
-            .then(|| self.arena().resize_in_place(ptr, old.size(), new.size()))
+            // SAFETY: forwarded from the caller: a live block of this frame
+            // with `old`'s size, which the caller owns.
+            .then(|| unsafe { self.arena().resize_in_place(ptr, old.size(), new.size()) })
             .flatten();
         let result = if let Some(block) = in_place {
             block
@@ -67,7 +75,9 @@ impl Frame<'_> {
             // for `new.size() >= old.size()`, and a fresh block cannot overlap
             // a live one.
             unsafe { fresh.copy_from_nonoverlapping(ptr, old.size()) };
-            self.api_deallocate(ptr, old);
+            // SAFETY: the block's contents were copied; the caller gives the
+            // old block up by growing it.
+            unsafe { self.api_deallocate(ptr, old) };
             fresh
         };
         if zeroed {
@@ -95,10 +105,9 @@ impl Frame<'_> {
         if ptr.addr().get().is_multiple_of(new.align()) {
             // Shrinking in place: give the tail back if this is the most
             // recent allocation; otherwise keep the block as it is.
-            let block = self
-                .arena()
-                .resize_in_place(ptr, old.size(), new.size())
-                .unwrap_or(ptr);
+            // SAFETY: forwarded from the caller, who owns the block.
+            let block =
+                unsafe { self.arena().resize_in_place(ptr, old.size(), new.size()) }.unwrap_or(ptr);
             return Some(NonNull::slice_from_raw_parts(block, new.size()));
         }
         let fresh = self.arena().alloc_layout(new, self.limits()).ok()?;
@@ -122,7 +131,8 @@ unsafe impl allocator_api2::alloc::Allocator for Frame<'_> {
 
     #[inline]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        self.api_deallocate(ptr, layout);
+        // SAFETY: forwarded from the caller of `deallocate`.
+        unsafe { self.api_deallocate(ptr, layout) };
     }
 
     #[inline]
@@ -169,7 +179,8 @@ unsafe impl core::alloc::Allocator for Frame<'_> {
 
     #[inline]
     unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        self.api_deallocate(ptr, layout);
+        // SAFETY: forwarded from the caller of `deallocate`.
+        unsafe { self.api_deallocate(ptr, layout) };
     }
 
     #[inline]

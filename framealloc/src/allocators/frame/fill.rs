@@ -1,5 +1,7 @@
 //! The routines that write values into freshly bumped frame memory and
-//! hand them out as `FrameBox`es, slices and strings.
+//! hand them out as `FrameBox`es, slices and strings. They are `Frame`
+//! methods, so what they hand out borrows the frame: the arena cannot end
+//! the frame (and reuse the memory) while any of it is alive.
 #![expect(
     unsafe_code,
     reason = "values are written into fresh, uninitialised arena memory"
@@ -9,29 +11,24 @@ use core::alloc::Layout;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use super::arena::Arena;
-use super::chunk::ArenaLimits;
+use super::Frame;
 use super::frame_box::FrameBox;
 use crate::error::AllocError;
 
 /// Writes values into fresh frame memory. Every routine here allocates from
 /// `arena` and returns memory that lives as long as the borrow of `arena`.
-impl Arena {
+impl Frame<'_> {
     /// Moves `value` into the arena.
     #[inline(always)]
-    pub(crate) fn boxed<T>(
-        &self,
-        limits: &ArenaLimits,
-        value: T,
-    ) -> Result<FrameBox<'_, T>, AllocError> {
-        let slot = self.slot::<T>(limits)?;
+    pub(crate) fn boxed<T>(&self, value: T) -> Result<FrameBox<'_, T>, AllocError> {
+        let slot = self.slot::<T>()?;
         // SAFETY: `slot` is fresh, aligned memory for a `T`, used by no one
         // else.
         unsafe { slot.as_ptr().write(value) };
         // SAFETY: now an initialised `T` that nothing else accesses, in
-        // memory that lives as long as `&self` (the arena reclaims memory
-        // only when a frame or scope ends, which the borrow of the frame
-        // keeps away from live boxes).
+        // memory that lives as long as the borrow of this frame (the arena
+        // reclaims memory only when a frame or scope ends, and this frame
+        // cannot end while borrowed; a scope opening needs `&mut` of it).
         Ok(unsafe { FrameBox::from_raw(slot) })
     }
 
@@ -40,10 +37,9 @@ impl Arena {
     #[inline(always)]
     pub(crate) fn boxed_with<T>(
         &self,
-        limits: &ArenaLimits,
         make: impl FnOnce() -> T,
     ) -> Result<FrameBox<'_, T>, AllocError> {
-        let slot = self.slot::<T>(limits)?;
+        let slot = self.slot::<T>()?;
         let value = make();
         // SAFETY: as in `boxed`. If `make` panicked, the slot stayed
         // uninitialised and unowned, which only wastes its bytes.
@@ -54,36 +50,30 @@ impl Arena {
 
     /// Room for a `T`, left uninitialised.
     #[inline(always)]
-    pub(crate) fn boxed_uninit<T>(
-        &self,
-        limits: &ArenaLimits,
-    ) -> Result<FrameBox<'_, MaybeUninit<T>>, AllocError> {
-        let slot = self.slot::<T>(limits)?.cast::<MaybeUninit<T>>();
+    pub(crate) fn boxed_uninit<T>(&self) -> Result<FrameBox<'_, MaybeUninit<T>>, AllocError> {
+        let slot = self.slot::<T>()?.cast::<MaybeUninit<T>>();
         // SAFETY: a `MaybeUninit<T>` needs no initialisation; the memory is
         // fresh and lives as long as `&self`.
         Ok(unsafe { FrameBox::from_raw(slot) })
     }
 
     #[inline(always)]
-    fn slot<T>(&self, limits: &ArenaLimits) -> Result<NonNull<T>, AllocError> {
+    fn slot<T>(&self) -> Result<NonNull<T>, AllocError> {
         if size_of::<T>() == 0 {
             return Ok(NonNull::dangling());
         }
-        match self.bump(size_of::<T>(), align_of::<T>()) {
+        match self.arena().bump(size_of::<T>(), align_of::<T>()) {
             Some(ptr) => Ok(ptr.cast()),
             None => self
-                .alloc_slow(Layout::new::<T>(), limits)
+                .arena()
+                .alloc_slow(Layout::new::<T>(), self.limits())
                 .map(NonNull::cast),
         }
     }
 
     /// Copies `src` into the arena.
-    pub(crate) fn slice_copy<T: Copy>(
-        &self,
-        limits: &ArenaLimits,
-        src: &[T],
-    ) -> Result<FrameBox<'_, [T]>, AllocError> {
-        let dst = self.slice_slot::<T>(limits, src.len())?;
+    pub(crate) fn slice_copy<T: Copy>(&self, src: &[T]) -> Result<FrameBox<'_, [T]>, AllocError> {
+        let dst = self.slice_slot::<T>(src.len())?;
         // SAFETY: `dst` is fresh memory for `src.len()` values of `T`, so the
         // two ranges cannot overlap; `T: Copy`, so a bitwise copy is a copy.
         unsafe {
@@ -101,11 +91,10 @@ impl Arena {
     /// already written are dropped.
     pub(crate) fn slice_from_iter<T>(
         &self,
-        limits: &ArenaLimits,
         len: usize,
         items: impl Iterator<Item = T>,
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
-        let dst = self.slice_slot::<T>(limits, len)?;
+        let dst = self.slice_slot::<T>(len)?;
         let mut filled = Filled { start: dst, len: 0 };
         for item in items.take(len) {
             // SAFETY: `filled.len < len` (`take(len)`), so the slot is inside
@@ -127,20 +116,22 @@ impl Arena {
         clippy::mut_from_ref,
         reason = "each call returns fresh, disjoint arena memory"
     )]
-    pub(crate) fn str_copy(&self, limits: &ArenaLimits, src: &str) -> Result<&mut str, AllocError> {
-        let bytes = FrameBox::leak(self.slice_copy(limits, src.as_bytes())?);
+    pub(crate) fn str_copy(&self, src: &str) -> Result<&mut str, AllocError> {
+        let bytes = FrameBox::leak(self.slice_copy(src.as_bytes())?);
         // SAFETY: the bytes are a copy of a `str`, so they are valid UTF-8.
         Ok(unsafe { core::str::from_utf8_unchecked_mut(bytes) })
     }
 
-    fn slice_slot<T>(&self, limits: &ArenaLimits, len: usize) -> Result<NonNull<T>, AllocError> {
+    fn slice_slot<T>(&self, len: usize) -> Result<NonNull<T>, AllocError> {
         let layout = Layout::array::<T>(len).map_err(|_| {
             crate::error::reported(AllocError::SizeOverflow {
                 count: len,
                 element_size: size_of::<T>(),
             })
         })?;
-        self.alloc_layout(layout, limits).map(NonNull::cast)
+        self.arena()
+            .alloc_layout(layout, self.limits())
+            .map(NonNull::cast)
     }
 }
 

@@ -84,14 +84,14 @@ pub struct Frame<'a> {
     /// The calling thread's arena; this field makes `Frame` `!Send + !Sync`.
     arena: ArenaRef<'a>,
     memory: &'a FrameMemory,
-    kind: Kind,
+    kind: Kind<'a>,
 }
 
 /// What the frame holds of its arena; the arena decides what ending it
 /// means.
-enum Kind {
+enum Kind<'a> {
     /// From `begin_frame`: a root frame.
-    Root(Tenancy, FrameHold),
+    Root(Tenancy<'a>, FrameHold),
     /// From `scope`: a sub-scope.
     Scope(ScopeHold),
     /// Ended (only while being dropped).
@@ -102,7 +102,7 @@ impl<'a> Frame<'a> {
     pub(crate) fn begin(
         arena: ArenaRef<'a>,
         memory: &'a FrameMemory,
-        tenancy: Tenancy,
+        tenancy: Tenancy<'a>,
     ) -> Frame<'a> {
         let hold = arena.get().begin();
         Frame {
@@ -175,7 +175,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[inline(always)]
     pub fn try_alloc<T>(&self, value: T) -> Result<FrameBox<'_, T>, AllocError> {
-        self.arena().boxed(self.limits(), value)
+        self.boxed(value)
     }
 
     /// Allocates room for a `T` and writes `make()` straight into it, so a
@@ -219,7 +219,7 @@ impl<'a> Frame<'a> {
         &self,
         make: impl FnOnce() -> T,
     ) -> Result<FrameBox<'_, T>, AllocError> {
-        self.arena().boxed_with(self.limits(), make)
+        self.boxed_with(make)
     }
 
     /// Allocates room for a `T` without initialising it; fill it with
@@ -262,7 +262,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[inline(always)]
     pub fn try_alloc_uninit<T>(&self) -> Result<FrameBox<'_, MaybeUninit<T>>, AllocError> {
-        self.arena().boxed_uninit(self.limits())
+        self.boxed_uninit()
     }
 
     /// Copies a slice into frame memory.
@@ -302,7 +302,7 @@ impl<'a> Frame<'a> {
         &self,
         src: &[T],
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
-        self.arena().slice_copy(self.limits(), src)
+        self.slice_copy(src)
     }
 
     /// Clones every element of a slice into frame memory.
@@ -322,8 +322,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[track_caller]
     pub fn alloc_slice_clone<T: Clone>(&self, src: &[T]) -> FrameBox<'_, [T]> {
-        self.arena()
-            .slice_from_iter(self.limits(), src.len(), src.iter().cloned())
+        self.slice_from_iter(src.len(), src.iter().cloned())
             .unwrap_or_else(|error| fail(error))
     }
 
@@ -372,8 +371,7 @@ impl<'a> Frame<'a> {
         len: usize,
         make: impl FnMut(usize) -> T,
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
-        self.arena()
-            .slice_from_iter(self.limits(), len, (0..len).map(make))
+        self.slice_from_iter(len, (0..len).map(make))
     }
 
     /// Collects an exact-size iterator into a frame slice. An iterator that
@@ -399,8 +397,7 @@ impl<'a> Frame<'a> {
         I::IntoIter: ExactSizeIterator,
     {
         let items = items.into_iter();
-        self.arena()
-            .slice_from_iter(self.limits(), items.len(), items)
+        self.slice_from_iter(items.len(), items)
             .unwrap_or_else(|error| fail(error))
     }
 
@@ -438,7 +435,7 @@ impl<'a> Frame<'a> {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn try_alloc_str(&self, src: &str) -> Result<&mut str, AllocError> {
-        self.arena().str_copy(self.limits(), src)
+        self.str_copy(src)
     }
 
     /// Allocates a block for a runtime `Layout` and returns a raw pointer to
@@ -558,9 +555,8 @@ impl Drop for Frame<'_> {
         match core::mem::replace(&mut self.kind, Kind::Ended) {
             Kind::Root(tenancy, hold) => {
                 self.arena().end(hold, &self.memory.limits);
-                if tenancy == Tenancy::Borrowed {
-                    self.memory.give_up(self.arena());
-                }
+                // A lent arena goes back to its registry now.
+                drop(tenancy);
             }
             Kind::Scope(hold) => self.arena().close_scope(hold),
             Kind::Ended => {}

@@ -100,7 +100,13 @@ impl FrameMemory {
     /// arena becomes idle, for the next thread; with a frame still open (kept
     /// in a thread-local, or leaked) it is retired: never handed out again,
     /// freed with the rest when this `FrameMemory` drops.
-    pub(crate) fn give_up(&self, arena: &Arena) {
+    ///
+    /// # Safety
+    ///
+    /// - `arena` is one of this registry's, adopted by the calling thread,
+    ///   and the thread does not use it afterwards (another thread may adopt
+    ///   it as soon as this returns).
+    pub(crate) unsafe fn give_up(&self, arena: &Arena) {
         if arena.is_idle() {
             lock(&self.arenas).idle.push(NonNull::from(arena));
         }

@@ -45,9 +45,12 @@ impl Lessor for FrameMemory {
 
     fn give_up(&self, arena: NonNull<Arena>, _token: u64) {
         // SAFETY: the caller holds a strong count on this registry, so its
-        // arenas are alive; the calling thread held the lease, so no other
-        // thread uses the arena.
-        FrameMemory::give_up(self, unsafe { arena.as_ref() });
+        // arenas are alive.
+        let arena = unsafe { arena.as_ref() };
+        // SAFETY: the calling thread held the lease, and gives it back as it
+        // exits (or when the registry is gone, with the thread's cache
+        // cleared first): it does not use the arena afterwards.
+        unsafe { FrameMemory::give_up(self, arena) };
     }
 
     fn clear_thread_cache() {
@@ -76,22 +79,41 @@ impl<'a> ArenaRef<'a> {
 }
 
 /// How the calling thread holds the arena `arena_for_current_thread` returned.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Tenancy {
+pub(crate) enum Tenancy<'a> {
     /// Recorded in the thread's leases; used again by the thread's next frame.
     Leased,
     /// The thread is tearing down its thread-locals, so the arena is lent to
-    /// this one frame and must be given back when it ends (FA202).
-    Borrowed,
+    /// this one frame (FA202), and given back when this value drops.
+    Lent(#[expect(dead_code, reason = "held for its `Drop`, which gives the arena back")] Lent<'a>),
+}
+
+/// An arena lent to one frame during thread teardown; gives it back to its
+/// registry when dropped. Made only by `arena_slow`, for the arena it
+/// adopted for this frame alone.
+pub(crate) struct Lent<'a> {
+    frames: &'a FrameMemory,
+    arena: NonNull<Arena>,
+}
+
+impl Drop for Lent<'_> {
+    fn drop(&mut self) {
+        // SAFETY: the arena belongs to `frames` (adopted from it, alive while
+        // `frames` is borrowed).
+        let arena = unsafe { self.arena.as_ref() };
+        // SAFETY: it was adopted for one frame of this thread, which owns
+        // this value and drops it as that frame ends: nothing uses the arena
+        // afterwards.
+        unsafe { self.frames.give_up(arena) };
+    }
 }
 
 /// Returns the calling thread's arena of `frames`, adopting one on first
 /// use.
 ///
 /// The arena is used by the calling thread only, until the thread exits
-/// (`Leased`) or until the caller gives it back (`Borrowed`).
+/// (`Leased`) or until the `Lent` value drops.
 #[inline]
-pub(crate) fn arena_for_current_thread(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy) {
+pub(crate) fn arena_for_current_thread(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy<'_>) {
     let (allocator, cached) = CACHE.with(Cell::get);
     if let Some(arena) = NonNull::new(cached.cast_mut()).filter(|_| allocator == frames.id) {
         // The cache holds only this thread's live lease for `frames` (ids are
@@ -108,7 +130,7 @@ pub(crate) fn arena_for_current_thread(frames: &Arc<FrameMemory>) -> (ArenaRef<'
 }
 
 #[cold]
-fn arena_slow(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy) {
+fn arena_slow(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy<'_>) {
     let leased = LEASES.try_with(|leases| {
         let arena = leases.get_or_adopt(frames, 0);
         CACHE.with(|cache| cache.set((frames.id, arena.as_ptr())));
@@ -118,7 +140,9 @@ fn arena_slow(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy) {
         Ok(arena) => (arena, Tenancy::Leased),
         Err(_) => {
             crate::diagnostics::report_during_teardown("FA202", format_args!(""));
-            (frames.adopt(), Tenancy::Borrowed)
+            let arena = frames.adopt();
+            let frames: &FrameMemory = frames;
+            (arena, Tenancy::Lent(Lent { frames, arena }))
         }
     };
     // `arena` belongs to `frames`, which is freed only when the last handle

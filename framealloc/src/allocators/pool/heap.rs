@@ -159,7 +159,13 @@ pub(crate) struct LocalHeap {
 const _: () = assert!(align_of::<LocalHeap>() == HEAP_ALIGN);
 
 impl LocalHeap {
-    pub(crate) fn new(state: *const (), budgeted: bool) -> LocalHeap {
+    /// A heap of the `PoolState` at `state`.
+    ///
+    /// # Safety
+    ///
+    /// - `state` points to the `PoolState` that will own the heap and free
+    ///   it (only) when it drops: `PoolState::of` relies on it.
+    pub(crate) unsafe fn new(state: *const (), budgeted: bool) -> LocalHeap {
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         // Ids stay far below 2^62, so shifting keeps them unique and leaves
         // the page key's two tag bits free.
@@ -242,15 +248,13 @@ impl LocalHeap {
         self.remote_pending.0[class].store(true, Ordering::Relaxed);
     }
 
-    /// Adds the remote count of a page this heap gives back to its class's
-    /// retired count (under the pages lock, by whoever may give the page
-    /// back).
-    pub(crate) fn retire_remote_count(&self, class: usize, count: u64) {
-        self.classes[class].retired.add(count);
-    }
-
-    /// Every page of every class.
-    pub(super) fn for_each_page(&self, mut visit: impl FnMut(usize, &PageHeader)) {
+    /// Calls `visit` with every page of every class.
+    ///
+    /// # Safety
+    ///
+    /// - The caller owns the heap, or holds the heaps lock while it has no
+    ///   owner: the page lists are its alone.
+    pub(super) unsafe fn for_each_page(&self, mut visit: impl FnMut(usize, &PageHeader)) {
         for class in 0..CLASSES {
             let mut cursor = self.pages[class].get();
             // SAFETY: list pages are live and owned by this heap.
@@ -259,6 +263,13 @@ impl LocalHeap {
                 visit(class, page);
             }
         }
+    }
+
+    /// Adds the remote count of a page this heap gives back to its class's
+    /// retired count (under the pages lock, by whoever may give the page
+    /// back).
+    pub(crate) fn retire_remote_count(&self, class: usize, count: u64) {
+        self.classes[class].retired.add(count);
     }
 
     /// Counts a heap-intent free made by another thread. Refused (nothing

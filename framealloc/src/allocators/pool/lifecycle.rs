@@ -245,10 +245,11 @@ impl PoolState {
         let heap = match heaps.idle.pop() {
             Some(heap) => heap,
             None => {
-                let heap = NonNull::from(Box::leak(Box::new(LocalHeap::new(
-                    Arc::as_ptr(this).cast(),
-                    this.budgets_enabled,
-                ))));
+                // SAFETY: this state owns the heap from now on (`all`) and
+                // frees it only when it drops.
+                let fresh =
+                    unsafe { LocalHeap::new(Arc::as_ptr(this).cast(), this.budgets_enabled) };
+                let heap = NonNull::from(Box::leak(Box::new(fresh)));
                 heaps.all.push(heap);
                 heap
             }
@@ -268,7 +269,14 @@ impl PoolState {
     /// The owner thread is done with `heap` (it exits, or lent it for one
     /// allocation during teardown): the heap goes idle, or is released if
     /// the allocator closed and nothing in it is live.
-    pub(crate) fn give_up(&self, heap: &LocalHeap) -> Release {
+    ///
+    /// # Safety
+    ///
+    /// - `heap` is one of this state's heaps, owned by the calling thread,
+    ///   which does not use it as owner afterwards (another thread may adopt
+    ///   it as soon as this returns). Its fast-path cache no longer names
+    ///   the heap.
+    pub(crate) unsafe fn give_up(&self, heap: &LocalHeap) -> Release {
         let state = Self::ptr_of(heap);
         let released = {
             let mut heaps = lock(&self.heaps);
@@ -390,7 +398,9 @@ impl PoolState {
     ///   allocate (the allocator closed) and has nothing left to free.
     unsafe fn return_pages(&self, heap: &LocalHeap) {
         let mut pages = Vec::new();
-        heap.for_each_page(|_, page| pages.push(NonNull::from(page)));
+        // SAFETY: the heaps lock is held and the heap has nothing live, so no
+        // thread uses its cells (caller).
+        unsafe { heap.for_each_page(|_, page| pages.push(NonNull::from(page))) };
         for list in heap.pages.iter().chain(&heap.fresh) {
             list.set(ptr::null_mut());
         }

@@ -47,7 +47,8 @@ fn idle_heap_with(blocks: usize) -> (Arc<PoolState>, HeapPtr, Weak<PoolState>) {
     for _ in 0..blocks {
         owned.count_heap_alloc(16);
     }
-    state.give_up(heap_ref).finish();
+    // SAFETY: owned by this model thread, which is done with it.
+    unsafe { state.give_up(heap_ref) }.finish();
     let probe = Arc::downgrade(&state);
     (state, HeapPtr(heap.as_ptr()), probe)
 }

@@ -65,7 +65,7 @@ impl<'a> OwnedHeap<'a> {
         self.heap
     }
 
-    /// Takes a free slot of `class` if one is at hand (owner only): the
+    /// Takes a free slot of `class` if one is at hand : the
     /// allocation fast path.
     #[inline(always)]
     pub(crate) fn pop_free(&self, class: usize) -> Option<NonNull<u8>> {
@@ -78,7 +78,7 @@ impl<'a> OwnedHeap<'a> {
     }
 
     /// Takes a slot of `class`, refilling the free list when it is empty
-    /// (owner only). `None` when the system refuses a page.
+    /// . `None` when the system refuses a page.
     pub(crate) fn alloc_slot(&self, class: usize) -> Option<NonNull<u8>> {
         if let Some(slot) = self.pop_free(class) {
             return Some(slot);
@@ -121,7 +121,8 @@ impl<'a> OwnedHeap<'a> {
         }
         // SAFETY: list pages are live pages of this heap.
         if let Some(page) = unsafe { self.fresh[class].get().as_ref() } {
-            if page.carve(&self.classes[class].free, carve_batch(class)) > 0 {
+            // SAFETY: a page of this heap, which the calling thread owns.
+            if unsafe { page.carve(&self.classes[class].free, carve_batch(class)) } > 0 {
                 return Some(());
             }
             self.fresh[class].set(ptr::null_mut());
@@ -139,11 +140,12 @@ impl<'a> OwnedHeap<'a> {
         page_ref.next_in_class.set(self.pages[class].get());
         self.pages[class].set(page.as_ptr());
         self.fresh[class].set(page.as_ptr());
-        page_ref.carve(&self.classes[class].free, carve_batch(class));
+        // SAFETY: as above.
+        unsafe { page_ref.carve(&self.classes[class].free, carve_batch(class)) };
         Some(())
     }
 
-    /// Takes back the remote frees of every page of `class` (owner only).
+    /// Takes back the remote frees of every page of `class` .
     fn collect_class(&self, class: usize) {
         let size_class = &self.classes[class];
         let mut cursor = self.pages[class].get();
@@ -190,7 +192,9 @@ impl<'a> OwnedHeap<'a> {
             // SAFETY: list pages are live pages of this heap.
             while let Some(page) = unsafe { cursor.as_ref() } {
                 cursor = page.next_in_class.get();
-                if page.tally.get() + page.untouched_left() == page.capacity() {
+                // SAFETY: a page of this heap, which the calling thread owns.
+                let untouched = unsafe { page.untouched_left() };
+                if page.tally.get() + untouched == page.capacity() {
                     page.tally.set(u32::MAX);
                     released.push(NonNull::from(page));
                 } else {
@@ -226,7 +230,7 @@ impl<'a> OwnedHeap<'a> {
         }
     }
 
-    /// Counts a heap-intent allocation (owner only).
+    /// Counts a heap-intent allocation.
     #[inline(always)]
     pub(crate) fn count_heap_alloc(&self, bytes: usize) {
         let counters = &self.counters;
@@ -246,8 +250,7 @@ impl<'a> OwnedHeap<'a> {
             .add((bytes as u64).wrapping_neg());
     }
 
-    /// Takes back every remote pool free, so the slots can be reused (owner
-    /// only). Counting does not depend on it.
+    /// Takes back every remote pool free, so the slots can be reused Counting does not depend on it.
     pub(crate) fn collect(&self) {
         for class in 0..CLASSES {
             self.remote_pending.0[class].store(false, Ordering::Relaxed);
@@ -256,7 +259,7 @@ impl<'a> OwnedHeap<'a> {
     }
 
     /// The owner's estimate of its pool bytes live, for the peak: it counts
-    /// remote frees only once taken back, so it may be high (owner only).
+    /// remote frees only once taken back, so it may be high .
     fn pool_live_bytes_estimate(&self) -> u64 {
         self.classes
             .iter()

@@ -60,9 +60,9 @@ pub(crate) struct PageHeader {
     capacity: Cell<u32>,
     class: Cell<u32>,
     /// Scratch count for `LocalHeap::release_empty_pages` (owner only).
-    pub(crate) tally: Cell<u32>,
+    pub(super) tally: Cell<u32>,
     /// Next page of the heap's list for this class.
-    pub(crate) next_in_class: Cell<*mut PageHeader>,
+    pub(super) next_in_class: Cell<*mut PageHeader>,
     /// The page's first byte, with the whole allocation's provenance (a
     /// pointer derived from `&self` would cover the header alone).
     base: NonNull<u8>,
@@ -249,15 +249,25 @@ impl PageHeader {
     }
 
     /// Slots never handed out.
-    pub(crate) fn untouched_left(&self) -> u32 {
+    ///
+    /// # Safety
+    ///
+    /// - As [`carve`](Self::carve), which writes the count.
+    pub(crate) unsafe fn untouched_left(&self) -> u32 {
         self.capacity.get() - self.untouched.get()
     }
 
     /// Links up to `max` slots never handed out onto `list`, lowest address
-    /// first (owner only). Returns how many.
-    pub(crate) fn carve(&self, list: &Cell<*mut Slot>, max: u32) -> u32 {
+    /// first. Returns how many.
+    ///
+    /// # Safety
+    ///
+    /// - The caller owns the page's heap (or holds the heaps lock while it
+    ///   has no owner): the page's cells are its alone.
+    pub(crate) unsafe fn carve(&self, list: &Cell<*mut Slot>, max: u32) -> u32 {
         let first = self.untouched.get();
-        let count = self.untouched_left().min(max);
+        // SAFETY: forwarded from the caller.
+        let count = unsafe { self.untouched_left() }.min(max);
         self.untouched.set(first + count);
         let size = CLASS_SIZES[self.class()];
         for index in (first..first + count).rev() {

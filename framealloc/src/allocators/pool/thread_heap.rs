@@ -129,7 +129,9 @@ impl Lessor for PoolState {
         // The heap may have been released already (at the close, or by the
         // free that emptied it).
         if heap.owner_token() == token {
-            PoolState::give_up(self, heap).finish();
+            // SAFETY: the thread owns the heap (its token is the owner's) and
+            // gives its leases back with its cache cleared first (`Leases`).
+            unsafe { PoolState::give_up(self, heap) }.finish();
         }
     }
 
@@ -192,7 +194,9 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(OwnedHeap<'_>) ->
             let heap = unsafe { heap.as_ref() };
             // SAFETY: as above.
             let result = work(unsafe { OwnedHeap::assume(heap) });
-            state.give_up(heap).finish();
+            // SAFETY: lent to this one call, which is over; this thread never
+            // cached it.
+            unsafe { state.give_up(heap) }.finish();
             result
         }
     }

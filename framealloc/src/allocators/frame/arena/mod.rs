@@ -312,7 +312,14 @@ impl Arena {
     /// block's pointer with the chunk's provenance (which covers the new
     /// size; `ptr`'s may not). Returns `None`, changing nothing, when `ptr`
     /// is not the most recent allocation or the chunk has no room.
-    pub(crate) fn resize_in_place(
+    ///
+    /// # Safety
+    ///
+    /// - `ptr .. ptr + old_size` is a live block of this arena that the
+    ///   caller owns (it came from this arena with that size and nothing
+    ///   else uses it): resizing gives its tail, or all of it for a size of
+    ///   0, back to the arena.
+    pub(crate) unsafe fn resize_in_place(
         &self,
         ptr: NonNull<u8>,
         old_size: usize,
