@@ -13,7 +13,7 @@ use std::alloc::Layout;
 
 use allocator_api2::vec::Vec;
 use framealloc::diagnostics::Capture;
-use framealloc::{AllocConfig, AllocError, SmartAlloc};
+use framealloc::{AllocConfig, AllocError, FrameBox, SmartAlloc};
 
 /// Allocates `layout`, fills it with a pattern, and checks the pattern.
 fn fill_and_check(frame: &framealloc::Frame<'_>, layout: Layout) -> Result<(), AllocError> {
@@ -184,4 +184,67 @@ fn random_sizes_alignments_chunk_sizes_and_limits_never_report_fa901() {
             }
         }
     }
+}
+
+#[test]
+fn an_allocation_of_exactly_the_arena_limit_fits() {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_frame_arena_size(1024));
+    let frame = alloc.begin_frame();
+    fill_and_check(&frame, Layout::from_size_align(1024, 8).unwrap()).unwrap();
+    let error = frame.try_alloc(0u8).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            AllocError::ArenaExhausted {
+                requested: 8,
+                reserved: 1024,
+                limit: 1024
+            }
+        ),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn chunks_grow_geometrically_up_to_16_mib() {
+    // 4 MiB of small values with 64 KiB first chunks: 64, 64, 128, 256,
+    // 512 KiB, 1, 2 MiB, ... not 64 chunks of 64 KiB.
+    let alloc = SmartAlloc::with_defaults();
+    let frame = alloc.begin_frame();
+    let count = if cfg!(miri) { 2_000 } else { 65_536 };
+    for i in 0..count {
+        FrameBox::leak(frame.alloc([i as u64; 8]));
+    }
+    let report = frame.report();
+    assert_eq!(report.bytes_used, count * 64);
+    assert!(report.chunks <= 8, "{report:?}");
+}
+
+#[test]
+fn bytes_used_counts_every_chunk_a_frame_went_through() {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_frame_chunk_size(1024));
+    let frame = alloc.begin_frame();
+    for i in 0..100u64 {
+        FrameBox::leak(frame.alloc([i; 3]));
+    }
+    let report = frame.report();
+    assert!(report.chunks >= 3, "{report:?}");
+    assert_eq!((report.bytes_used, report.allocations), (2400, 100));
+}
+
+#[test]
+fn freeing_a_block_of_an_earlier_chunk_is_no_foreign_free() {
+    // FA201 is for blocks the frame did not allocate; a block in one of its
+    // earlier chunks is its own.
+    let alloc = SmartAlloc::new(AllocConfig::default().with_frame_chunk_size(1024));
+    let frame = alloc.begin_frame();
+    let mut early: allocator_api2::vec::Vec<u64, _> = allocator_api2::vec::Vec::new_in(&frame);
+    early.extend(0..16);
+    for i in 0..200u64 {
+        FrameBox::leak(frame.alloc(i));
+    }
+    assert!(frame.report().chunks >= 2);
+    let capture = Capture::start();
+    drop(early);
+    assert_eq!(capture.finish(), []);
 }

@@ -153,3 +153,67 @@ fn boxes_outlive_nothing_but_the_allocator_may_be_dropped_after_frames() {
     let frame = clone.begin_frame();
     assert_eq!(*frame.alloc(2u64), 2);
 }
+
+#[test]
+fn an_arena_left_with_a_frame_open_is_never_handed_to_another_thread() {
+    // A thread that leaks an open frame (here with `mem::forget`) exits:
+    // its arena must be retired, never given to the next thread, whose
+    // frames would otherwise share it with a frame that never ends.
+    let alloc = SmartAlloc::with_defaults();
+    thread::scope(|s| {
+        s.spawn(|| {
+            let frame = alloc.begin_frame();
+            FrameBox::leak(frame.alloc([1u64; 4]));
+            std::mem::forget(frame);
+        });
+    });
+    thread::scope(|s| {
+        s.spawn(|| {
+            let frame = alloc.begin_frame();
+            let value = frame.alloc(2u64);
+            assert_eq!(*value, 2);
+            drop(value);
+            frame.end();
+        });
+    });
+    let stats = alloc.stats().frame;
+    assert_eq!((stats.arenas, stats.idle_arenas), (2, 1), "{stats:?}");
+    assert_eq!(stats.frames_completed, 1);
+}
+
+#[test]
+fn spare_chunks_given_back_leave_the_arena_holding_what_it_kept() {
+    // A scope brings in more chunks and rewinds; the frame's end gives them
+    // to the shared pool, and the figures follow.
+    let alloc = SmartAlloc::new(framealloc::AllocConfig::default().with_frame_chunk_size(1024));
+    let mut frame = alloc.begin_frame();
+    FrameBox::leak(frame.alloc(0u64));
+    let held_in_scope = {
+        let scope = frame.scope();
+        for i in 0..3 {
+            FrameBox::leak(scope.alloc([i as u8; 1020]));
+        }
+        assert!(scope.report().chunks >= 3);
+        scope.report().chunks
+    };
+    let reserved_in_scope = {
+        // Published when the frame ends; read it from the next stats.
+        drop(frame);
+        let stats = alloc.stats().frame;
+        assert_eq!(
+            (stats.chunks_held, stats.reserved_bytes),
+            (1, 1024),
+            "{stats:?}"
+        );
+        assert_eq!(stats.pooled_chunks, held_in_scope - 1, "{stats:?}");
+        stats.reserved_bytes + stats.pooled_bytes
+    };
+    // The next frame grows again from what it kept: the pool serves it.
+    let calls = alloc.stats().frame.chunk_allocations;
+    let frame = alloc.begin_frame();
+    for i in 0..3 {
+        FrameBox::leak(frame.alloc([i as u8; 1020]));
+    }
+    assert_eq!(alloc.stats().frame.chunk_allocations, calls);
+    assert!(reserved_in_scope > 1024);
+}

@@ -374,3 +374,63 @@ fn stats_read_on_another_thread_while_the_owner_works_stay_consistent() {
         }
     });
 }
+
+#[test]
+fn a_thread_keeps_its_heap_of_every_live_allocator_it_uses() {
+    // Leases of allocators still alive stay; only closed or dropped ones
+    // are given up when the thread leases another.
+    let first = SmartAlloc::with_defaults();
+    let second = SmartAlloc::with_defaults();
+    let a = first.pool_box(1u32).unwrap();
+    let b = second.pool_box(2u32).unwrap();
+    let c = first.pool_box(3u32).unwrap();
+    for alloc in [&first, &second] {
+        let stats = alloc.stats();
+        assert_eq!(stats.per_thread.len(), 1, "one heap, reused");
+        assert!(stats.per_thread[0].owned, "still this thread's");
+    }
+    assert_eq!((*a, *b, *c), (1, 2, 3));
+}
+
+#[test]
+fn threads_without_a_heap_freeing_into_an_idle_heap_at_once_are_all_counted() {
+    // Two threads that never allocated from the allocator free into the
+    // heap of a thread that exited: both take the remote path (a thread
+    // with no heap owns none), so every free is counted, none lost.
+    let alloc = SmartAlloc::with_defaults();
+    let n = count(20_000, 100);
+    let (pooled, heaped): (Vec<PoolBox<u64>>, Vec<HeapBox<[u8; 5000]>>) = thread::scope(|s| {
+        s.spawn(|| {
+            let pooled = (0..n as u64).map(|i| alloc.pool_box(i).unwrap()).collect();
+            let heaped = (0..n / 10)
+                .map(|_| alloc.heap_box([3; 5000]).unwrap())
+                .collect();
+            (pooled, heaped)
+        })
+        .join()
+        .unwrap()
+    });
+    let (mut pooled_a, mut heaped_a) = (pooled, heaped);
+    let pooled_b = pooled_a.split_off(n / 2);
+    let heaped_b = heaped_a.split_off(n / 20);
+    let start = Barrier::new(2);
+    thread::scope(|s| {
+        for (pooled, heaped) in [(pooled_a, heaped_a), (pooled_b, heaped_b)] {
+            let start = &start;
+            s.spawn(move || {
+                start.wait();
+                let mut heaped = heaped.into_iter();
+                for boxed in pooled {
+                    drop(boxed);
+                    drop(heaped.next());
+                }
+            });
+        }
+    });
+    let stats = alloc.stats();
+    assert_eq!(
+        stats.allocation_count, stats.deallocation_count,
+        "{stats:?}"
+    );
+    assert_eq!((stats.pool.live_bytes, stats.heap.live_bytes), (0, 0));
+}

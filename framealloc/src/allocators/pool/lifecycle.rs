@@ -283,7 +283,11 @@ impl PoolState {
             heap.set_owner(0);
             if self.closed.load(Ordering::SeqCst) {
                 heap.live_bound.set(self.figures_of(heap).live_objects());
-                heap.live_bound.get() == 0 && self.release_locked(&mut heaps, heap)
+                let empty = heap.live_bound.get() == 0;
+                if empty {
+                    self.release_locked(&mut heaps, heap);
+                }
+                empty
             } else {
                 heaps.idle.push(NonNull::from(heap));
                 false
@@ -300,6 +304,9 @@ impl PoolState {
         let released: Vec<Release> = {
             let mut heaps = lock(&self.heaps);
             self.closed.store(true, Ordering::SeqCst);
+            // No thread adopts a heap after the close (no handle is left to
+            // allocate with).
+            heaps.idle.clear();
             for heap in &heaps.all {
                 // SAFETY: heaps in the set are live.
                 unsafe { heap.as_ref() }.close();
@@ -323,8 +330,8 @@ impl PoolState {
                 let live = self.figures_of(heap_ref).live_objects();
                 heap_ref.live_bound.set(live);
                 if live == 0 {
-                    let done = self.release_locked(&mut heaps, heap_ref);
-                    released.push(Release::of(Self::ptr_of(heap_ref), done));
+                    self.release_locked(&mut heaps, heap_ref);
+                    released.push(Release::of(Self::ptr_of(heap_ref), true));
                 }
             }
             released
@@ -369,23 +376,29 @@ impl PoolState {
                 bound = this.figures_of(heap).live_objects();
             }
             heap.live_bound.set(bound);
-            bound == 0 && this.release_locked(&mut heaps, heap)
+            if bound == 0 {
+                this.release_locked(&mut heaps, heap);
+            }
+            bound == 0
         };
         // From here on only `state` (a plain pointer) is used.
         Release::of(state, released)
     }
 
-    /// Marks an empty heap released and returns its pages (heaps lock held,
-    /// as `heaps`). Returns whether it held a strong count, which the caller
-    /// must drop *after* unlocking.
-    fn release_locked(&self, heaps: &mut HeapSet, heap: &LocalHeap) -> bool {
-        heaps.idle.retain(|idle| *idle != NonNull::from(heap));
+    /// Marks an empty heap released and returns its pages (heaps lock held:
+    /// `_heaps` proves it). The heap's strong count goes to the caller's
+    /// `Release`, to be dropped *after* unlocking.
+    fn release_locked(&self, _heaps: &mut HeapSet, heap: &LocalHeap) {
         heap.set_owner(0);
         // SAFETY: the caller found nothing live in the heap under the locks;
         // after the close no thread can allocate from it, and one with
         // nothing left to free does not touch it.
         unsafe { self.return_pages(heap) };
-        heap.retained.replace(false)
+        // Only retained heaps are released: the close skips released ones,
+        // an owner gives up only a heap it still owns (a released heap has
+        // no owner), and a locked free holds a live object of its heap.
+        let was_retained = heap.retained.replace(false);
+        debug_assert!(was_retained, "a heap is released once");
     }
 
     /// Hands every page of `heap` back to the free list (an empty heap being

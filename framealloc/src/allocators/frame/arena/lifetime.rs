@@ -70,8 +70,8 @@ impl Arena {
 
     /// The root frame that `hold` came from ends. When it was the last
     /// frame open on the arena, the arena resets: its memory is reused by
-    /// the next frame. Returns whether the arena now has no frame open.
-    pub(crate) fn end(&self, hold: FrameHold, limits: &ArenaLimits) -> bool {
+    /// the next frame.
+    pub(crate) fn end(&self, hold: FrameHold, limits: &ArenaLimits) {
         let _ = hold;
         let Some(depth) = self.depth.get().checked_sub(1) else {
             // Every `FrameHold` comes from `begin` and is consumed once here,
@@ -81,13 +81,12 @@ impl Arena {
                 "FA901",
                 format_args!("a frame ended on an arena with no frame open"),
             );
-            return false;
+            return;
         };
         self.depth.set(depth);
         if depth == 0 {
             self.reset(limits);
         }
-        depth == 0
     }
 
     /// A sub-scope opens inside one of the arena's frames. Like `begin`, it
@@ -263,21 +262,22 @@ mod tests {
             budgets: None,
         };
         let arena = Arena::new();
-        let hold = arena.begin();
-        let forged = arena.begin();
-        assert!(!arena.end(hold, &limits));
-        assert!(arena.end(forged, &limits), "the outermost frame ends");
-        let extra = arena.begin();
-        assert!(arena.end(extra, &limits));
+        let outer = arena.begin();
+        let inner = arena.begin();
+        arena.end(inner, &limits);
+        assert!(!arena.is_idle());
+        assert_eq!(arena.frames(), (0, true), "an inner end resets nothing");
+        arena.end(outer, &limits);
+        assert_eq!(arena.frames(), (1, false), "the outermost end resets");
         // A hold ended on an arena with no frame open: impossible through
         // `Frame`, and still no reset.
         let stray = arena.begin();
         arena.depth.set(0);
         let capture = Capture::start();
-        assert!(!arena.end(stray, &limits));
+        arena.end(stray, &limits);
         let seen = capture.finish();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].code, "FA901");
-        assert!(arena.is_idle());
+        assert_eq!(arena.frames(), (1, false), "no reset");
     }
 }
