@@ -160,12 +160,16 @@ fn an_arena_left_with_a_frame_open_is_never_handed_to_another_thread() {
     // its arena must be retired, never given to the next thread, whose
     // frames would otherwise share it with a frame that never ends.
     let alloc = SmartAlloc::with_defaults();
+    // Explicit joins: a scope's implicit join does not wait for the
+    // thread-local destructors, which are where the arena is given back.
     thread::scope(|s| {
         s.spawn(|| {
             let frame = alloc.begin_frame();
             FrameBox::leak(frame.alloc([1u64; 4]));
             std::mem::forget(frame);
-        });
+        })
+        .join()
+        .unwrap();
     });
     thread::scope(|s| {
         s.spawn(|| {
@@ -174,7 +178,9 @@ fn an_arena_left_with_a_frame_open_is_never_handed_to_another_thread() {
             assert_eq!(*value, 2);
             drop(value);
             frame.end();
-        });
+        })
+        .join()
+        .unwrap();
     });
     let stats = alloc.stats().frame;
     assert_eq!((stats.arenas, stats.idle_arenas), (2, 1), "{stats:?}");

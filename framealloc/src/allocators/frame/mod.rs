@@ -90,12 +90,18 @@ pub struct Frame<'a> {
 /// What the frame holds of its arena; the arena decides what ending it
 /// means.
 enum Kind<'a> {
-    /// From `begin_frame`: a root frame.
-    Root(Tenancy<'a>, FrameHold),
+    /// From `begin_frame`: a root frame. A lent arena (`Tenancy::Lent`) goes
+    /// back to its registry when this is dropped, after the frame ended.
+    Root(
+        #[expect(
+            dead_code,
+            reason = "held for its `Drop`, which gives a lent arena back"
+        )]
+        Tenancy<'a>,
+        FrameHold,
+    ),
     /// From `scope`: a sub-scope.
     Scope(ScopeHold),
-    /// Ended (only while being dropped).
-    Ended,
 }
 
 impl<'a> Frame<'a> {
@@ -117,7 +123,6 @@ impl<'a> Frame<'a> {
         match &self.kind {
             Kind::Root(_, hold) => hold.start(),
             Kind::Scope(hold) => hold.start(),
-            Kind::Ended => self.arena().mark(),
         }
     }
 
@@ -552,15 +557,11 @@ impl<'a> Frame<'a> {
 
 impl Drop for Frame<'_> {
     fn drop(&mut self) {
-        match core::mem::replace(&mut self.kind, Kind::Ended) {
-            Kind::Root(tenancy, hold) => {
-                self.arena().end(hold, &self.memory.limits);
-                // A lent arena goes back to its registry now.
-                drop(tenancy);
-            }
+        match &self.kind {
+            Kind::Root(_, hold) => self.arena().end(hold, &self.memory.limits),
             Kind::Scope(hold) => self.arena().close_scope(hold),
-            Kind::Ended => {}
         }
+        // `kind` drops next: a lent arena goes back to its registry now.
     }
 }
 
@@ -569,7 +570,6 @@ impl core::fmt::Debug for Frame<'_> {
         let kind = match self.kind {
             Kind::Root(..) => "frame",
             Kind::Scope(_) => "scope",
-            Kind::Ended => "ended",
         };
         f.debug_struct("Frame")
             .field("kind", &kind)

@@ -13,8 +13,9 @@ use super::super::chunk::{ArenaLimits, CHUNK_ALIGN, Chunk};
 use super::{Arena, Mark};
 use crate::budget::Events;
 
-/// A root frame's hold on its arena: made by [`Arena::begin`], consumed by
-/// [`Arena::end`]. Neither `Clone` nor `Copy`, so each frame ends once.
+/// A root frame's hold on its arena: made by [`Arena::begin`], shown to
+/// [`Arena::end`] when the frame ends. Neither `Clone` nor `Copy`, and made
+/// nowhere else, so it proves that a frame began.
 pub(crate) struct FrameHold {
     start: Mark,
 }
@@ -26,8 +27,8 @@ impl FrameHold {
     }
 }
 
-/// A sub-scope's hold on its arena: made by [`Arena::open_scope`],
-/// consumed by [`Arena::close_scope`].
+/// A sub-scope's hold on its arena: made by [`Arena::open_scope`], shown
+/// to [`Arena::close_scope`] when the scope closes.
 pub(crate) struct ScopeHold {
     checkpoint: Checkpoint,
     frames_begun: u64,
@@ -71,7 +72,7 @@ impl Arena {
     /// The root frame that `hold` came from ends. When it was the last
     /// frame open on the arena, the arena resets: its memory is reused by
     /// the next frame.
-    pub(crate) fn end(&self, hold: FrameHold, limits: &ArenaLimits) {
+    pub(crate) fn end(&self, hold: &FrameHold, limits: &ArenaLimits) {
         let _ = hold;
         let Some(depth) = self.depth.get().checked_sub(1) else {
             // Every `FrameHold` comes from `begin` and is consumed once here,
@@ -109,7 +110,7 @@ impl Arena {
     /// (rewound) only if nothing else could have allocated after it: no
     /// other root frame was open on the arena when it opened, and none began
     /// since. Otherwise the memory stays until the outermost frame ends.
-    pub(crate) fn close_scope(&self, hold: ScopeHold) {
+    pub(crate) fn close_scope(&self, hold: &ScopeHold) {
         if hold.may_rewind && self.frames_begun.get() == hold.frames_begun {
             self.rewind(hold.checkpoint);
         }
@@ -264,17 +265,17 @@ mod tests {
         let arena = Arena::new();
         let outer = arena.begin();
         let inner = arena.begin();
-        arena.end(inner, &limits);
+        arena.end(&inner, &limits);
         assert!(!arena.is_idle());
         assert_eq!(arena.frames(), (0, true), "an inner end resets nothing");
-        arena.end(outer, &limits);
+        arena.end(&outer, &limits);
         assert_eq!(arena.frames(), (1, false), "the outermost end resets");
         // A hold ended on an arena with no frame open: impossible through
         // `Frame`, and still no reset.
         let stray = arena.begin();
         arena.depth.set(0);
         let capture = Capture::start();
-        arena.end(stray, &limits);
+        arena.end(&stray, &limits);
         let seen = capture.finish();
         assert_eq!(seen.len(), 1);
         assert_eq!(seen[0].code, "FA901");
