@@ -118,104 +118,73 @@ impl Frame<'_> {
     }
 }
 
-// SAFETY: blocks stay valid until deallocated or until the frame ends; the
-// frame cannot end while a `&Frame` (the allocator the collections hold) is
-// borrowed, and a frame is neither `Clone` nor `Send`. `grow` and `shrink`
-// keep the contents as the trait requires.
-unsafe impl allocator_api2::alloc::Allocator for Frame<'_> {
-    #[inline]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        self.api_allocate(layout)
-            .ok_or(allocator_api2::alloc::AllocError)
-    }
+/// Implements one `Allocator` trait (allocator-api2's, or core's on nightly:
+/// the two are the same trait with different paths) by forwarding to the
+/// frame's `api_*` methods.
+macro_rules! impl_allocator_for_frame {
+    ($(#[$attr:meta])* $alloc:path, $error:path) => {
+        $(#[$attr])*
+        // SAFETY: blocks stay valid until deallocated or until the frame
+        // ends; the frame cannot end while a `&Frame` (the allocator the
+        // collections hold) is borrowed, and a frame is neither `Clone` nor
+        // `Send`. `grow` and `shrink` keep the contents as the trait requires.
+        unsafe impl $alloc for Frame<'_> {
+            #[inline]
+            fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, $error> {
+                self.api_allocate(layout).ok_or($error)
+            }
 
-    #[inline]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: forwarded from the caller of `deallocate`.
-        unsafe { self.api_deallocate(ptr, layout) };
-    }
+            #[inline]
+            unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+                // SAFETY: forwarded from the caller of `deallocate`.
+                unsafe { self.api_deallocate(ptr, layout) };
+            }
 
-    #[inline]
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        // SAFETY: forwarded from the caller of `grow`.
-        unsafe { self.api_grow(ptr, old, new, false) }.ok_or(allocator_api2::alloc::AllocError)
-    }
+            #[inline]
+            unsafe fn grow(
+                &self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, $error> {
+                // SAFETY: forwarded from the caller of `grow`.
+                unsafe { self.api_grow(ptr, old, new, false) }.ok_or($error)
+            }
 
-    #[inline]
-    unsafe fn grow_zeroed(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        // SAFETY: forwarded from the caller of `grow_zeroed`.
-        unsafe { self.api_grow(ptr, old, new, true) }.ok_or(allocator_api2::alloc::AllocError)
-    }
+            #[inline]
+            unsafe fn grow_zeroed(
+                &self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, $error> {
+                // SAFETY: forwarded from the caller of `grow_zeroed`.
+                unsafe { self.api_grow(ptr, old, new, true) }.ok_or($error)
+            }
 
-    #[inline]
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, allocator_api2::alloc::AllocError> {
-        // SAFETY: forwarded from the caller of `shrink`.
-        unsafe { self.api_shrink(ptr, old, new) }.ok_or(allocator_api2::alloc::AllocError)
-    }
+            #[inline]
+            unsafe fn shrink(
+                &self,
+                ptr: NonNull<u8>,
+                old: Layout,
+                new: Layout,
+            ) -> Result<NonNull<[u8]>, $error> {
+                // SAFETY: forwarded from the caller of `shrink`.
+                unsafe { self.api_shrink(ptr, old, new) }.ok_or($error)
+            }
+        }
+    };
 }
 
-// SAFETY: the same argument as for the allocator-api2 implementation above.
-#[cfg(feature = "nightly")]
-unsafe impl core::alloc::Allocator for Frame<'_> {
-    #[inline]
-    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
-        self.api_allocate(layout).ok_or(core::alloc::AllocError)
-    }
-
-    #[inline]
-    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: forwarded from the caller of `deallocate`.
-        unsafe { self.api_deallocate(ptr, layout) };
-    }
-
-    #[inline]
-    unsafe fn grow(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
-        // SAFETY: forwarded from the caller of `grow`.
-        unsafe { self.api_grow(ptr, old, new, false) }.ok_or(core::alloc::AllocError)
-    }
-
-    #[inline]
-    unsafe fn grow_zeroed(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
-        // SAFETY: forwarded from the caller of `grow_zeroed`.
-        unsafe { self.api_grow(ptr, old, new, true) }.ok_or(core::alloc::AllocError)
-    }
-
-    #[inline]
-    unsafe fn shrink(
-        &self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, core::alloc::AllocError> {
-        // SAFETY: forwarded from the caller of `shrink`.
-        unsafe { self.api_shrink(ptr, old, new) }.ok_or(core::alloc::AllocError)
-    }
-}
+impl_allocator_for_frame!(
+    allocator_api2::alloc::Allocator,
+    allocator_api2::alloc::AllocError
+);
+impl_allocator_for_frame!(
+    #[cfg(feature = "nightly")]
+    core::alloc::Allocator,
+    core::alloc::AllocError
+);
 
 #[cfg(all(test, feature = "nightly"))]
 mod nightly_allocator_tests {
