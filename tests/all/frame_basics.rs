@@ -75,7 +75,11 @@ fn alignment_and_size_above_the_chunk_size_get_their_own_chunk() {
     let big = frame.alloc_slice_fill_with(10_000, |i| i as u32);
     assert_eq!(big[9_999], 9_999);
     assert_eq!(*small, 1);
-    assert!(frame.report().chunks >= 3);
+    // The 40,000-byte slice cannot fit a 1 KiB chunk, so it has its own.
+    // The 64 KiB-aligned block usually does too, but not always: when the
+    // first chunk happens to straddle a 64 KiB boundary, the block fits
+    // there (about one run in 64), so only two chunks are certain.
+    assert!(frame.report().chunks >= 2);
 }
 
 #[test]

@@ -31,7 +31,10 @@
 //! | closed → released | when its exact figures (read under the pages lock) show nothing live: at the close (`close`), at the locked free that takes its last object (`free_after_close`), or when its owner leaves (`give_up`, also from a lease prune); heaps lock |
 //!
 //! Nothing else changes a heap's owner word, and a heap is released at
-//! most once (`retained` flips under the heaps lock). Loom models of the
+//! most once (`retained` flips under the heaps lock). An owner that leaves
+//! after the close may find its heap already released by the free that took
+//! its last object: `give_up` asks "do I still own it?" under the heaps lock,
+//! where releases happen, never from a read made before locking. Loom models of the
 //! close racing frees into an idle heap, and of two last frees racing, are
 //! in `loom_model`; the page's side is modelled in `remote`.
 //!
@@ -266,20 +269,29 @@ impl PoolState {
         heap
     }
 
-    /// The owner thread is done with `heap` (it exits, or lent it for one
-    /// allocation during teardown): the heap goes idle, or is released if
-    /// the allocator closed and nothing in it is live.
+    /// The thread that adopted `heap` with `token` is done with it (it
+    /// exits, or lent it for one allocation during teardown): the heap goes
+    /// idle, or is released if the allocator closed and nothing in it is
+    /// live. If the heap was released meanwhile (at the close, or by the
+    /// locked free that took its last object), nothing happens: whether the
+    /// thread still owns it is decided under the heaps lock, where every
+    /// release happens, never from a read made before taking it.
     ///
     /// # Safety
     ///
-    /// - `heap` is one of this state's heaps, owned by the calling thread,
-    ///   which does not use it as owner afterwards (another thread may adopt
-    ///   it as soon as this returns). Its fast-path cache no longer names
-    ///   the heap.
-    pub(crate) unsafe fn give_up(&self, heap: &LocalHeap) -> Release {
+    /// - `heap` is one of this state's heaps, adopted by the calling thread
+    ///   with `token` (the thread's own), which does not use it as owner
+    ///   afterwards (another thread may adopt it as soon as this returns).
+    ///   Its fast-path cache no longer names the heap.
+    pub(crate) unsafe fn give_up(&self, heap: &LocalHeap, token: u64) -> Release {
         let state = Self::ptr_of(heap);
         let released = {
             let mut heaps = lock(&self.heaps);
+            if heap.owner_token() != token {
+                // Released since the thread last looked (the release clears
+                // the owner): the close or a free gave its count back.
+                return Release::of(state, false);
+            }
             heap.set_owner(0);
             if self.closed.load(Ordering::SeqCst) {
                 heap.live_bound.set(self.figures_of(heap).live_objects());
@@ -397,8 +409,10 @@ impl PoolState {
         // Only retained heaps are released: the close skips released ones,
         // an owner gives up only a heap it still owns (a released heap has
         // no owner), and a locked free holds a live object of its heap.
+        // A second release would give the state's strong count back twice
+        // (a use after free): stop here instead. One branch on a cold path.
         let was_retained = heap.retained.replace(false);
-        debug_assert!(was_retained, "a heap is released once");
+        assert!(was_retained, "a heap is released once");
     }
 
     /// Hands every page of `heap` back to the free list (an empty heap being

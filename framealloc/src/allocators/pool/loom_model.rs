@@ -17,6 +17,7 @@ use super::free::count_heap_free_slow;
 use super::heap::LocalHeap;
 use super::lifecycle::PoolState;
 use super::owned::OwnedHeap;
+use crate::allocators::lease::Lessor;
 use crate::budget::BudgetManager;
 
 /// A heap pointer a model thread may hold: the heap outlives the free
@@ -48,7 +49,7 @@ fn idle_heap_with(blocks: usize) -> (Arc<PoolState>, HeapPtr, Weak<PoolState>) {
         owned.count_heap_alloc(16);
     }
     // SAFETY: owned by this model thread, which is done with it.
-    unsafe { state.give_up(heap_ref) }.finish();
+    unsafe { state.give_up(heap_ref, 8) }.finish();
     let probe = Arc::downgrade(&state);
     (state, HeapPtr(heap.as_ptr()), probe)
 }
@@ -100,6 +101,34 @@ fn the_close_racing_two_remote_frees_frees_the_state_once() {
         heap.free_one();
         closer.join().unwrap();
         one.join().unwrap();
+        assert!(probe.upgrade().is_none(), "the state must be freed");
+    });
+}
+
+#[test]
+fn the_owner_leaving_races_the_last_free_after_the_close_released_once() {
+    // Found by Miri in CI: the owner's thread-local destructor checked
+    // "do I still own the heap?" before taking the heaps lock; the last
+    // free after the close released the heap in between, and the owner
+    // released it again (its strong count given back twice).
+    loom::model(|| {
+        let state = Arc::new(PoolState::new(1, 0, Arc::new(BudgetManager::new(false))));
+        let heap = PoolState::adopt(&state, 8);
+        // SAFETY: adopted just above, by this (model) thread.
+        let heap_ref = unsafe { heap.as_ref() };
+        // SAFETY: as above: this thread owns it until it leaves below.
+        unsafe { OwnedHeap::assume(heap_ref) }.count_heap_alloc(16);
+        let probe = Arc::downgrade(&state);
+        let lease = probe.clone();
+        state.close();
+        drop(state); // the last handle's count: the heap's keeps the state
+        let ptr = HeapPtr(heap.as_ptr());
+        let freer = loom::thread::spawn(move || ptr.free_one());
+        // The owner leaves, as its lease does at thread exit.
+        if let Some(state) = lease.upgrade() {
+            Lessor::give_up(&*state, heap, 8);
+        }
+        freer.join().unwrap();
         assert!(probe.upgrade().is_none(), "the state must be freed");
     });
 }

@@ -126,13 +126,10 @@ impl Lessor for PoolState {
         // SAFETY: the caller holds a strong count on this state, so its
         // heaps are alive.
         let heap = unsafe { heap.as_ref() };
-        // The heap may have been released already (at the close, or by the
-        // free that emptied it).
-        if heap.owner_token() == token {
-            // SAFETY: the thread owns the heap (its token is the owner's) and
-            // gives its leases back with its cache cleared first (`Leases`).
-            unsafe { PoolState::give_up(self, heap) }.finish();
-        }
+        // SAFETY: the thread adopted the heap with `token` and gives its
+        // leases back with its cache cleared first (`Leases`). The heap may
+        // have been released since; `give_up` checks under the lock.
+        unsafe { PoolState::give_up(self, heap, token) }.finish();
     }
 
     fn is_done(&self) -> bool {
@@ -196,7 +193,7 @@ fn with_heap_slow<R>(state: &Arc<PoolState>, work: impl FnOnce(OwnedHeap<'_>) ->
             let result = work(unsafe { OwnedHeap::assume(heap) });
             // SAFETY: lent to this one call, which is over; this thread never
             // cached it.
-            unsafe { state.give_up(heap) }.finish();
+            unsafe { state.give_up(heap, me) }.finish();
             result
         }
     }
