@@ -399,17 +399,19 @@ fn threads_without_a_heap_freeing_into_an_idle_heap_at_once_are_all_counted() {
     // with no heap owns none), so every free is counted, none lost.
     let alloc = SmartAlloc::with_defaults();
     let n = count(20_000, 100);
-    let (pooled, heaped): (Vec<PoolBox<u64>>, Vec<HeapBox<[u8; 5000]>>) = thread::scope(|s| {
-        s.spawn(|| {
-            let pooled = (0..n as u64).map(|i| alloc.pool_box(i).unwrap()).collect();
+    // An explicit join: unlike a scope's, it waits for the thread's
+    // thread-local destructors, so the heap is idle before the frees start.
+    let maker = alloc.clone();
+    let (pooled, heaped): (Vec<PoolBox<u64>>, Vec<HeapBox<[u8; 5000]>>) =
+        thread::spawn(move || {
+            let pooled = (0..n as u64).map(|i| maker.pool_box(i).unwrap()).collect();
             let heaped = (0..n / 10)
-                .map(|_| alloc.heap_box([3; 5000]).unwrap())
+                .map(|_| maker.heap_box([3; 5000]).unwrap())
                 .collect();
             (pooled, heaped)
         })
         .join()
-        .unwrap()
-    });
+        .unwrap();
     let (mut pooled_a, mut heaped_a) = (pooled, heaped);
     let pooled_b = pooled_a.split_off(n / 2);
     let heaped_b = heaped_a.split_off(n / 20);
@@ -433,4 +435,43 @@ fn threads_without_a_heap_freeing_into_an_idle_heap_at_once_are_all_counted() {
         "{stats:?}"
     );
     assert_eq!((stats.pool.live_bytes, stats.heap.live_bytes), (0, 0));
+}
+
+#[test]
+fn an_owner_leaving_after_its_heap_was_released_gives_nothing_back_twice() {
+    // After the close, the last free of a heap releases it even while its
+    // owner thread lives on. When that owner exits it must see the heap
+    // released and leave it alone: releasing it again would give the
+    // state's strong count back twice and free the state under another
+    // heap's live box. (Found by Miri in CI as a race between the owner's
+    // check and the free's release; this is its deterministic half.)
+    let alloc = SmartAlloc::with_defaults();
+    let probe = framealloc::__private::MemoryProbe::of(&alloc);
+    // Two threads each make one box in a heap of their own, give their
+    // handle up and wait, alive.
+    let spawn_owner = |value: u64| {
+        let owner_alloc = alloc.clone();
+        let (box_tx, box_rx) = std::sync::mpsc::channel();
+        let (exit_tx, exit_rx) = std::sync::mpsc::channel::<()>();
+        let owner = thread::spawn(move || {
+            let boxed = owner_alloc.pool_box(value).unwrap();
+            drop(owner_alloc);
+            box_tx.send(boxed).unwrap();
+            exit_rx.recv().unwrap();
+        });
+        (box_rx.recv().unwrap(), exit_tx, owner)
+    };
+    let (kept, keeper_exit, keeper) = spawn_owner(7);
+    let (owners_box, owner_exit, owner) = spawn_owner(1);
+    drop(alloc); // the last handle: the close
+    assert_eq!(*owners_box, 1);
+    drop(owners_box); // the last free of the owner's heap releases it
+    owner_exit.send(()).unwrap();
+    owner.join().unwrap(); // the owner gives its lease back
+    assert!(!probe.all_freed(), "the kept box still holds the state");
+    assert_eq!(*kept, 7);
+    drop(kept);
+    keeper_exit.send(()).unwrap();
+    keeper.join().unwrap();
+    assert!(probe.all_freed());
 }
