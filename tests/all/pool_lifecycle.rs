@@ -397,44 +397,55 @@ fn threads_without_a_heap_freeing_into_an_idle_heap_at_once_are_all_counted() {
     // Two threads that never allocated from the allocator free into the
     // heap of a thread that exited: both take the remote path (a thread
     // with no heap owns none), so every free is counted, none lost.
-    let alloc = SmartAlloc::with_defaults();
-    let n = count(20_000, 100);
-    // An explicit join: unlike a scope's, it waits for the thread's
-    // thread-local destructors, so the heap is idle before the frees start.
-    let maker = alloc.clone();
-    let (pooled, heaped): (Vec<PoolBox<u64>>, Vec<HeapBox<[u8; 5000]>>) =
-        thread::spawn(move || {
-            let pooled = (0..n as u64).map(|i| maker.pool_box(i).unwrap()).collect();
-            let heaped = (0..n / 10)
-                .map(|_| maker.heap_box([3; 5000]).unwrap())
-                .collect();
-            (pooled, heaped)
-        })
-        .join()
-        .unwrap();
-    let (mut pooled_a, mut heaped_a) = (pooled, heaped);
-    let pooled_b = pooled_a.split_off(n / 2);
-    let heaped_b = heaped_a.split_off(n / 20);
-    let start = Barrier::new(2);
-    thread::scope(|s| {
-        for (pooled, heaped) in [(pooled_a, heaped_a), (pooled_b, heaped_b)] {
-            let start = &start;
-            s.spawn(move || {
-                start.wait();
-                let mut heaped = heaped.into_iter();
-                for boxed in pooled {
-                    drop(boxed);
-                    drop(heaped.next());
-                }
-            });
-        }
-    });
-    let stats = alloc.stats();
-    assert_eq!(
-        stats.allocation_count, stats.deallocation_count,
-        "{stats:?}"
-    );
-    assert_eq!((stats.pool.live_bytes, stats.heap.live_bytes), (0, 0));
+    // Rounds, so that a wrong owner test fails even when one round's
+    // threads happen not to overlap.
+    for _ in 0..count(5, 1) {
+        let alloc = SmartAlloc::with_defaults();
+        // Enough frees that the two threads overlap for most of them: a thread
+        // that wrongly took the heap for its own would race the other on the
+        // heap's unsynchronised lists and lose counts. One heap box per 100
+        // pool boxes, freed along the way.
+        let n = count(200_000, 200);
+        // An explicit join: unlike a scope's, it waits for the thread's
+        // thread-local destructors, so the heap is idle before the frees start.
+        let maker = alloc.clone();
+        let (pooled, heaped): (Vec<PoolBox<u64>>, Vec<HeapBox<[u8; 5000]>>) =
+            thread::spawn(move || {
+                let pooled = (0..n as u64).map(|i| maker.pool_box(i).unwrap()).collect();
+                let heaped = (0..n / 100)
+                    .map(|_| maker.heap_box([3; 5000]).unwrap())
+                    .collect();
+                (pooled, heaped)
+            })
+            .join()
+            .unwrap();
+        let (mut pooled_a, mut heaped_a) = (pooled, heaped);
+        let pooled_b = pooled_a.split_off(n / 2);
+        let heaped_b = heaped_a.split_off(n / 200);
+        let start = Barrier::new(2);
+        thread::scope(|s| {
+            for (pooled, heaped) in [(pooled_a, heaped_a), (pooled_b, heaped_b)] {
+                let start = &start;
+                s.spawn(move || {
+                    start.wait();
+                    let mut heaped = heaped.into_iter();
+                    for (i, boxed) in pooled.into_iter().enumerate() {
+                        drop(boxed);
+                        if i % 100 == 0 {
+                            drop(heaped.next());
+                        }
+                    }
+                    assert!(heaped.next().is_none());
+                });
+            }
+        });
+        let stats = alloc.stats();
+        assert_eq!(
+            stats.allocation_count, stats.deallocation_count,
+            "{stats:?}"
+        );
+        assert_eq!((stats.pool.live_bytes, stats.heap.live_bytes), (0, 0));
+    }
 }
 
 #[test]
