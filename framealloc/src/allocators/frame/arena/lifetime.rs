@@ -179,10 +179,12 @@ impl Arena {
     /// arena is reset: a listener may open a frame on this arena, and it
     /// must find the arena borrowed by no one and in a consistent state.
     ///
-    /// Out of line but not `#[cold]`: marked cold, it made every frame that
-    /// allocated 30 ns slower on this machine (64 u64s per frame: 1.4 → 2.0
-    /// ns per allocation, with the same instructions; BENCHMARKS.md).
-    #[inline(never)]
+    /// Neither `#[cold]` nor `#[inline(never)]`: with both, every frame that
+    /// allocated was about 65 ns slower on the benchmark machine (64 u64s per
+    /// frame: 150 ns against 84), and with `#[inline(never)]` alone still
+    /// 20 ns slower, for the same instructions. Left to the compiler, a
+    /// frame of 64 allocations costs what it did before the split, and an
+    /// empty frame 6 instructions more than with it (BENCHMARKS.md).
     fn reset_merging(&self, used: usize, limits: &ArenaLimits) {
         let mut events = Events::default();
         let merged = self.merged_chunk(used, limits, &mut events);
