@@ -7,10 +7,7 @@
 //! frame-chunk-shaped requests, then frees and grows the block that ends at
 //! the cursor's chunk boundary: the arena must see that the block lies in
 //! the previous chunk and leave the cursor alone.
-#![allow(
-    unsafe_code,
-    reason = "a `GlobalAlloc` implementation is unsafe by definition"
-)]
+#![allow(unsafe_code, reason = "a `GlobalAlloc` implementation is unsafe by definition")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;

@@ -10,10 +10,7 @@
 //! go to the remote path: had the fast path compared addresses, they would
 //! land on the other thread's unsynchronised free list, and slots would be
 //! handed out twice.
-#![allow(
-    unsafe_code,
-    reason = "a `GlobalAlloc` implementation is unsafe by definition"
-)]
+#![allow(unsafe_code, reason = "a `GlobalAlloc` implementation is unsafe by definition")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;

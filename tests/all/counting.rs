@@ -1,9 +1,6 @@
 //! A counting global allocator, and the test that repeated frames make no
 //! calls to it once warm.
-#![allow(
-    unsafe_code,
-    reason = "a `GlobalAlloc` implementation is unsafe by definition"
-)]
+#![allow(unsafe_code, reason = "a `GlobalAlloc` implementation is unsafe by definition")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

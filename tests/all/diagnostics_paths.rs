@@ -93,10 +93,7 @@ fn fa004_comes_from_a_slice_length_that_overflows() {
 }
 
 #[test]
-#[cfg_attr(
-    miri,
-    ignore = "Miri stops at an allocation larger than the address space"
-)]
+#[cfg_attr(miri, ignore = "Miri stops at an allocation larger than the address space")]
 fn fa005_comes_from_the_global_allocator_refusing_a_chunk() {
     let alloc = SmartAlloc::new(AllocConfig::default().with_frame_arena_size(usize::MAX));
     let frame = alloc.begin_frame();

@@ -4,10 +4,7 @@
 //! collection past the chunk size, and an arena limit that is not a
 //! multiple of 8. Each either works or is refused with FA003; none reports
 //! FA901 (issue 9, item 2).
-#![allow(
-    unsafe_code,
-    reason = "the tests write through raw `alloc_layout` blocks"
-)]
+#![allow(unsafe_code, reason = "the tests write through raw `alloc_layout` blocks")]
 
 use std::alloc::Layout;
 

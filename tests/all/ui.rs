@@ -8,10 +8,7 @@
 
 // `rustversion::attr` must come before `#[test]`: the built-in `#[test]`
 // reads `#[ignore]` when it expands, and attributes expand in order.
-#[rustversion::attr(
-    not(stable(1.95)),
-    ignore = "UI snapshots are recorded with Rust 1.95 stable"
-)]
+#[rustversion::attr(not(stable(1.95)), ignore = "UI snapshots are recorded with Rust 1.95 stable")]
 #[test]
 fn ui() {
     let cases = trybuild::TestCases::new();

@@ -12,10 +12,7 @@ use super::Pool;
 /// A free slot's link, or a live value.
 union Slot<T> {
     next: *mut Slot<T>,
-    #[allow(
-        dead_code,
-        reason = "gives the slot `T`'s size and alignment; written through a cast"
-    )]
+    #[allow(dead_code, reason = "gives the slot `T`'s size and alignment; written through a cast")]
     value: ManuallyDrop<MaybeUninit<T>>,
 }
 

@@ -7,10 +7,7 @@
 //! copies. Freeing the most recent allocation moves the cursor back; any
 //! other free is a no-op until the frame ends.
 
-#![expect(
-    unsafe_code,
-    reason = "the `Allocator` traits are unsafe to implement, and grow/shrink copy raw bytes"
-)]
+#![expect(unsafe_code, reason = "the Allocator traits are unsafe; grow and shrink copy raw bytes")]
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

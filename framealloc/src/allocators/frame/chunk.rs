@@ -5,10 +5,7 @@
 //! (pointer and layout) lives out of band, in the arena's chunk list, so a
 //! chunk with a 4 KiB alignment wastes no header space.
 
-#![expect(
-    unsafe_code,
-    reason = "chunks are raw blocks from the global allocator"
-)]
+#![expect(unsafe_code, reason = "chunks are raw blocks from the global allocator")]
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

@@ -2,10 +2,7 @@
 //! hand them out as `FrameBox`es, slices and strings. They are `Frame`
 //! methods, so what they hand out borrows the frame: the arena cannot end
 //! the frame (and reuse the memory) while any of it is alive.
-#![expect(
-    unsafe_code,
-    reason = "values are written into fresh, uninitialised arena memory"
-)]
+#![expect(unsafe_code, reason = "values are written into fresh, uninitialised arena memory")]
 
 use core::alloc::Layout;
 use core::mem::MaybeUninit;
@@ -112,10 +109,7 @@ impl Frame<'_> {
     }
 
     /// Copies `src` into the arena as a string.
-    #[expect(
-        clippy::mut_from_ref,
-        reason = "each call returns fresh, disjoint arena memory"
-    )]
+    #[expect(clippy::mut_from_ref, reason = "each call returns fresh, disjoint arena memory")]
     pub(crate) fn str_copy(&self, src: &str) -> Result<&mut str, AllocError> {
         let bytes = FrameBox::leak(self.slice_copy(src.as_bytes())?);
         // SAFETY: the bytes are a copy of a `str`, so they are valid UTF-8.

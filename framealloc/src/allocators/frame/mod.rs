@@ -93,10 +93,7 @@ enum Kind<'a> {
     /// From `begin_frame`: a root frame. A lent arena (`Tenancy::Lent`) goes
     /// back to its registry when this is dropped, after the frame ended.
     Root(
-        #[expect(
-            dead_code,
-            reason = "held for its `Drop`, which gives a lent arena back"
-        )]
+        #[expect(dead_code, reason = "held for its `Drop`, which gives a lent arena back")]
         Tenancy<'a>,
         FrameHold,
     ),

@@ -13,10 +13,7 @@
 //! thread adopts it, warm; when the thread exits with a frame still open
 //! (kept in a thread-local, or leaked) it is *retired*: never handed out
 //! again, freed with the rest.
-#![expect(
-    unsafe_code,
-    reason = "arenas are owned through raw pointers and handed to one thread at a time"
-)]
+#![expect(unsafe_code, reason = "arenas are owned through raw pointers, one thread at a time")]
 
 use core::ptr::NonNull;
 use std::sync::Mutex;

@@ -9,10 +9,7 @@
 //! (`FrameMemory::give_up`). A lease holds only a `Weak` to the allocator's
 //! frame memory, so a thread that once used an allocator does not keep its
 //! memory alive.
-#![expect(
-    unsafe_code,
-    reason = "an arena is reached through a pointer its registry keeps alive"
-)]
+#![expect(unsafe_code, reason = "an arena is reached through a pointer its registry keeps alive")]
 
 use core::cell::Cell;
 use core::marker::PhantomData;

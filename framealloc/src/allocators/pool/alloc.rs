@@ -1,10 +1,7 @@
 //! The pool and heap intents' allocation paths: the inlined fast paths (a
 //! slot popped from the calling thread's cached heap; a block from the
 //! global allocator counted there) and the cold path behind them.
-#![expect(
-    unsafe_code,
-    reason = "fresh slots and blocks are written and typed here"
-)]
+#![expect(unsafe_code, reason = "fresh slots and blocks are written and typed here")]
 
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};

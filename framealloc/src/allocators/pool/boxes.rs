@@ -2,10 +2,7 @@
 //! from any thread, and the constructors that write a value into memory from
 //! `pool_box`'s allocation paths.
 
-#![expect(
-    unsafe_code,
-    reason = "the boxes own values in raw pool and heap memory"
-)]
+#![expect(unsafe_code, reason = "the boxes own values in raw pool and heap memory")]
 
 use core::fmt;
 use core::marker::PhantomData;

@@ -2,10 +2,7 @@
 //! (a push onto its own free list; a block freed and counted on its own
 //! heap), the remote paths (one compare-and-swap that also counts) and the
 //! locked after-close path.
-#![expect(
-    unsafe_code,
-    reason = "freed slots and blocks are handed back through raw pointers"
-)]
+#![expect(unsafe_code, reason = "freed slots and blocks are handed back through raw pointers")]
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

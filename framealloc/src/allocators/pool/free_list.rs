@@ -1,8 +1,5 @@
 //! Intrusive free lists: a free slot's first word links it to the next.
-#![expect(
-    unsafe_code,
-    reason = "a free slot's first word is written and read as the list link"
-)]
+#![expect(unsafe_code, reason = "a free slot's first word is written and read as the list link")]
 
 use core::cell::Cell;
 use core::ptr::NonNull;

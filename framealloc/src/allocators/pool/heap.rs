@@ -18,10 +18,7 @@
 //! heap's remote words (heap intent). So a reader sees true figures without
 //! any collection.
 
-#![expect(
-    unsafe_code,
-    reason = "a heap walks its pages and hands them back through raw pointers"
-)]
+#![expect(unsafe_code, reason = "a heap walks its pages and hands them back through raw pointers")]
 
 use core::cell::Cell;
 use core::ptr;

@@ -60,10 +60,7 @@
 //! lock and drops the released strong count only after unlocking
 //! ([`Release`]).
 
-#![expect(
-    unsafe_code,
-    reason = "heaps and pages are owned through raw pointers and freed when the last strong count goes"
-)]
+#![expect(unsafe_code, reason = "heaps and pages are raw, freed with the last strong count")]
 
 use core::ptr::{self, NonNull};
 use core::sync::atomic::Ordering;

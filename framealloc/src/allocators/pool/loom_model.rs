@@ -6,10 +6,7 @@
 //! loom's, so every interleaving of them is explored. The heap-intent
 //! free path stands for both intents (the pool path differs only in
 //! using a page's remote word, modelled in `pool_page`).
-#![expect(
-    unsafe_code,
-    reason = "the model hands heap pointers to its threads, as boxes do"
-)]
+#![expect(unsafe_code, reason = "the model hands heap pointers to its threads, as boxes do")]
 
 use std::sync::{Arc, Weak};
 

@@ -3,10 +3,7 @@
 //! free lists, push its own frees, refill, take back remote frees, give
 //! empty pages back. "Owner only" is this type, not a comment: it is made
 //! only by `OwnedHeap::assume`, whose contract is the ownership.
-#![expect(
-    unsafe_code,
-    reason = "the owner walks its free lists and pages through raw pointers"
-)]
+#![expect(unsafe_code, reason = "the owner walks its free lists and pages through raw pointers")]
 
 use core::cell::Cell;
 use core::marker::PhantomData;

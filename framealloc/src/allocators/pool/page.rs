@@ -6,10 +6,7 @@
 //! power of two dividing its size) and the [`PageHeader`] sits in the last
 //! bytes, where [`PageHeader::of`] finds it from any slot address with one
 //! mask.
-#![expect(
-    unsafe_code,
-    reason = "page headers live inside the pages they describe, found from a slot's address"
-)]
+#![expect(unsafe_code, reason = "page headers live inside their pages, found from slot addresses")]
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};

@@ -17,10 +17,7 @@
 //! whole stack with one `fetch_and` that clears the slot bits and keeps the
 //! count and the close bit. The count only grows, so a head value never
 //! repeats: no ABA.
-#![expect(
-    unsafe_code,
-    reason = "pushed slots are linked through their first word and walked by the owner"
-)]
+#![expect(unsafe_code, reason = "pushed slots are linked through their first word")]
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};

@@ -10,10 +10,7 @@
 //! counters. An address would not do: once a heap is freed, the global
 //! allocator may place another allocator's heap at the same address, and a
 //! cache that compared addresses would take that heap for its own.
-#![expect(
-    unsafe_code,
-    reason = "the cached heap is turned back into a reference on the fast paths"
-)]
+#![expect(unsafe_code, reason = "the cached heap becomes a reference again on the fast paths")]
 
 use core::cell::Cell;
 use core::ptr::{self, NonNull};
