@@ -1,13 +1,17 @@
 //! `#[frame_system]`: the parser and the checks.
 //!
 //! A frame system is a free `fn` with exactly one `&Frame` parameter; its
-//! other parameters are Bevy system parameters. The Bevy expansion ships with
-//! framealloc's `bevy` feature, which this release does not have: a
-//! well-formed use therefore expands to an FA101 error at the attribute,
+//! other parameters are Bevy system parameters. With the `bevy` feature
+//! (which framealloc's `bevy` feature turns on) it becomes an ordinary Bevy
+//! system: the user's function stays as an inner function, and the outer one
+//! takes the same parameters minus the frame plus a `FrameAlloc` appended
+//! *last* (piped `In<T>`, observers' `On<E>` and run conditions keep their
+//! first parameter), opens the frame and calls the inner one. Without the
+//! feature a well-formed use expands to an FA101 error at the attribute,
 //! followed by the function unchanged so that its callers do not fail too.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, quote};
+use quote::{ToTokens, format_ident, quote};
 use syn::{FnArg, GenericParam, Item, ItemFn, LitStr, Type};
 
 use crate::codes;
@@ -48,7 +52,17 @@ pub(crate) fn frame_system_impl(args: TokenStream, item: TokenStream) -> syn::Re
     }
     errors.finish()?;
     let function = function.expect("a parsed fn when there is no error");
-    Ok(bevy_feature_required(&function))
+    Ok(expand(&function, cfg!(feature = "bevy")))
+}
+
+/// The expansion of a checked frame system: the Bevy system, or FA101 when
+/// the `bevy` feature is off.
+fn expand(function: &ItemFn, bevy: bool) -> TokenStream {
+    if bevy {
+        bevy_system(function)
+    } else {
+        bevy_feature_required(function)
+    }
 }
 
 /// The token a "wrong kind of item" error points at.
@@ -196,6 +210,66 @@ fn check_parameters(function: &ItemFn, errors: &mut Errors) {
     }
 }
 
+/// The Bevy system for a checked frame system `f`:
+///
+/// ```text
+/// #[attrs] vis fn f(p1: T1, p2: T2, alloc: ::framealloc::bevy::FrameAlloc) -> R {
+///     fn f(<the user's parameters, frame included>) -> R { <the user's body> }
+///     let frame = alloc.__begin_system_frame("<module path>::f");
+///     f(p1, &frame, p2)
+/// }
+/// ```
+///
+/// The outer parameters are plain generated names (the user's patterns,
+/// such as `In(x)` or `mut q`, stay on the inner function), and every
+/// generated name is mixed-site, so nothing collides with the user's.
+fn bevy_system(function: &ItemFn) -> TokenStream {
+    let ItemFn {
+        attrs, vis, sig, ..
+    } = function;
+    let name = &sig.ident;
+    let output = &sig.output;
+    let generics = &sig.generics;
+    let site = Span::mixed_site();
+    let alloc = syn::Ident::new("__framealloc_alloc", site);
+    let frame = syn::Ident::new("__framealloc_frame", site);
+    let mut outer_params = Vec::new();
+    let mut call_args = Vec::new();
+    for (index, input) in sig.inputs.iter().enumerate() {
+        let FnArg::Typed(typed) = input else {
+            unreachable!("receivers were refused")
+        };
+        if matches!(classify(&typed.ty), FrameParam::Shared) {
+            call_args.push(quote!(&#frame));
+        } else {
+            let arg = format_ident!("__framealloc_arg{}", index, span = site);
+            let ty = &typed.ty;
+            outer_params.push(quote!(#arg: #ty));
+            call_args.push(quote!(#arg));
+        }
+    }
+    let inner = ItemFn {
+        attrs: Vec::new(),
+        vis: syn::Visibility::Inherited,
+        sig: sig.clone(),
+        block: function.block.clone(),
+    };
+    quote! {
+        #(#attrs)*
+        #vis fn #name #generics (
+            #(#outer_params,)*
+            #alloc: ::framealloc::bevy::FrameAlloc<'_>
+        ) #output {
+            #[inline(always)]
+            #inner
+            let #frame = #alloc.__begin_system_frame(::core::concat!(
+                ::core::module_path!(), "::", ::core::stringify!(#name)
+            ));
+            #name(#(#call_args),*)
+        }
+    }
+}
+
 /// The expansion of a well-formed frame system in a build without the
 /// `bevy` feature: FA101 at the attribute, then the function unchanged.
 fn bevy_feature_required(function: &ItemFn) -> TokenStream {
@@ -203,12 +277,12 @@ fn bevy_feature_required(function: &ItemFn) -> TokenStream {
     let text = render(
         row.code,
         row.severity,
-        "`#[frame_system]` needs framealloc's `bevy` feature, which this release does not have yet",
+        "`#[frame_system]` needs framealloc's `bevy` feature",
         Some(
-            "a frame system becomes an ordinary Bevy system that opens a frame on the thread running it; that expansion ships with the `bevy` feature",
+            "a frame system becomes an ordinary Bevy system that opens a frame on the thread running it; that expansion comes with the `bevy` feature, which is off in this build",
         ),
         Some(
-            "for now, remove the attribute and open the frame inside the system: `let frame = alloc.begin_frame();`",
+            "enable it: `framealloc = { version = \"0.1\", features = [\"bevy\"] }`, then add `framealloc::bevy::SmartAllocPlugin` to your App",
         ),
     );
     let text = LitStr::new(&text, Span::call_site());
@@ -229,18 +303,50 @@ mod tests {
         }
     }
 
+    fn expanded(item: TokenStream, bevy: bool) -> String {
+        expand(&syn::parse2(item).unwrap(), bevy).to_string()
+    }
+
     #[test]
-    fn a_well_formed_system_asks_for_the_bevy_feature() {
-        let out = frame_system_impl(
-            TokenStream::new(),
+    fn without_the_bevy_feature_a_well_formed_system_is_fa101() {
+        let out = expanded(
             quote!(
                 fn f(frame: &Frame<'_>, q: Query<&A>) {}
             ),
-        )
-        .unwrap()
-        .to_string();
+            false,
+        );
         assert!(out.contains("[framealloc][FA101] error"), "{out}");
         assert!(out.contains("fn f"), "the function is kept: {out}");
+    }
+
+    #[test]
+    fn with_the_bevy_feature_the_frame_becomes_a_frame_alloc_appended_last() {
+        let out = expanded(
+            quote!(
+                pub fn f(In(x): In<u32>, frame: &Frame, mut q: Query<&A>) -> u32 {
+                    x
+                }
+            ),
+            true,
+        );
+        let outer = out.split("{").next().unwrap();
+        assert!(
+            outer.contains(
+                "pub fn f (__framealloc_arg0 : In < u32 > , __framealloc_arg2 : Query < & A > , __framealloc_alloc : :: framealloc :: bevy :: FrameAlloc < '_ >) -> u32"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "fn f (In (x) : In < u32 > , frame : & Frame , mut q : Query < & A >) -> u32 { x }"
+            ),
+            "the user's function is kept whole inside: {out}"
+        );
+        assert!(
+            out.contains("f (__framealloc_arg0 , & __framealloc_frame , __framealloc_arg2)"),
+            "the frame is passed where it was declared: {out}"
+        );
+        assert!(!out.contains("compile_error"), "{out}");
     }
 
     #[test]

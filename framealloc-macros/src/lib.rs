@@ -69,34 +69,41 @@ pub fn fa_compile_error(input: TokenStream) -> TokenStream {
 ///
 /// The function must be a free `fn` (not `async`, `const`, `unsafe`,
 /// `extern`, generic over types or with a `where` clause) with exactly one
-/// `&Frame` parameter; its other parameters are Bevy system parameters. The
-/// attribute takes no arguments. Each mistake is an error at the offending
+/// `&Frame` parameter; its other parameters are Bevy system parameters, in
+/// any order (`In<T>` or `On<E>` first, as Bevy wants them). The attribute
+/// takes no arguments. Each mistake is a coded error at the offending
 /// token.
 ///
-/// The Bevy expansion ships with framealloc's `bevy` feature, which this
-/// release does not have yet, so a well-formed use fails with FA101 at the
-/// attribute (the function itself is kept, so its callers compile):
+/// It becomes an ordinary system that works with `add_systems`, ordering,
+/// `run_if`, piping, observers, `Local`, `Commands` and queries. Each run
+/// opens a frame on the thread running the system (through a
+/// `framealloc::bevy::FrameAlloc` parameter appended after yours) and ends
+/// it when the system returns, so the next system on that thread reuses the
+/// memory. With framealloc's `bevy` feature off, a well-formed use is an
+/// FA101 compile error at the attribute.
 ///
-/// ```compile_fail
+#[cfg_attr(feature = "bevy", doc = "```")]
+#[cfg_attr(not(feature = "bevy"), doc = "```compile_fail")]
+/// use bevy_app::{App, Update};
+/// use bevy_ecs::prelude::*;
 /// use framealloc::{Frame, frame_system};
 ///
-/// #[frame_system] // error: [framealloc][FA101] error: `#[frame_system]` needs framealloc's `bevy` feature…
-/// fn cull(frame: &Frame<'_>) {
-///     let visible = frame.alloc_slice_fill_with(64, |i| i as u32);
-///     assert_eq!(visible.len(), 64);
-/// }
-/// # fn main() {}
-/// ```
+/// #[derive(Component)]
+/// struct Enemy { threat: u32 }
 ///
-/// Until then, open the frame inside the system:
-///
-/// ```
-/// fn cull(alloc: &framealloc::SmartAlloc) {
-///     let frame = alloc.begin_frame();
-///     let visible = frame.alloc_slice_fill_with(64, |i| i as u32);
-///     assert_eq!(visible.len(), 64);
+/// #[frame_system]
+/// fn pick_targets(frame: &Frame, enemies: Query<&Enemy>, mut commands: Commands) {
+///     let mut threats = frame.alloc_slice_fill_iter(enemies.iter().map(|e| e.threat));
+///     threats.sort_unstable();
+///     assert_eq!(*threats, [1, 5, 9]);
+///     commands.spawn(Enemy { threat: threats[0] }); // values leave the frame, memory does not
 /// }
-/// cull(&framealloc::SmartAlloc::with_defaults());
+///
+/// let mut app = App::new();
+/// app.add_plugins(framealloc::bevy::SmartAllocPlugin::default())
+///     .add_systems(Update, pick_targets);
+/// app.world_mut().spawn_batch([9, 1, 5].map(|threat| Enemy { threat }));
+/// app.update();
 /// ```
 #[proc_macro_attribute]
 pub fn frame_system(args: TokenStream, item: TokenStream) -> TokenStream {

@@ -81,6 +81,8 @@
 #![cfg_attr(feature = "nightly", feature(allocator_api))]
 
 mod allocators;
+#[cfg(feature = "bevy")]
+pub mod bevy;
 mod budget;
 mod config;
 pub mod diagnostics;
@@ -99,7 +101,7 @@ pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mo
 pub use error::AllocError;
 pub use framealloc_macros::{fa_compile_error, frame_system};
 pub use smart_alloc::{FrameRequired, SmartAlloc, WeakAlloc};
-pub use stats::{AllocStats, FrameStats, IntentStats, ThreadStats};
+pub use stats::{AllocStats, FrameArenaStats, FrameStats, IntentStats, ThreadStats};
 pub use tag::{AllocationTag, MAX_TAGS, TagGuard};
 
 /// The README's examples, compiled and run as doc tests.

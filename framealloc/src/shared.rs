@@ -17,6 +17,8 @@ pub(crate) struct Shared {
     /// `pools.fast_key`, one load closer.
     pools_fast_key: u64,
     pub(crate) budgets: Arc<BudgetManager>,
+    /// The engine's frame counter (`SmartAlloc::frame_number`).
+    pub(crate) frame_number: AtomicU64,
 }
 
 impl Shared {
@@ -46,6 +48,7 @@ impl Shared {
             pools_fast_key: pools.fast_key,
             pools,
             budgets,
+            frame_number: AtomicU64::new(0),
         }
     }
 

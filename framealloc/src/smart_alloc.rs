@@ -129,6 +129,49 @@ impl SmartAlloc {
         Frame::begin(arena, &self.shared.frames, tenancy)
     }
 
+    /// The engine's frame counter: how many times
+    /// [`advance_frame`](Self::advance_frame) was called, so while the game
+    /// runs frame *n* (0-based) it reads *n*.
+    ///
+    /// The Bevy plugin advances it at the end of every `App::update`; a
+    /// hand-written game loop calls `advance_frame` once per iteration.
+    /// Allocation never reads it: each thread's arena counts its own frames
+    /// ([`FrameStats`](crate::FrameStats)).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// assert_eq!(alloc.frame_number(), 0);
+    /// for _ in 0..3 {
+    ///     let frame = alloc.begin_frame();
+    ///     frame.alloc(0u64);
+    ///     drop(frame);
+    ///     alloc.advance_frame();
+    /// }
+    /// assert_eq!(alloc.frame_number(), 3);
+    /// ```
+    pub fn frame_number(&self) -> u64 {
+        self.shared
+            .frame_number
+            .load(core::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Ends the engine's current frame: adds one to
+    /// [`frame_number`](Self::frame_number) and returns the new number.
+    /// Every clone of this allocator sees the same counter.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let clone = alloc.clone();
+    /// assert_eq!(alloc.advance_frame(), 1);
+    /// assert_eq!(clone.frame_number(), 1);
+    /// ```
+    pub fn advance_frame(&self) -> u64 {
+        self.shared
+            .frame_number
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+
     /// A snapshot of this allocator's figures, across all threads.
     ///
     /// ```

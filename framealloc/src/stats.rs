@@ -178,6 +178,49 @@ pub struct FrameStats {
     pub arenas: usize,
     /// Arenas waiting for a new thread.
     pub idle_arenas: usize,
+    /// The same figures for each arena, in the order the arenas were
+    /// created, with the thread that holds each one now.
+    pub per_arena: Vec<FrameArenaStats>,
+}
+
+/// One frame arena's figures, inside [`FrameStats::per_arena`].
+///
+/// An arena belongs to one thread at a time: the thread that opened a frame
+/// on it, until that thread exits; then the next new thread adopts it, warm.
+/// Its figures therefore cover every thread that held it.
+///
+/// ```
+/// let alloc = framealloc::SmartAlloc::with_defaults();
+/// alloc.begin_frame().alloc(1u64);
+/// std::thread::scope(|s| {
+///     s.spawn(|| alloc.begin_frame().alloc_slice_copy(&[0u8; 24]));
+/// });
+/// let arenas = alloc.stats().frame.per_arena;
+/// assert_eq!(arenas.len(), 2);
+/// assert_eq!(arenas[0].thread, Some(std::thread::current().id()));
+/// assert_eq!((arenas[0].bytes_allocated, arenas[1].bytes_allocated), (8, 24));
+/// assert_eq!(arenas[1].thread, None, "its thread exited: the arena is idle");
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FrameArenaStats {
+    /// The arena's position in [`FrameStats::per_arena`], stable for the
+    /// allocator's life.
+    pub index: usize,
+    /// The thread holding the arena now; `None` while it is idle.
+    pub thread: Option<std::thread::ThreadId>,
+    /// That thread's name, if it has one.
+    pub thread_name: Option<String>,
+    /// Outermost frames ended on the arena.
+    pub frames_completed: u64,
+    /// Allocations made in those frames.
+    pub allocations: u64,
+    /// Bytes handed out in those frames, alignment padding included.
+    pub bytes_allocated: u64,
+    /// The most bytes one of those frames used.
+    pub peak_frame_bytes: usize,
+    /// Bytes of chunks the arena holds now.
+    pub reserved_bytes: usize,
 }
 
 impl AllocStats {
@@ -195,6 +238,24 @@ impl AllocStats {
             chunk_allocations: report.chunk_allocations,
             arenas: report.arenas,
             idle_arenas: report.idle_arenas,
+            per_arena: shared
+                .frames
+                .arena_reports()
+                .into_iter()
+                .map(|arena| FrameArenaStats {
+                    index: arena.index,
+                    thread: arena.holder.as_ref().map(std::thread::Thread::id),
+                    thread_name: arena
+                        .holder
+                        .as_ref()
+                        .and_then(|thread| thread.name().map(str::to_owned)),
+                    frames_completed: arena.frames_completed,
+                    allocations: arena.allocations,
+                    bytes_allocated: arena.bytes,
+                    peak_frame_bytes: arena.peak_frame_bytes as usize,
+                    reserved_bytes: arena.reserved_bytes as usize,
+                })
+                .collect(),
         };
 
         let per_thread: Vec<ThreadStats> = shared

@@ -17,6 +17,7 @@
 
 use core::ptr::NonNull;
 use std::sync::Mutex;
+use std::thread::{self, Thread};
 
 use super::arena::{Arena, Published};
 use super::chunk::{ArenaLimits, ChunkPool, lock};
@@ -44,10 +45,27 @@ pub(crate) struct FramesReport {
     pub(crate) idle_arenas: usize,
 }
 
+/// The figures of one arena, and the thread that holds it now.
+#[derive(Clone, Debug)]
+pub(crate) struct ArenaReport {
+    /// Its position among the allocator's arenas: stable for its life.
+    pub(crate) index: usize,
+    /// The thread holding it, or `None` while it is idle.
+    pub(crate) holder: Option<Thread>,
+    pub(crate) frames_completed: u64,
+    pub(crate) allocations: u64,
+    pub(crate) bytes: u64,
+    pub(crate) peak_frame_bytes: u64,
+    pub(crate) reserved_bytes: u64,
+}
+
 #[derive(Default)]
 struct ArenaSet {
     /// Every arena created, from `Box::into_raw`; freed in `Drop`.
     all: Vec<NonNull<Arena>>,
+    /// `holders[i]` is the thread holding `all[i]`, if any: set when a
+    /// thread adopts the arena, cleared when it gives it up.
+    holders: Vec<Option<Thread>>,
     /// Arenas whose thread exited with no frame open, ready for a new thread.
     idle: Vec<NonNull<Arena>>,
 }
@@ -84,12 +102,17 @@ impl FrameMemory {
     /// Gives the calling thread an arena no other thread is using: an idle
     /// one (warm, with its chunks) when there is one, otherwise a new one.
     pub(crate) fn adopt(&self) -> NonNull<Arena> {
+        // Taken before the lock: the handle is what the per-arena figures
+        // name the holder by.
+        let holder = thread::current();
         let mut set = lock(&self.arenas);
         if let Some(arena) = set.idle.pop() {
+            set.set_holder(arena, Some(holder));
             return arena;
         }
         let arena = NonNull::from(Box::leak(Box::new(Arena::new())));
         set.all.push(arena);
+        set.holders.push(Some(holder));
         arena
     }
 
@@ -104,9 +127,36 @@ impl FrameMemory {
     ///   and the thread does not use it afterwards (another thread may adopt
     ///   it as soon as this returns).
     pub(crate) unsafe fn give_up(&self, arena: &Arena) {
+        let arena_ptr = NonNull::from(arena);
+        let mut set = lock(&self.arenas);
+        set.set_holder(arena_ptr, None);
         if arena.is_idle() {
-            lock(&self.arenas).idle.push(NonNull::from(arena));
+            set.idle.push(arena_ptr);
         }
+    }
+
+    /// Each arena's figures and holder, in creation order.
+    pub(crate) fn arena_reports(&self) -> Vec<ArenaReport> {
+        let set = lock(&self.arenas);
+        set.all
+            .iter()
+            .zip(&set.holders)
+            .enumerate()
+            .map(|(index, (arena, holder))| {
+                // SAFETY: as in `report`: the arena is live, and only its
+                // atomic `published` field is referenced.
+                let published: &Published = unsafe { &(*arena.as_ptr()).published };
+                ArenaReport {
+                    index,
+                    holder: holder.clone(),
+                    frames_completed: published.frames_completed.get(),
+                    allocations: published.allocations.get(),
+                    bytes: published.bytes.get(),
+                    peak_frame_bytes: published.peak_frame_bytes.get(),
+                    reserved_bytes: published.reserved_bytes.get(),
+                }
+            })
+            .collect()
     }
 
     /// The figures of every arena, summed, and of the chunk pool.
@@ -140,6 +190,14 @@ impl FrameMemory {
     /// allocator; returns the bytes given back.
     pub(crate) fn release_pooled_chunks(&self) -> usize {
         self.limits.pool.release_all()
+    }
+}
+
+impl ArenaSet {
+    fn set_holder(&mut self, arena: NonNull<Arena>, holder: Option<Thread>) {
+        if let Some(index) = self.all.iter().position(|&known| known == arena) {
+            self.holders[index] = holder;
+        }
     }
 }
 
