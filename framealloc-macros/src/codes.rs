@@ -103,6 +103,14 @@ pub(crate) const CODES: &[Code] = &[
         help: "drive the app through `App::update` and keep the plugin's systems in their schedules",
     },
     Code {
+        code: "FA103",
+        category: "Bevy",
+        severity: Error,
+        message: "`#[frame_system]` cannot make a system of this item",
+        note: "a frame system is a free, non-generic, non-async `fn` with exactly one `&Frame` parameter; its other parameters are Bevy system parameters",
+        help: "write `#[frame_system] fn name(frame: &Frame, <system parameters>)`",
+    },
+    Code {
         code: "FA201",
         category: "Thread",
         severity: Error,
@@ -243,8 +251,8 @@ mod tests {
     #[test]
     fn the_issue_codes_are_all_present() {
         for code in [
-            "FA001", "FA002", "FA003", "FA004", "FA005", "FA101", "FA102", "FA201", "FA202",
-            "FA301", "FA302", "FA401", "FA402", "FA901",
+            "FA001", "FA002", "FA003", "FA004", "FA005", "FA101", "FA102", "FA103", "FA201",
+            "FA202", "FA301", "FA302", "FA401", "FA402", "FA901",
         ] {
             assert!(lookup(code).is_some(), "{code} is missing");
         }

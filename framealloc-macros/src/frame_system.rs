@@ -30,9 +30,30 @@ pub(crate) fn frame_system(args: TokenStream, item: TokenStream) -> TokenStream 
     }
 }
 
+/// The text of a misuse error: FA103 with the specific mistake as its
+/// message.
+fn fa103(mistake: &str) -> String {
+    let row = codes::lookup("FA103").expect("FA103 is in the table");
+    render(row.code, row.severity, mistake, None, None)
+}
+
+/// Collects misuse errors, each coded FA103.
+#[derive(Default)]
+struct Misuse(Errors);
+
+impl Misuse {
+    fn spanned(&mut self, tokens: impl ToTokens, mistake: &str) {
+        self.0.spanned(tokens, fa103(mistake));
+    }
+
+    fn at(&mut self, span: Span, mistake: &str) {
+        self.0.at(span, fa103(mistake));
+    }
+}
+
 /// Checks the attribute and its function; see the module docs.
 pub(crate) fn frame_system_impl(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let mut errors = Errors::default();
+    let mut errors = Misuse::default();
     if !args.is_empty() {
         errors.spanned(&args, "`#[frame_system]` takes no arguments");
     }
@@ -50,7 +71,7 @@ pub(crate) fn frame_system_impl(args: TokenStream, item: TokenStream) -> syn::Re
         check_signature(function, &mut errors);
         check_parameters(function, &mut errors);
     }
-    errors.finish()?;
+    errors.0.finish()?;
     let function = function.expect("a parsed fn when there is no error");
     Ok(expand(&function, cfg!(feature = "bevy")))
 }
@@ -81,7 +102,7 @@ fn item_keyword(item: &Item) -> TokenStream {
 
 /// Refuses what a Bevy system cannot be: `async`, `const`, `unsafe`,
 /// `extern`, variadic, methods, generic or `where`-bounded functions.
-fn check_signature(function: &ItemFn, errors: &mut Errors) {
+fn check_signature(function: &ItemFn, errors: &mut Misuse) {
     let sig = &function.sig;
     if let Some(token) = &sig.constness {
         errors.spanned(token, "a frame system cannot be `const`");
@@ -161,7 +182,7 @@ fn names_frame(ty: &Type) -> bool {
 }
 
 /// Exactly one `&Frame` parameter, and no receiver.
-fn check_parameters(function: &ItemFn, errors: &mut Errors) {
+fn check_parameters(function: &ItemFn, errors: &mut Misuse) {
     // `&Frame` parameters, and frame parameters of a refused shape.
     let (mut frames, mut misshapen) = (0, 0);
     for input in &function.sig.inputs {

@@ -104,8 +104,10 @@ pub use smart_alloc::{FrameRequired, SmartAlloc, WeakAlloc};
 pub use stats::{AllocStats, FrameArenaStats, FrameStats, IntentStats, ThreadStats};
 pub use tag::{AllocationTag, MAX_TAGS, TagGuard};
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (with the `bevy`
+/// feature, which its Bevy section needs and the README's test command
+/// turns on).
+#[cfg(all(doctest, feature = "bevy"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 

@@ -2,7 +2,11 @@
 //! frame API: `ui-tests/fail/*.rs` must not compile, with the diagnostics
 //! recorded in their `.stderr` files; `ui-tests/pass/*.rs` must compile and
 //! run. `ui-tests/macros/` does the same for `fa_compile_error!`,
-//! `#[frame_system]` and the runtime emission macros.
+//! `#[frame_system]` and the runtime emission macros, and `ui-tests/bevy/`
+//! for the Bevy integration (frame memory cannot be kept in a resource, a
+//! component, a `Local`, a message or a command; `AllocResource` is
+//! immutable). The FA101 of `#[frame_system]` without the `bevy` feature is
+//! checked by framealloc-macros' own `no_bevy` test.
 //!
 //! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test all ui`.
 
@@ -16,4 +20,6 @@ fn ui() {
     cases.pass("ui-tests/pass/*.rs");
     cases.compile_fail("ui-tests/macros/fail/*.rs");
     cases.pass("ui-tests/macros/pass/*.rs");
+    cases.compile_fail("ui-tests/bevy/fail/*.rs");
+    cases.pass("ui-tests/bevy/pass/*.rs");
 }

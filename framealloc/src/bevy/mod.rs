@@ -42,7 +42,9 @@
 //! ```
 //!
 //! The code that uses the crate through `bevy_ecs` and `bevy_app` 0.20
-//! directly works the same with the umbrella `bevy` crate.
+//! directly works the same with the umbrella `bevy` crate. The guide,
+//! `docs/bevy.md` in the repository, shows every shape of system, the
+//! figures and the diagnostics.
 
 mod param;
 mod plugin;
@@ -55,3 +57,8 @@ pub use param::FrameAlloc;
 pub use plugin::{FrameAllocSystems, SmartAllocPlugin};
 pub use report::{AllocFrameReport, ThreadFrameFigures};
 pub use resource::AllocResource;
+
+/// The Bevy guide's examples (`docs/bevy.md`), compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/bevy.md")]
+pub struct BevyGuideDoctests;

@@ -27,7 +27,7 @@ use crate::SmartAlloc;
 ///
 /// #[derive(Default)]
 /// struct TempData {
-///     ids: [u32; 64],
+///     ids: [u32; 32],
 /// }
 ///
 /// fn my_system(alloc: Res<AllocResource>) {

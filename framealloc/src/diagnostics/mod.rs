@@ -3,14 +3,16 @@
 //!
 //! Every diagnostic has a code from one table ([`CODES`]), a
 //! [kind](DiagnosticKind), a message, and usually a note and a help line.
-//! Compile-time codes (FA001, FA002, FA101 from `#[frame_system]`) are
-//! compiler errors; the runtime ones are raised by the paths they name:
+//! Compile-time codes (FA001, FA002, FA101 and FA103 from `#[frame_system]`)
+//! are compiler errors; the runtime ones are raised by the paths they name:
 //!
 //! | code | raised when |
 //! |---|---|
 //! | FA003 | a frame arena refuses to grow past `AllocConfig::frame_arena_size` |
 //! | FA004 | a slice length times the element size overflows |
 //! | FA005 | the global allocator refuses a chunk |
+//! | FA101 | a frame system or `FrameAlloc` runs in a Bevy App without `SmartAllocPlugin` (a panic) |
+//! | FA102 | frame systems run in a Bevy frame the plugin's frame steps did not open or close (once) |
 //! | FA201 | a frame is asked to free a block it did not allocate |
 //! | FA202 | `begin_frame` runs while the calling thread tears down its thread-locals |
 //! | FA301 | a pool, heap or frame-chunk allocation would pass the global hard budget |
