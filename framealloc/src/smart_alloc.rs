@@ -172,6 +172,12 @@ impl SmartAlloc {
             + 1
     }
 
+    /// The frame intent's arenas, for the Bevy plugin's per-frame figures.
+    #[cfg(feature = "bevy")]
+    pub(crate) fn frame_memory(&self) -> &frame::FrameMemory {
+        &self.shared.frames
+    }
+
     /// A snapshot of this allocator's figures, across all threads.
     ///
     /// ```

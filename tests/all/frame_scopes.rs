@@ -172,3 +172,37 @@ fn forgetting_a_scope_only_leaks_until_the_frame_ends() {
     frame.end();
     assert_eq!(alloc.stats().frame.frames_completed, 1);
 }
+
+/// A steady arena (one chunk, used by every frame) resets by moving its
+/// cursor back. A frame whose scope took a second chunk and rewound out of
+/// it still ends in the first chunk, so the reset must notice the new chunk
+/// and give it back rather than take the steady shortcut.
+#[test]
+fn a_chunk_taken_inside_a_rewound_scope_is_given_back_at_the_reset() {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_frame_chunk_size(1024));
+    for _ in 0..3 {
+        alloc.begin_frame().alloc([0u8; 64]); // steady: one chunk
+    }
+    assert_eq!(alloc.stats().frame.chunks_held, 1);
+    {
+        let mut frame = alloc.begin_frame();
+        frame.alloc(1u64);
+        {
+            let scope = frame.scope();
+            scope.alloc([0u8; 4096]); // a second chunk
+            assert_eq!(scope.report().chunks, 2);
+        } // rewound: back in the first chunk
+        assert_eq!(frame.report().chunks, 1);
+    }
+    let stats = alloc.stats().frame;
+    assert_eq!(
+        (stats.chunks_held, stats.pooled_chunks),
+        (1, 1),
+        "the second chunk went back to the pool"
+    );
+    // And the arena is steady again: the next frames keep one chunk.
+    for _ in 0..3 {
+        alloc.begin_frame().alloc([0u8; 64]);
+    }
+    assert_eq!(alloc.stats().frame.chunks_held, 1);
+}

@@ -3,7 +3,9 @@
 
 use bevy_app::{App, First, Last, Startup, Update};
 use bevy_ecs::prelude::*;
-use framealloc::bevy::{AllocFrameReport, AllocResource, FrameAllocSystems, SmartAllocPlugin};
+use framealloc::bevy::{
+    AllocFrameEnded, AllocFrameReport, AllocResource, FrameAllocSystems, SmartAllocPlugin,
+};
 use framealloc::diagnostics::bevy_context;
 use framealloc::{AllocConfig, Frame, SmartAlloc, frame_system};
 
@@ -77,7 +79,7 @@ fn each_update_advances_the_frame_number_and_reports_the_frame() {
 fn the_report_is_also_a_message_per_frame() {
     #[derive(Resource, Default)]
     struct Seen(Vec<u64>);
-    fn read(mut reader: MessageReader<AllocFrameReport>, mut seen: ResMut<Seen>) {
+    fn read(mut reader: MessageReader<AllocFrameEnded>, mut seen: ResMut<Seen>) {
         seen.0
             .extend(reader.read().map(|report| report.frame_number));
     }

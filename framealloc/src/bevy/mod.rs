@@ -7,7 +7,7 @@
 //! | [`AllocResource`] | the allocator as an immutable resource: `Res<AllocResource>` derefs to [`SmartAlloc`](crate::SmartAlloc) |
 //! | [`#[frame_system]`](crate::frame_system) | `fn f(frame: &Frame, …)` becomes an ordinary system with a frame for each run |
 //! | [`FrameAlloc`] | the system parameter behind it, for systems written without the macro |
-//! | [`AllocFrameReport`] | each app frame's frame-memory figures, per thread (a resource and a message) |
+//! | [`AllocFrameReport`], [`AllocFrameEnded`] | each app frame's frame-memory figures, per thread (a resource), and its totals (a message) |
 //! | [`FrameAllocSystems`] | the plugin's steps, to order systems against |
 //!
 //! A frame is one system run on one thread. `Frame` is `!Send` and borrows
@@ -55,7 +55,7 @@ mod resource;
 pub use param::Captured;
 pub use param::FrameAlloc;
 pub use plugin::{FrameAllocSystems, SmartAllocPlugin};
-pub use report::{AllocFrameReport, ThreadFrameFigures};
+pub use report::{AllocFrameEnded, AllocFrameReport, ThreadFrameFigures};
 pub use resource::AllocResource;
 
 /// The Bevy guide's examples (`docs/bevy.md`), compiled and run as doc tests.

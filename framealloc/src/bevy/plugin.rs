@@ -3,7 +3,7 @@
 use bevy_app::{App, First, Last, Plugin, PostStartup};
 use bevy_ecs::prelude::*;
 
-use super::report::{AllocFrameReport, FrameTally};
+use super::report::{AllocFrameEnded, AllocFrameReport, FrameTally};
 use super::resource::{AllocResource, Steps};
 use crate::{AllocConfig, SmartAlloc};
 
@@ -15,7 +15,7 @@ use crate::{AllocConfig, SmartAlloc};
 /// | step | schedule | does |
 /// |---|---|---|
 /// | [`FrameAllocSystems::Begin`] | `First` | opens the app's frame (checks that the previous one ended: FA102) |
-/// | [`FrameAllocSystems::End`] | `Last` | records the frame's figures in [`AllocFrameReport`] (a resource, and a message), checks budgets, advances [`SmartAlloc::frame_number`] |
+/// | [`FrameAllocSystems::End`] | `Last` | records the frame's figures in [`AllocFrameReport`] (a resource) and [`AllocFrameEnded`] (a message), reads the global budget, advances [`SmartAlloc::frame_number`] |
 ///
 /// Frame memory itself does not wait for these steps: a frame system opens
 /// a frame on the thread that runs it and ends it when the system returns,
@@ -127,7 +127,7 @@ impl Plugin for SmartAllocPlugin {
         crate::diagnostics::set_bevy_context(true);
         app.insert_resource(resource)
             .init_resource::<AllocFrameReport>()
-            .add_message::<AllocFrameReport>()
+            .add_message::<AllocFrameEnded>()
             .add_systems(PostStartup, startup_done)
             .add_systems(First, begin_frame.in_set(FrameAllocSystems::Begin))
             .add_systems(Last, end_frame.in_set(FrameAllocSystems::End));
@@ -153,12 +153,12 @@ fn begin_frame(alloc: Res<AllocResource>) {
 }
 
 /// `Last`: the app's frame ends. Its figures go to [`AllocFrameReport`]
-/// (the resource, and a message for readers that keep history), and the
-/// allocator's frame counter moves on.
+/// and, as totals, to an [`AllocFrameEnded`] message; the allocator's frame
+/// counter moves on. Allocation-free once the arenas are known.
 fn end_frame(
     alloc: Res<AllocResource>,
     mut report: ResMut<AllocFrameReport>,
-    mut messages: MessageWriter<AllocFrameReport>,
+    mut messages: MessageWriter<AllocFrameEnded>,
     mut tally: Local<FrameTally>,
 ) {
     if !alloc.steps.close() {
@@ -167,7 +167,7 @@ fn end_frame(
             alloc.frame_number()
         ));
     }
-    *report = tally.close_frame(&alloc);
-    messages.write(report.clone());
+    tally.close_frame(&alloc, &mut report);
+    messages.write(report.totals());
     alloc.advance_frame();
 }

@@ -1,6 +1,7 @@
 //! `AllocFrameReport`: what the app's frames did with frame memory, per
 //! frame and per thread.
 
+use std::sync::Arc;
 use std::thread::ThreadId;
 
 use bevy_ecs::message::Message;
@@ -10,8 +11,8 @@ use super::resource::AllocResource;
 use crate::BudgetUsage;
 
 /// The figures of the app's last frame, written by the plugin's frame-end
-/// step: a resource holding the latest frame, and a message per frame for
-/// readers that keep a history.
+/// step into this resource (and, as totals, into an [`AllocFrameEnded`]
+/// message per frame for readers that keep a history).
 ///
 /// A *system frame* is one outermost frame ended on some thread during the
 /// app's frame: one per run of a frame system, plus any frame a system
@@ -49,7 +50,7 @@ use crate::BudgetUsage;
 /// assert_eq!(report.threads.len(), 1);
 /// assert_eq!(report.new_chunks, 0, "frames 1 and 2 reused frame 0's chunk");
 /// ```
-#[derive(Resource, Message, Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Resource, Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct AllocFrameReport {
     /// The app frame these figures are of (0-based; the allocator's
@@ -102,8 +103,8 @@ pub struct ThreadFrameFigures {
     /// thread exited during the frame).
     pub thread: Option<ThreadId>,
     /// Its name, if it has one (Bevy names its pool threads, such as
-    /// `"Compute Task Pool (0)"`).
-    pub thread_name: Option<String>,
+    /// `"TaskPool (0)"`).
+    pub thread_name: Option<Arc<str>>,
     /// Outermost frames it ended.
     pub frames: u64,
     /// Allocations in them.
@@ -112,53 +113,134 @@ pub struct ThreadFrameFigures {
     pub bytes: u64,
 }
 
+/// The totals of one app frame, sent as a Bevy message by the plugin's
+/// frame-end step (one per frame; [`AllocFrameReport`] has the per-thread
+/// figures of the latest).
+///
+/// ```
+/// use bevy_app::{App, Update};
+/// use bevy_ecs::prelude::*;
+/// use framealloc::bevy::{AllocFrameEnded, SmartAllocPlugin};
+///
+/// #[derive(Resource, Default)]
+/// struct History(Vec<u64>);
+///
+/// fn record(mut ended: MessageReader<AllocFrameEnded>, mut history: ResMut<History>) {
+///     history.0.extend(ended.read().map(|frame| frame.bytes));
+/// }
+///
+/// let mut app = App::new();
+/// app.add_plugins(SmartAllocPlugin::default())
+///     .init_resource::<History>()
+///     .add_systems(Update, record);
+/// for _ in 0..3 {
+///     app.update();
+/// }
+/// assert_eq!(app.world().resource::<History>().0, [0, 0], "frames 0 and 1, read in 1 and 2");
+/// ```
+#[derive(Message, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AllocFrameEnded {
+    /// As [`AllocFrameReport::frame_number`].
+    pub frame_number: u64,
+    /// As [`AllocFrameReport::system_frames`].
+    pub system_frames: u64,
+    /// As [`AllocFrameReport::allocations`].
+    pub allocations: u64,
+    /// As [`AllocFrameReport::bytes`].
+    pub bytes: u64,
+    /// As [`AllocFrameReport::reserved_bytes`].
+    pub reserved_bytes: u64,
+    /// As [`AllocFrameReport::new_chunks`].
+    pub new_chunks: u64,
+}
+
+impl AllocFrameReport {
+    /// The totals, as the message the plugin sends.
+    ///
+    /// ```
+    /// let report = framealloc::bevy::AllocFrameReport::default();
+    /// assert_eq!(report.totals().bytes, report.bytes);
+    /// ```
+    pub fn totals(&self) -> AllocFrameEnded {
+        AllocFrameEnded {
+            frame_number: self.frame_number,
+            system_frames: self.system_frames,
+            allocations: self.allocations,
+            bytes: self.bytes,
+            reserved_bytes: self.reserved_bytes,
+            new_chunks: self.new_chunks,
+        }
+    }
+}
+
 /// What the frame-end step remembers between frames: each arena's running
-/// totals at the previous frame end, so it can report differences.
+/// totals at the previous frame end, so it can report differences, and the
+/// name of the thread holding it. Once every arena exists and its thread
+/// is known, closing a frame allocates nothing.
 #[derive(Default)]
 pub(crate) struct FrameTally {
-    /// `(frames, allocations, bytes)` per arena index.
-    last: Vec<(u64, u64, u64)>,
+    arenas: Vec<ArenaTally>,
     chunk_allocations: u64,
 }
 
+#[derive(Default)]
+struct ArenaTally {
+    /// `(frames, allocations, bytes)` at the previous frame end.
+    last: (u64, u64, u64),
+    holder: Option<ThreadId>,
+    holder_name: Option<Arc<str>>,
+}
+
 impl FrameTally {
-    /// The figures since the previous call.
-    pub(crate) fn close_frame(&mut self, alloc: &AllocResource) -> AllocFrameReport {
-        let stats = alloc.stats().frame;
-        let mut report = AllocFrameReport {
-            frame_number: alloc.frame_number(),
-            reserved_bytes: stats.reserved_bytes as u64,
-            new_chunks: stats.chunk_allocations - self.chunk_allocations,
-            budget: alloc
-                .budgets()
-                .is_enabled()
-                .then(|| alloc.budgets().global_usage()),
-            ..AllocFrameReport::default()
-        };
-        self.chunk_allocations = stats.chunk_allocations;
-        self.last.resize(stats.per_arena.len(), (0, 0, 0));
-        for (arena, last) in stats.per_arena.into_iter().zip(&mut self.last) {
-            let now = (
-                arena.frames_completed,
-                arena.allocations,
-                arena.bytes_allocated,
-            );
+    /// Rewrites `report` with the figures since the previous call, reusing
+    /// its memory.
+    pub(crate) fn close_frame(&mut self, alloc: &AllocResource, report: &mut AllocFrameReport) {
+        report.frame_number = alloc.frame_number();
+        report.system_frames = 0;
+        report.allocations = 0;
+        report.bytes = 0;
+        report.reserved_bytes = 0;
+        report.threads.clear();
+        report.budget = alloc
+            .budgets()
+            .is_enabled()
+            .then(|| alloc.budgets().global_usage());
+        let mut chunk_allocations = 0;
+        let arenas = &mut self.arenas;
+        alloc.frame_memory().for_each_arena(|arena| {
+            if arenas.len() <= arena.index {
+                arenas.resize_with(arena.index + 1, ArenaTally::default);
+            }
+            let tally = &mut arenas[arena.index];
+            chunk_allocations += arena.chunk_allocations;
+            report.reserved_bytes += arena.reserved_bytes;
+            let holder = arena.holder.as_ref().map(std::thread::Thread::id);
+            if holder != tally.holder {
+                tally.holder = holder;
+                tally.holder_name = arena
+                    .holder
+                    .as_ref()
+                    .and_then(|thread| thread.name().map(Arc::from));
+            }
+            let now = (arena.frames_completed, arena.allocations, arena.bytes);
+            let last = core::mem::replace(&mut tally.last, now);
             let (frames, allocations, bytes) = (now.0 - last.0, now.1 - last.1, now.2 - last.2);
-            *last = now;
             if frames == 0 {
-                continue;
+                return;
             }
             report.system_frames += frames;
             report.allocations += allocations;
             report.bytes += bytes;
             report.threads.push(ThreadFrameFigures {
-                thread: arena.thread,
-                thread_name: arena.thread_name,
+                thread: holder,
+                thread_name: tally.holder_name.clone(),
                 frames,
                 allocations,
                 bytes,
             });
-        }
-        report
+        });
+        report.new_chunks = chunk_allocations - self.chunk_allocations;
+        self.chunk_allocations = chunk_allocations;
     }
 }

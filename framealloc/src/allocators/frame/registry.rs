@@ -57,6 +57,7 @@ pub(crate) struct ArenaReport {
     pub(crate) bytes: u64,
     pub(crate) peak_frame_bytes: u64,
     pub(crate) reserved_bytes: u64,
+    pub(crate) chunk_allocations: u64,
 }
 
 #[derive(Default)]
@@ -137,26 +138,31 @@ impl FrameMemory {
 
     /// Each arena's figures and holder, in creation order.
     pub(crate) fn arena_reports(&self) -> Vec<ArenaReport> {
+        let mut reports = Vec::new();
+        self.for_each_arena(|report| reports.push(report));
+        reports
+    }
+
+    /// Calls `visit` with each arena's figures, in creation order, without
+    /// allocating (the Bevy plugin does this every frame). `visit` runs
+    /// under the registry's lock, so it must not open frames.
+    pub(crate) fn for_each_arena(&self, mut visit: impl FnMut(ArenaReport)) {
         let set = lock(&self.arenas);
-        set.all
-            .iter()
-            .zip(&set.holders)
-            .enumerate()
-            .map(|(index, (arena, holder))| {
-                // SAFETY: as in `report`: the arena is live, and only its
-                // atomic `published` field is referenced.
-                let published: &Published = unsafe { &(*arena.as_ptr()).published };
-                ArenaReport {
-                    index,
-                    holder: holder.clone(),
-                    frames_completed: published.frames_completed.get(),
-                    allocations: published.allocations.get(),
-                    bytes: published.bytes.get(),
-                    peak_frame_bytes: published.peak_frame_bytes.get(),
-                    reserved_bytes: published.reserved_bytes.get(),
-                }
-            })
-            .collect()
+        for (index, (arena, holder)) in set.all.iter().zip(&set.holders).enumerate() {
+            // SAFETY: as in `report`: the arena is live, and only its atomic
+            // `published` field is referenced.
+            let published: &Published = unsafe { &(*arena.as_ptr()).published };
+            visit(ArenaReport {
+                index,
+                holder: holder.clone(),
+                frames_completed: published.frames_completed.get(),
+                allocations: published.allocations.get(),
+                bytes: published.bytes.get(),
+                peak_frame_bytes: published.peak_frame_bytes.get(),
+                reserved_bytes: published.reserved_bytes.get(),
+                chunk_allocations: published.chunk_allocations.get(),
+            });
+        }
     }
 
     /// The figures of every arena, summed, and of the chunk pool.

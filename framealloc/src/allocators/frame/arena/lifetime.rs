@@ -163,6 +163,17 @@ impl Arena {
         published.peak_frame_bytes.raise_to(bytes as u64);
 
         let used = self.entered.get();
+        if used == self.steady_chunks.get() {
+            // The steady state: the arena holds `used` chunks (0 or 1), and
+            // this frame and the last used all of them. With at most one
+            // chunk entered, `chunk_start` is the first chunk's start (or
+            // the cursor itself, with none) and no bytes lie before it.
+            debug_assert_eq!(self.bytes_before_chunk.get(), 0);
+            let start = self.chunk_start.get();
+            self.cursor.set(start);
+            self.floor.set(start);
+            return;
+        }
         if used > 1 {
             self.reset_merging(used, limits);
         } else {
@@ -225,6 +236,9 @@ impl Arena {
             }
             None => self.entered.set(0),
         }
+        let steady = list.chunks.len() == used && used <= 1;
+        self.steady_chunks
+            .set(if steady { used } else { usize::MAX });
     }
 
     /// One chunk as large as the first `used` chunks together, so the next
