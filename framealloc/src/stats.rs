@@ -221,6 +221,8 @@ pub struct FrameArenaStats {
     pub peak_frame_bytes: usize,
     /// Bytes of chunks the arena holds now.
     pub reserved_bytes: usize,
+    /// Chunks the arena took from the global allocator since it was made.
+    pub chunk_allocations: u64,
 }
 
 impl AllocStats {
@@ -254,6 +256,7 @@ impl AllocStats {
                     bytes_allocated: arena.bytes,
                     peak_frame_bytes: arena.peak_frame_bytes as usize,
                     reserved_bytes: arena.reserved_bytes as usize,
+                    chunk_allocations: arena.chunk_allocations,
                 })
                 .collect(),
         };

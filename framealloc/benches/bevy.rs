@@ -1,0 +1,151 @@
+//! P9 and P3 in a Bevy app: a system doing 10,000 scratch allocations per
+//! run, with framealloc (`#[frame_system]`), with fresh `Vec`s and with
+//! `Local<Vec>` reuse, in the same run; and what a frame costs a system run.
+//!
+//! Each case is its own `App` with `SmartAllocPlugin`, updated once so every
+//! system is initialised, then timed running its `Update` schedule alone
+//! (one system, single-threaded executor): the system's own cost, without
+//! the other schedules of an `App::update`.
+//!
+//! ```text
+//! cargo bench -p framealloc --features bevy --bench bevy -- --warm-up-time 1 --measurement-time 3
+//! ```
+
+use std::hint::black_box;
+
+use bevy_app::{App, Update};
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::SingleThreadedExecutor;
+use bevy_ecs::system::ScheduleSystem;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use framealloc::bevy::{FrameAlloc, SmartAllocPlugin};
+use framealloc::{Frame, frame_system};
+
+/// Scratch allocations per system run.
+const SCRATCH: usize = 10_000;
+/// Values in each scratch allocation.
+const LEN: usize = 4;
+/// Frames opened per run in the begin+end case.
+const FRAMES: usize = 1_000;
+
+#[derive(Resource, Default)]
+struct Sink(u64);
+
+fn value(i: usize, j: usize) -> u32 {
+    (i * LEN + j) as u32
+}
+
+/// 10,000 scratch lists of 4 values, all alive until they are summed.
+#[frame_system]
+fn scratch_frame(frame: &Frame, mut sink: ResMut<Sink>) {
+    let lists = frame.alloc_slice_fill_with(SCRATCH, |i| {
+        frame.alloc_slice_fill_with(LEN, |j| value(i, j))
+    });
+    sink.0 = lists
+        .iter()
+        .map(|list| list.iter().map(|&v| u64::from(v)).sum::<u64>())
+        .sum();
+}
+
+fn scratch_fresh_vec(mut sink: ResMut<Sink>) {
+    let lists: Vec<Vec<u32>> = (0..SCRATCH)
+        .map(|i| (0..LEN).map(|j| value(i, j)).collect())
+        .collect();
+    sink.0 = lists
+        .iter()
+        .map(|list| list.iter().map(|&v| u64::from(v)).sum::<u64>())
+        .sum();
+}
+
+fn scratch_local_vec(mut sink: ResMut<Sink>, mut lists: Local<Vec<Vec<u32>>>) {
+    lists.resize_with(SCRATCH, Vec::new);
+    for (i, list) in lists.iter_mut().enumerate() {
+        list.clear();
+        list.extend((0..LEN).map(|j| value(i, j)));
+    }
+    sink.0 = lists
+        .iter()
+        .map(|list| list.iter().map(|&v| u64::from(v)).sum::<u64>())
+        .sum();
+}
+
+#[frame_system]
+fn empty_frame_system(frame: &Frame) {
+    black_box(frame);
+}
+
+fn empty_system() {
+    black_box(());
+}
+
+fn begin_end_frame_alloc(frame_alloc: FrameAlloc) {
+    for _ in 0..FRAMES {
+        black_box(frame_alloc.begin_frame());
+    }
+}
+
+fn begin_end_resource(alloc: Res<framealloc::bevy::AllocResource>) {
+    for _ in 0..FRAMES {
+        black_box(alloc.begin_frame());
+    }
+}
+
+/// An app whose `Update` holds `system` alone, updated once.
+fn app<M>(system: impl IntoScheduleConfigs<ScheduleSystem, M>) -> App {
+    let mut app = App::new();
+    app.add_plugins(SmartAllocPlugin::default())
+        .init_resource::<Sink>()
+        .add_systems(Update, system)
+        .edit_schedule(Update, |schedule| {
+            schedule.set_executor(SingleThreadedExecutor::new());
+        });
+    app.update();
+    app
+}
+
+fn run_update(app: &mut App) {
+    app.world_mut().run_schedule(Update);
+}
+
+fn scratch(c: &mut Criterion) {
+    let expected: u64 = (0..SCRATCH * LEN).map(|v| v as u64).sum();
+    let mut group = c.benchmark_group("bevy_scratch_10k");
+    group.throughput(Throughput::Elements(SCRATCH as u64));
+    let cases: [(&str, App); 3] = [
+        ("framealloc", app(scratch_frame)),
+        ("fresh_vec", app(scratch_fresh_vec)),
+        ("local_vec", app(scratch_local_vec)),
+    ];
+    for (name, mut app) in cases {
+        assert_eq!(app.world().resource::<Sink>().0, expected, "{name}");
+        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
+    }
+    group.finish();
+}
+
+fn system_run(c: &mut Criterion) {
+    let mut group = c.benchmark_group("bevy_system_run");
+    group.throughput(Throughput::Elements(1));
+    let cases: [(&str, App); 2] = [
+        ("frame_system", app(empty_frame_system)),
+        ("plain_system", app(empty_system)),
+    ];
+    for (name, mut app) in cases {
+        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
+    }
+    group.finish();
+
+    let mut group = c.benchmark_group("bevy_begin_end");
+    group.throughput(Throughput::Elements(FRAMES as u64));
+    let cases: [(&str, App); 2] = [
+        ("frame_alloc_param", app(begin_end_frame_alloc)),
+        ("alloc_resource", app(begin_end_resource)),
+    ];
+    for (name, mut app) in cases {
+        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, scratch, system_run);
+criterion_main!(benches);
