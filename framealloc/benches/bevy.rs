@@ -1,6 +1,8 @@
 //! P9 and P3 in a Bevy app: a system doing 10,000 scratch allocations per
-//! run, with framealloc (`#[frame_system]`), with fresh `Vec`s and with
-//! `Local<Vec>` reuse, in the same run; and what a frame costs a system run.
+//! run, with framealloc (`#[frame_system]`), with fresh `Vec`s (or `Box`es)
+//! and with `Local<Vec>` reuse, in the same run, for two kinds of scratch:
+//! lists of run-time length, and fixed-size arrays; and what a frame costs
+//! a system run.
 //!
 //! Each case is its own `App` with `SmartAllocPlugin`, updated once so every
 //! system is initialised, then timed running its `Update` schedule alone
@@ -47,6 +49,36 @@ fn scratch_frame(frame: &Frame, mut sink: ResMut<Sink>) {
         .sum();
 }
 
+#[frame_system]
+fn scratch_frame_array(frame: &Frame, mut sink: ResMut<Sink>) {
+    let lists = frame.alloc_slice_fill_with(SCRATCH, |i| {
+        frame.alloc([value(i, 0), value(i, 1), value(i, 2), value(i, 3)])
+    });
+    sink.0 = lists
+        .iter()
+        .map(|list| list.iter().map(|&v| u64::from(v)).sum::<u64>())
+        .sum();
+}
+
+fn scratch_fresh_box_array(mut sink: ResMut<Sink>) {
+    let lists: Vec<Box<[u32; LEN]>> = (0..SCRATCH)
+        .map(|i| Box::new([value(i, 0), value(i, 1), value(i, 2), value(i, 3)]))
+        .collect();
+    sink.0 = lists
+        .iter()
+        .map(|list| list.iter().map(|&v| u64::from(v)).sum::<u64>())
+        .sum();
+}
+
+fn scratch_local_vec_array(mut sink: ResMut<Sink>, mut lists: Local<Vec<[u32; LEN]>>) {
+    lists.clear();
+    lists.extend((0..SCRATCH).map(|i| [value(i, 0), value(i, 1), value(i, 2), value(i, 3)]));
+    sink.0 = lists
+        .iter()
+        .map(|list| list.iter().map(|&v| u64::from(v)).sum::<u64>())
+        .sum();
+}
+
 fn scratch_fresh_vec(mut sink: ResMut<Sink>) {
     let lists: Vec<Vec<u32>> = (0..SCRATCH)
         .map(|i| (0..LEN).map(|j| value(i, j)).collect())
@@ -80,13 +112,15 @@ fn empty_system() {
 
 fn begin_end_frame_alloc(frame_alloc: FrameAlloc) {
     for _ in 0..FRAMES {
-        black_box(frame_alloc.begin_frame());
+        let frame = frame_alloc.begin_frame();
+        black_box(&frame);
     }
 }
 
 fn begin_end_resource(alloc: Res<framealloc::bevy::AllocResource>) {
     for _ in 0..FRAMES {
-        black_box(alloc.begin_frame());
+        let frame = alloc.begin_frame();
+        black_box(&frame);
     }
 }
 
@@ -109,12 +143,27 @@ fn run_update(app: &mut App) {
 
 fn scratch(c: &mut Criterion) {
     let expected: u64 = (0..SCRATCH * LEN).map(|v| v as u64).sum();
+    // Each scratch allocation a list of run-time length (`Vec<u32>`-like).
     let mut group = c.benchmark_group("bevy_scratch_10k");
     group.throughput(Throughput::Elements(SCRATCH as u64));
     let cases: [(&str, App); 3] = [
         ("framealloc", app(scratch_frame)),
         ("fresh_vec", app(scratch_fresh_vec)),
         ("local_vec", app(scratch_local_vec)),
+    ];
+    for (name, mut app) in cases {
+        assert_eq!(app.world().resource::<Sink>().0, expected, "{name}");
+        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
+    }
+    group.finish();
+
+    // Each scratch allocation a fixed-size array (`Box<[u32; 4]>`-like).
+    let mut group = c.benchmark_group("bevy_scratch_10k_arrays");
+    group.throughput(Throughput::Elements(SCRATCH as u64));
+    let cases: [(&str, App); 3] = [
+        ("framealloc", app(scratch_frame_array)),
+        ("fresh_box", app(scratch_fresh_box_array)),
+        ("local_vec", app(scratch_local_vec_array)),
     ];
     for (name, mut app) in cases {
         assert_eq!(app.world().resource::<Sink>().0, expected, "{name}");

@@ -192,9 +192,12 @@ pub struct FrameStats {
 /// ```
 /// let alloc = framealloc::SmartAlloc::with_defaults();
 /// alloc.begin_frame().alloc(1u64);
-/// std::thread::scope(|s| {
-///     s.spawn(|| alloc.begin_frame().alloc_slice_copy(&[0u8; 24]));
-/// });
+/// let worker = alloc.clone();
+/// std::thread::spawn(move || {
+///     worker.begin_frame().alloc_slice_copy(&[0u8; 24]);
+/// })
+/// .join() // `join` waits for the thread's exit, where it gives its arena up
+/// .unwrap();
 /// let arenas = alloc.stats().frame.per_arena;
 /// assert_eq!(arenas.len(), 2);
 /// assert_eq!(arenas[0].thread, Some(std::thread::current().id()));

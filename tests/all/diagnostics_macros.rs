@@ -96,6 +96,7 @@ fn every_table_code_can_be_emitted_with_its_own_text() {
         fa_emit!(FA005);
         fa_emit!(FA101);
         fa_emit!(FA102);
+        fa_emit!(FA103);
         fa_emit!(FA201);
         fa_emit!(FA202);
         fa_emit!(FA301);

@@ -86,23 +86,42 @@ impl Frame<'_> {
     /// Fills a slice of at most `len` values from `items`. If `items` ends
     /// early the slice is shorter; if producing an item panics, the items
     /// already written are dropped.
+    #[inline]
     pub(crate) fn slice_from_iter<T>(
         &self,
         len: usize,
         items: impl Iterator<Item = T>,
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
         let dst = self.slice_slot::<T>(len)?;
-        let mut filled = Filled { start: dst, len: 0 };
-        for item in items.take(len) {
-            // SAFETY: `filled.len < len` (`take(len)`), so the slot is inside
-            // the fresh allocation of `len` values.
-            let slot = unsafe { dst.add(filled.len) };
-            // SAFETY: fresh, aligned and not yet initialised.
-            unsafe { slot.as_ptr().write(item) };
-            filled.len += 1;
-        }
-        let len = filled.len;
-        core::mem::forget(filled);
+        let len = if core::mem::needs_drop::<T>() {
+            // The guard's count is stored before each item is made, so an
+            // unwind drops exactly the items written.
+            let mut filled = Filled { start: dst, len: 0 };
+            for item in items.take(len) {
+                // SAFETY: `filled.len < len` (`take(len)`), so the slot is
+                // inside the fresh allocation of `len` values.
+                let slot = unsafe { dst.add(filled.len) };
+                // SAFETY: fresh, aligned and not yet initialised.
+                unsafe { slot.as_ptr().write(item) };
+                filled.len += 1;
+            }
+            let len = filled.len;
+            core::mem::forget(filled);
+            len
+        } else {
+            // Values without a destructor need no guard: an unwind leaves
+            // them in frame memory, which only wastes their bytes. The count
+            // stays in a register (a `Vec`-speed fill).
+            let mut written = 0;
+            for item in items.take(len) {
+                // SAFETY: as above, `written < len`.
+                let slot = unsafe { dst.add(written) };
+                // SAFETY: fresh, aligned and not yet initialised.
+                unsafe { slot.as_ptr().write(item) };
+                written += 1;
+            }
+            written
+        };
         // SAFETY: the first `len` values are initialised and owned by nothing
         // else; the memory lives as long as `&self`.
         Ok(unsafe { FrameBox::from_raw(NonNull::slice_from_raw_parts(dst, len)) })
@@ -116,6 +135,7 @@ impl Frame<'_> {
         Ok(unsafe { core::str::from_utf8_unchecked_mut(bytes) })
     }
 
+    #[inline]
     fn slice_slot<T>(&self, len: usize) -> Result<NonNull<T>, AllocError> {
         let layout = Layout::array::<T>(len).map_err(|_| {
             crate::error::reported(AllocError::SizeOverflow {
