@@ -69,22 +69,33 @@ impl Arena {
     /// The root frame that `hold` came from ends. When it was the last
     /// frame open on the arena, the arena resets: its memory is reused by
     /// the next frame.
+    ///
+    /// Inlined into `Frame`'s drop, with the steady reset: a Bevy app ends a
+    /// frame per system run, so this path is kept to a few instructions and
+    /// everything rarer is called out of line.
+    #[inline(always)]
     pub(crate) fn end(&self, hold: &FrameHold, limits: &ArenaLimits) {
         let _ = hold;
         let Some(depth) = self.depth.get().checked_sub(1) else {
-            // Every `FrameHold` comes from `begin` and is consumed once here,
-            // so this cannot happen; resetting could free memory a frame
-            // still uses, so keep the memory and say so.
-            crate::diagnostics::report(
-                "FA901",
-                format_args!("a frame ended on an arena with no frame open"),
-            );
+            self.end_without_begin();
             return;
         };
         self.depth.set(depth);
         if depth == 0 {
             self.reset(limits);
         }
+    }
+
+    /// Every `FrameHold` comes from `begin` and is consumed once by `end`,
+    /// so this cannot happen; resetting could free memory a frame still
+    /// uses, so the memory is kept and the fault reported.
+    #[cold]
+    #[inline(never)]
+    fn end_without_begin(&self) {
+        crate::diagnostics::report(
+            "FA901",
+            format_args!("a frame ended on an arena with no frame open"),
+        );
     }
 
     /// A sub-scope opens inside one of the arena's frames. Like `begin`, it
@@ -151,6 +162,7 @@ impl Arena {
     /// Ends the outermost frame: publishes its figures, keeps enough chunks
     /// for the larger of this frame's and the previous frame's use, gives the
     /// rest to the shared pool, and moves the cursor back to the first chunk.
+    #[inline(always)]
     fn reset(&self, limits: &ArenaLimits) {
         debug_assert_eq!(self.depth.get(), 0);
         let bytes = self.position();
@@ -174,6 +186,14 @@ impl Arena {
             self.floor.set(start);
             return;
         }
+        self.reset_chunks(used, limits);
+    }
+
+    /// The rest of [`reset`](Self::reset) when the chunks changed: keep,
+    /// merge or give back. Out of line, so the steady reset above stays
+    /// small enough to inline.
+    #[inline(never)]
+    fn reset_chunks(&self, used: usize, limits: &ArenaLimits) {
         if used > 1 {
             self.reset_merging(used, limits);
         } else {
