@@ -9,8 +9,9 @@
 //! | pool | [`SmartAlloc::pool_box`] | the [`PoolBox`] drops, on any thread | a thread-local free-list pop |
 //! | heap | [`SmartAlloc::heap_box`] | the [`HeapBox`] drops, on any thread | one global-allocator call, counted |
 //!
-//! Around them: [budgets and tags](BudgetManager), [statistics](AllocStats)
-//! and coded [diagnostics] with a strict mode for CI.
+//! Around them: [budgets and tags](BudgetManager), [statistics](AllocStats),
+//! coded [diagnostics] with a strict mode for CI, and (feature `bevy`) a
+//! Bevy plugin with `#[frame_system]`.
 //!
 //! ```
 //! use framealloc::{AllocConfig, SmartAlloc};
@@ -78,6 +79,7 @@
 //! | `config`, `error`, `stats`, `tag` | what every intent shares |
 //! | `allocators` | the memory engines: `frame`, `pool` (pool and heap intents) |
 //! | `budget`, [`diagnostics`] | cross-cutting services the engines call |
+//! | `bevy` (feature `bevy`) | the Bevy plugin, resource, system parameter and frame figures |
 #![cfg_attr(feature = "nightly", feature(allocator_api))]
 
 mod allocators;

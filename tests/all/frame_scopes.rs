@@ -173,10 +173,10 @@ fn forgetting_a_scope_only_leaks_until_the_frame_ends() {
     assert_eq!(alloc.stats().frame.frames_completed, 1);
 }
 
-/// A steady arena (one chunk, used by every frame) resets by moving its
-/// cursor back. A frame whose scope took a second chunk and rewound out of
-/// it still ends in the first chunk, so the reset must notice the new chunk
-/// and give it back rather than take the steady shortcut.
+/// A frame whose scope took a second chunk and rewound out of it ends in
+/// the first chunk, like the frames before it; the reset must still notice
+/// the new chunk and give it back (a reset that looked only at where the
+/// frame ended would keep it for ever).
 #[test]
 fn a_chunk_taken_inside_a_rewound_scope_is_given_back_at_the_reset() {
     let alloc = SmartAlloc::new(AllocConfig::default().with_frame_chunk_size(1024));

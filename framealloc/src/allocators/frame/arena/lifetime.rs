@@ -2,7 +2,10 @@
 //! and the reset and rewind that the end of a frame or scope decides on.
 //! Frames only say that they begin and end; everything that decides is
 //! private to this file.
-#![expect(unsafe_code, reason = "the reset and rewind move the cursor back to saved positions")]
+#![expect(
+    unsafe_code,
+    reason = "a scope's checkpoint holds a cursor position; the reset moves the cursor back"
+)]
 
 use core::ptr::NonNull;
 
@@ -69,33 +72,22 @@ impl Arena {
     /// The root frame that `hold` came from ends. When it was the last
     /// frame open on the arena, the arena resets: its memory is reused by
     /// the next frame.
-    ///
-    /// Inlined into `Frame`'s drop, with the steady reset: a Bevy app ends a
-    /// frame per system run, so this path is kept to a few instructions and
-    /// everything rarer is called out of line.
-    #[inline(always)]
     pub(crate) fn end(&self, hold: &FrameHold, limits: &ArenaLimits) {
         let _ = hold;
         let Some(depth) = self.depth.get().checked_sub(1) else {
-            self.end_without_begin();
+            // Every `FrameHold` comes from `begin` and is consumed once here,
+            // so this cannot happen; resetting could free memory a frame
+            // still uses, so keep the memory and say so.
+            crate::diagnostics::report(
+                "FA901",
+                format_args!("a frame ended on an arena with no frame open"),
+            );
             return;
         };
         self.depth.set(depth);
         if depth == 0 {
             self.reset(limits);
         }
-    }
-
-    /// Every `FrameHold` comes from `begin` and is consumed once by `end`,
-    /// so this cannot happen; resetting could free memory a frame still
-    /// uses, so the memory is kept and the fault reported.
-    #[cold]
-    #[inline(never)]
-    fn end_without_begin(&self) {
-        crate::diagnostics::report(
-            "FA901",
-            format_args!("a frame ended on an arena with no frame open"),
-        );
     }
 
     /// A sub-scope opens inside one of the arena's frames. Like `begin`, it
@@ -162,7 +154,6 @@ impl Arena {
     /// Ends the outermost frame: publishes its figures, keeps enough chunks
     /// for the larger of this frame's and the previous frame's use, gives the
     /// rest to the shared pool, and moves the cursor back to the first chunk.
-    #[inline(always)]
     fn reset(&self, limits: &ArenaLimits) {
         debug_assert_eq!(self.depth.get(), 0);
         let bytes = self.position();
@@ -175,25 +166,6 @@ impl Arena {
         published.peak_frame_bytes.raise_to(bytes as u64);
 
         let used = self.entered.get();
-        if used == self.steady_chunks.get() {
-            // The steady state: the arena holds `used` chunks (0 or 1), and
-            // this frame and the last used all of them. With at most one
-            // chunk entered, `chunk_start` is the first chunk's start (or
-            // the cursor itself, with none) and no bytes lie before it.
-            debug_assert_eq!(self.bytes_before_chunk.get(), 0);
-            let start = self.chunk_start.get();
-            self.cursor.set(start);
-            self.floor.set(start);
-            return;
-        }
-        self.reset_chunks(used, limits);
-    }
-
-    /// The rest of [`reset`](Self::reset) when the chunks changed: keep,
-    /// merge or give back. Out of line, so the steady reset above stays
-    /// small enough to inline.
-    #[inline(never)]
-    fn reset_chunks(&self, used: usize, limits: &ArenaLimits) {
         if used > 1 {
             self.reset_merging(used, limits);
         } else {
@@ -256,9 +228,6 @@ impl Arena {
             }
             None => self.entered.set(0),
         }
-        let steady = list.chunks.len() == used && used <= 1;
-        self.steady_chunks
-            .set(if steady { used } else { usize::MAX });
     }
 
     /// One chunk as large as the first `used` chunks together, so the next

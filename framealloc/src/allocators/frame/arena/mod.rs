@@ -85,12 +85,6 @@ pub(crate) struct Arena {
     depth: Cell<u32>,
     frames_begun: Cell<u64>,
     allocations_at_reset: Cell<u64>,
-    /// `n` (0 or 1) when the chunk list holds `n` chunks and the last frame
-    /// used all of them, else `usize::MAX`: a frame that used `n` chunks
-    /// too resets by moving the cursor back, with nothing to keep, merge or
-    /// give back (`reset`'s fast path). Cleared whenever a chunk is added;
-    /// recomputed by every full reset.
-    steady_chunks: Cell<usize>,
     chunks: RefCell<ChunkList>,
     pub(crate) published: Published,
 }
@@ -116,7 +110,6 @@ impl Arena {
             depth: Cell::new(0),
             frames_begun: Cell::new(0),
             allocations_at_reset: Cell::new(0),
-            steady_chunks: Cell::new(0),
             chunks: RefCell::new(ChunkList::default()),
             published: Published::default(),
         }
@@ -203,7 +196,6 @@ impl Arena {
                 }
             };
             let mut list = self.chunks.borrow_mut();
-            self.steady_chunks.set(usize::MAX);
             list.reserved += chunk.capacity();
             // Re-read the position: a nested frame may have moved it.
             let next = self.entered.get();
