@@ -1,14 +1,19 @@
 //! `#[frame_system]`: the parser and the checks.
 //!
 //! A frame system is a free `fn` with exactly one `&Frame` parameter; its
-//! other parameters are Bevy system parameters. With the `bevy` feature
-//! (which framealloc's `bevy` feature turns on) it becomes an ordinary Bevy
+//! other parameters are Bevy system parameters. It becomes an ordinary Bevy
 //! system: the user's function stays as an inner function, and the outer one
 //! takes the same parameters minus the frame plus a `FrameAlloc` appended
 //! *last* (piped `In<T>`, observers' `On<E>` and run conditions keep their
-//! first parameter), opens the frame and calls the inner one. Without the
-//! feature a well-formed use expands to an FA101 error at the attribute,
-//! followed by the function unchanged so that its callers do not fail too.
+//! first parameter), opens the frame and calls the inner one.
+//!
+//! Whether that system can exist depends on the `framealloc` the user's
+//! crate links: its `bevy` feature. A proc macro cannot see that (and its
+//! own features are unified with the rest of a build), so the expansion
+//! carries both outcomes to `framealloc::__frame_system_expand!`, which
+//! framealloc defines per feature: the system with `bevy`, otherwise an
+//! FA101 error at the attribute followed by the function unchanged (so its
+//! callers do not fail too).
 
 use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote};
@@ -73,16 +78,19 @@ pub(crate) fn frame_system_impl(args: TokenStream, item: TokenStream) -> syn::Re
     }
     errors.0.finish()?;
     let function = function.expect("a parsed fn when there is no error");
-    Ok(expand(&function, cfg!(feature = "bevy")))
+    Ok(expand(&function))
 }
 
-/// The expansion of a checked frame system: the Bevy system, or FA101 when
-/// the `bevy` feature is off.
-fn expand(function: &ItemFn, bevy: bool) -> TokenStream {
-    if bevy {
-        bevy_system(function)
-    } else {
-        bevy_feature_required(function)
+/// The expansion of a checked frame system: both outcomes, for
+/// `framealloc::__frame_system_expand!` to choose from.
+fn expand(function: &ItemFn) -> TokenStream {
+    let system = bevy_system(function);
+    let fallback = bevy_feature_required(function);
+    quote! {
+        ::framealloc::__frame_system_expand! {
+            bevy { #system }
+            fallback { #fallback }
+        }
     }
 }
 
@@ -325,7 +333,18 @@ mod tests {
     }
 
     fn expanded(item: TokenStream, bevy: bool) -> String {
-        expand(&syn::parse2(item).unwrap(), bevy).to_string()
+        let function = syn::parse2(item).unwrap();
+        let both = expand(&function).to_string();
+        let (system, fallback) = (
+            bevy_system(&function).to_string(),
+            bevy_feature_required(&function).to_string(),
+        );
+        assert!(
+            both.starts_with(":: framealloc :: __frame_system_expand !"),
+            "{both}"
+        );
+        assert!(both.contains(&system) && both.contains(&fallback), "{both}");
+        if bevy { system } else { fallback }
     }
 
     #[test]

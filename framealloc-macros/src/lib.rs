@@ -38,7 +38,8 @@ use proc_macro::TokenStream;
 /// Use it behind a `cfg` to explain a configuration that cannot work:
 ///
 /// ```
-/// #[cfg(all(feature = "bevy", not(feature = "framealloc-bevy")))]
+/// // In a game whose `bevy` feature forgot to turn on framealloc's:
+/// #[cfg(all(feature = "game-bevy", not(feature = "game-framealloc-bevy")))]
 /// framealloc::fa_compile_error!(
 ///     code = "FA101",
 ///     message = "Bevy support enabled but framealloc's `bevy` feature is off",
@@ -80,10 +81,11 @@ pub fn fa_compile_error(input: TokenStream) -> TokenStream {
 /// `framealloc::bevy::FrameAlloc` parameter appended after yours) and ends
 /// it when the system returns, so the next system on that thread reuses the
 /// memory. With framealloc's `bevy` feature off, a well-formed use is an
-/// FA101 compile error at the attribute.
+/// FA101 compile error at the attribute (the choice is made by the
+/// `framealloc` your crate links, through its hidden
+/// `__frame_system_expand!`).
 ///
-#[cfg_attr(feature = "bevy", doc = "```")]
-#[cfg_attr(not(feature = "bevy"), doc = "```compile_fail")]
+/// ```
 /// use bevy_app::{App, Update};
 /// use bevy_ecs::prelude::*;
 /// use framealloc::{Frame, frame_system};

@@ -113,6 +113,24 @@ pub use tag::{AllocationTag, MAX_TAGS, TagGuard};
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+/// The last step of `#[frame_system]`'s expansion: the Bevy system when
+/// this framealloc has the `bevy` feature. Not public API.
+#[cfg(feature = "bevy")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __frame_system_expand {
+    (bevy { $($system:tt)* } fallback { $($fallback:tt)* }) => { $($system)* };
+}
+
+/// The last step of `#[frame_system]`'s expansion: FA101 at the attribute
+/// when this framealloc lacks the `bevy` feature. Not public API.
+#[cfg(not(feature = "bevy"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __frame_system_expand {
+    (bevy { $($system:tt)* } fallback { $($fallback:tt)* }) => { $($fallback)* };
+}
+
 /// Support for framealloc's own tests and the code its macros generate.
 /// Not public API: anything here may change in any release.
 #[doc(hidden)]

@@ -6,7 +6,7 @@
 //! for the Bevy integration (frame memory cannot be kept in a resource, a
 //! component, a `Local`, a message or a command; `AllocResource` is
 //! immutable). The FA101 of `#[frame_system]` without the `bevy` feature is
-//! checked by framealloc-macros' own `no_bevy` test.
+//! checked by `tests/no-bevy`, a crate outside the workspace.
 //!
 //! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test all ui`.
 

@@ -1,4 +1,4 @@
-// Well formed, but framealloc's `bevy` feature is off: FA101 at the attribute.
+// Well formed, but this crate's framealloc has no `bevy` feature: FA101 at the attribute.
 // The function is kept, so calling it causes no further error.
 use framealloc::{Frame, frame_system};
 
