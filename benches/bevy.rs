@@ -137,63 +137,77 @@ fn app<M>(system: impl IntoScheduleConfigs<ScheduleSystem, M>) -> App {
     app
 }
 
-fn run_update(app: &mut App) {
-    app.world_mut().run_schedule(Update);
+/// Times each app's `Update` schedule in one group, `elements` per run;
+/// with `expected`, first checks that every case computed that sum.
+fn bench_apps<const N: usize>(
+    c: &mut Criterion,
+    group: &str,
+    elements: usize,
+    expected: Option<u64>,
+    cases: [(&str, App); N],
+) {
+    let mut group = c.benchmark_group(group);
+    group.throughput(Throughput::Elements(elements as u64));
+    for (name, mut app) in cases {
+        if let Some(expected) = expected {
+            assert_eq!(app.world().resource::<Sink>().0, expected, "{name}");
+        }
+        group.bench_function(name, |b| {
+            b.iter(|| app.world_mut().run_schedule(Update));
+        });
+    }
+    group.finish();
 }
 
 fn scratch(c: &mut Criterion) {
-    let expected: u64 = (0..SCRATCH * LEN).map(|v| v as u64).sum();
+    let expected = Some((0..SCRATCH * LEN).map(|v| v as u64).sum());
     // Each scratch allocation a list of run-time length (`Vec<u32>`-like).
-    let mut group = c.benchmark_group("bevy_scratch_10k");
-    group.throughput(Throughput::Elements(SCRATCH as u64));
-    let cases: [(&str, App); 3] = [
-        ("framealloc", app(scratch_frame)),
-        ("fresh_vec", app(scratch_fresh_vec)),
-        ("local_vec", app(scratch_local_vec)),
-    ];
-    for (name, mut app) in cases {
-        assert_eq!(app.world().resource::<Sink>().0, expected, "{name}");
-        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
-    }
-    group.finish();
-
+    bench_apps(
+        c,
+        "bevy_scratch_10k",
+        SCRATCH,
+        expected,
+        [
+            ("framealloc", app(scratch_frame)),
+            ("fresh_vec", app(scratch_fresh_vec)),
+            ("local_vec", app(scratch_local_vec)),
+        ],
+    );
     // Each scratch allocation a fixed-size array (`Box<[u32; 4]>`-like).
-    let mut group = c.benchmark_group("bevy_scratch_10k_arrays");
-    group.throughput(Throughput::Elements(SCRATCH as u64));
-    let cases: [(&str, App); 3] = [
-        ("framealloc", app(scratch_frame_array)),
-        ("fresh_box", app(scratch_fresh_box_array)),
-        ("local_vec", app(scratch_local_vec_array)),
-    ];
-    for (name, mut app) in cases {
-        assert_eq!(app.world().resource::<Sink>().0, expected, "{name}");
-        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
-    }
-    group.finish();
+    bench_apps(
+        c,
+        "bevy_scratch_10k_arrays",
+        SCRATCH,
+        expected,
+        [
+            ("framealloc", app(scratch_frame_array)),
+            ("fresh_box", app(scratch_fresh_box_array)),
+            ("local_vec", app(scratch_local_vec_array)),
+        ],
+    );
 }
 
 fn system_run(c: &mut Criterion) {
-    let mut group = c.benchmark_group("bevy_system_run");
-    group.throughput(Throughput::Elements(1));
-    let cases: [(&str, App); 2] = [
-        ("frame_system", app(empty_frame_system)),
-        ("plain_system", app(empty_system)),
-    ];
-    for (name, mut app) in cases {
-        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
-    }
-    group.finish();
-
-    let mut group = c.benchmark_group("bevy_begin_end");
-    group.throughput(Throughput::Elements(FRAMES as u64));
-    let cases: [(&str, App); 2] = [
-        ("frame_alloc_param", app(begin_end_frame_alloc)),
-        ("alloc_resource", app(begin_end_resource)),
-    ];
-    for (name, mut app) in cases {
-        group.bench_function(name, |b| b.iter(|| run_update(&mut app)));
-    }
-    group.finish();
+    bench_apps(
+        c,
+        "bevy_system_run",
+        1,
+        None,
+        [
+            ("frame_system", app(empty_frame_system)),
+            ("plain_system", app(empty_system)),
+        ],
+    );
+    bench_apps(
+        c,
+        "bevy_begin_end",
+        FRAMES,
+        None,
+        [
+            ("frame_alloc_param", app(begin_end_frame_alloc)),
+            ("alloc_resource", app(begin_end_resource)),
+        ],
+    );
 }
 
 criterion_group!(benches, scratch, system_run);

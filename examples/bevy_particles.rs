@@ -100,6 +100,33 @@ fn fold(order: &[(u32, u32)]) -> u64 {
     })
 }
 
+/// The bin key of a particle, and its depth-sort key.
+fn bin_key(p: &Particle) -> u32 {
+    bin_of(p.pos) as u32
+}
+
+fn depth_key((index, p): (usize, &Particle)) -> (u32, u32) {
+    ((p.depth * 1000.0) as u32, index as u32)
+}
+
+/// Counts `keys` into `counts` (all zero) and records the bin figures.
+fn count_bins(keys: &[u32], counts: &mut [u32], out: &mut Checksums) {
+    for &key in keys {
+        counts[key as usize] += 1;
+    }
+    out.fullest_bin = counts.iter().copied().max().unwrap_or(0);
+    out.neighbours = keys
+        .iter()
+        .map(|&key| u64::from(counts[key as usize]))
+        .sum();
+}
+
+/// Sorts the depth keys and records the draw order.
+fn sort_draw_order(order: &mut [(u32, u32)], out: &mut Checksums) {
+    order.sort_unstable();
+    out.draw_order = fold(order);
+}
+
 /// Moves the particles (no scratch).
 fn integrate(mut particles: Query<&mut Particle>) {
     for mut p in &mut particles {
@@ -118,28 +145,15 @@ fn integrate(mut particles: Query<&mut Particle>) {
 
 #[frame_system]
 fn bins_frame(frame: &Frame, particles: Query<&Particle>, mut out: ResMut<Checksums>) {
-    let keys = frame.alloc_slice_fill_iter(particles.iter().map(|p| bin_of(p.pos) as u32));
+    let keys = frame.alloc_slice_fill_iter(particles.iter().map(bin_key));
     let mut counts = frame.alloc_slice_fill_with(BINS, |_| 0u32);
-    for &key in keys.iter() {
-        counts[key as usize] += 1;
-    }
-    out.fullest_bin = counts.iter().copied().max().unwrap_or(0);
-    out.neighbours = keys
-        .iter()
-        .map(|&key| u64::from(counts[key as usize]))
-        .sum();
+    count_bins(&keys, &mut counts, &mut out);
 }
 
 #[frame_system]
 fn draw_order_frame(frame: &Frame, particles: Query<&Particle>, mut out: ResMut<Checksums>) {
-    let mut order = frame.alloc_slice_fill_iter(
-        particles
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ((p.depth * 1000.0) as u32, i as u32)),
-    );
-    order.sort_unstable();
-    out.draw_order = fold(&order);
+    let mut order = frame.alloc_slice_fill_iter(particles.iter().enumerate().map(depth_key));
+    sort_draw_order(&mut order, &mut out);
 }
 
 /// One small growing list per bin: thousands of small allocations a frame.
@@ -147,7 +161,7 @@ fn draw_order_frame(frame: &Frame, particles: Query<&Particle>, mut out: ResMut<
 fn cell_lists_frame(frame: &Frame, particles: Query<&Particle>, mut out: ResMut<Checksums>) {
     let mut lists = frame.alloc_slice_fill_with(BINS, |_| FrameVec::new_in(frame));
     for (index, p) in particles.iter().enumerate() {
-        lists[bin_of(p.pos)].push(index as u32);
+        lists[bin_key(p) as usize].push(index as u32);
     }
     out.cell_lists = fold_lists(lists.iter().map(|list| list.as_slice()));
 }
@@ -157,32 +171,20 @@ fn cell_lists_frame(frame: &Frame, particles: Query<&Particle>, mut out: ResMut<
 fn cell_lists_vec(particles: Query<&Particle>, mut out: ResMut<Checksums>) {
     let mut lists: Vec<Vec<u32>> = (0..BINS).map(|_| Vec::new()).collect();
     for (index, p) in particles.iter().enumerate() {
-        lists[bin_of(p.pos)].push(index as u32);
+        lists[bin_key(p) as usize].push(index as u32);
     }
     out.cell_lists = fold_lists(lists.iter().map(Vec::as_slice));
 }
 
 fn bins_vec(particles: Query<&Particle>, mut out: ResMut<Checksums>) {
-    let keys: Vec<u32> = particles.iter().map(|p| bin_of(p.pos) as u32).collect();
+    let keys: Vec<u32> = particles.iter().map(bin_key).collect();
     let mut counts = vec![0u32; BINS];
-    for &key in &keys {
-        counts[key as usize] += 1;
-    }
-    out.fullest_bin = counts.iter().copied().max().unwrap_or(0);
-    out.neighbours = keys
-        .iter()
-        .map(|&key| u64::from(counts[key as usize]))
-        .sum();
+    count_bins(&keys, &mut counts, &mut out);
 }
 
 fn draw_order_vec(particles: Query<&Particle>, mut out: ResMut<Checksums>) {
-    let mut order: Vec<(u32, u32)> = particles
-        .iter()
-        .enumerate()
-        .map(|(i, p)| ((p.depth * 1000.0) as u32, i as u32))
-        .collect();
-    order.sort_unstable();
-    out.draw_order = fold(&order);
+    let mut order: Vec<(u32, u32)> = particles.iter().enumerate().map(depth_key).collect();
+    sort_draw_order(&mut order, &mut out);
 }
 
 // --- Local<Vec> ---------------------------------------------------------
@@ -194,17 +196,10 @@ fn bins_local(
     mut counts: Local<Vec<u32>>,
 ) {
     keys.clear();
-    keys.extend(particles.iter().map(|p| bin_of(p.pos) as u32));
+    keys.extend(particles.iter().map(bin_key));
     counts.clear();
     counts.resize(BINS, 0);
-    for &key in keys.iter() {
-        counts[key as usize] += 1;
-    }
-    out.fullest_bin = counts.iter().copied().max().unwrap_or(0);
-    out.neighbours = keys
-        .iter()
-        .map(|&key| u64::from(counts[key as usize]))
-        .sum();
+    count_bins(&keys, &mut counts, &mut out);
 }
 
 fn draw_order_local(
@@ -213,14 +208,8 @@ fn draw_order_local(
     mut order: Local<Vec<(u32, u32)>>,
 ) {
     order.clear();
-    order.extend(
-        particles
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ((p.depth * 1000.0) as u32, i as u32)),
-    );
-    order.sort_unstable();
-    out.draw_order = fold(&order);
+    order.extend(particles.iter().enumerate().map(depth_key));
+    sort_draw_order(&mut order, &mut out);
 }
 
 fn cell_lists_local(
@@ -233,7 +222,7 @@ fn cell_lists_local(
         list.clear();
     }
     for (index, p) in particles.iter().enumerate() {
-        lists[bin_of(p.pos)].push(index as u32);
+        lists[bin_key(p) as usize].push(index as u32);
     }
     out.cell_lists = fold_lists(lists.iter().map(Vec::as_slice));
 }

@@ -99,79 +99,74 @@ fn an_alloc_resource_inserted_without_the_plugin_is_fa102_once() {
     );
 }
 
-#[test]
-fn a_removed_frame_begin_step_is_fa102() {
+/// An app with the plugin, its main schedules on this thread.
+fn plugin_app() -> App {
     let mut app = App::new();
-    app.add_plugins(SmartAllocPlugin::default())
-        .configure_sets(First, FrameAllocSystems::Begin.run_if(|| false))
-        .add_systems(Update, cull);
+    app.add_plugins(SmartAllocPlugin::default());
+    app
+}
+
+/// The note of the one FA102 that three frames of `app` report.
+fn one_fa102_note(app: App) -> String {
     let seen = fa102_seen(app);
     assert_eq!(seen.len(), 1, "{seen:#?}");
+    assert_eq!(seen[0].code, "FA102");
+    seen[0].note.as_deref().unwrap_or_default().to_owned()
+}
+
+const BEGIN_NOT_RUN: &str = "ran in a frame that SmartAllocPlugin's frame steps did not open: `FrameAllocSystems::Begin` has not run in `First` (was it removed, or is the system run outside `App::update`?)";
+
+#[test]
+fn a_removed_frame_begin_step_is_fa102() {
+    let mut app = plugin_app();
+    app.configure_sets(First, FrameAllocSystems::Begin.run_if(|| false))
+        .add_systems(Update, cull);
     // The frame system notices first (startup is over, and the begin step
     // never ran); the frame-end step would have said it next.
     assert_eq!(
-        seen[0].note.as_deref(),
-        Some(
-            "the frame system `bevy_app::codes::cull` ran in a frame that SmartAllocPlugin's frame steps did not open: `FrameAllocSystems::Begin` has not run in `First` (was it removed, or is the system run outside `App::update`?)"
-        )
+        one_fa102_note(app),
+        format!("the frame system `bevy_app::codes::cull` {BEGIN_NOT_RUN}")
     );
 }
 
 #[test]
 fn a_frame_system_after_startup_with_both_steps_removed_is_fa102() {
-    let mut app = App::new();
-    app.add_plugins(SmartAllocPlugin::default())
-        .configure_sets(First, FrameAllocSystems::Begin.run_if(|| false))
+    let mut app = plugin_app();
+    app.configure_sets(First, FrameAllocSystems::Begin.run_if(|| false))
         .configure_sets(Last, FrameAllocSystems::End.run_if(|| false))
         .add_systems(Update, by_hand);
-    let seen = fa102_seen(app);
-    assert_eq!(seen.len(), 1, "{seen:#?}");
-    let note = seen[0].note.as_deref().unwrap();
-    assert!(
-        note.starts_with(
-            "the system calling `FrameAlloc::begin_frame` at tests/bevy_app/codes.rs:"
-        ),
-        "{note}"
-    );
-    assert!(
-        note.ends_with("ran in a frame that SmartAllocPlugin's frame steps did not open: `FrameAllocSystems::Begin` has not run in `First` (was it removed, or is the system run outside `App::update`?)"),
-        "{note}"
-    );
-}
-
-#[test]
-fn a_removed_frame_begin_step_is_fa102_from_the_end_step_when_no_frame_system_ran() {
-    let mut app = App::new();
-    app.add_plugins(SmartAllocPlugin::default())
-        .configure_sets(First, FrameAllocSystems::Begin.run_if(|| false));
-    let seen = fa102_seen(app);
-    assert_eq!(seen.len(), 1, "{seen:#?}");
     assert_eq!(
-        seen[0].note.as_deref(),
-        Some("frame 0 had no frame-begin step: `FrameAllocSystems::Begin` did not run in `First`")
-    );
-}
-
-#[test]
-fn a_removed_frame_end_step_is_fa102() {
-    let mut app = App::new();
-    app.add_plugins(SmartAllocPlugin::default())
-        .configure_sets(Last, FrameAllocSystems::End.run_if(|| false))
-        .add_systems(Update, cull);
-    let seen = fa102_seen(app);
-    assert_eq!(seen.len(), 1, "{seen:#?}");
-    assert_eq!(
-        seen[0].note.as_deref(),
-        Some(
-            "frame 0 had no frame-end step: `FrameAllocSystems::End` did not run in `Last`, so its figures were not recorded"
+        one_fa102_note(app),
+        format!(
+            "the system calling `FrameAlloc::begin_frame` at tests/bevy_app/codes.rs:{BY_HAND_LINE}:29 {BEGIN_NOT_RUN}"
         )
     );
 }
 
 #[test]
+fn a_removed_frame_begin_step_is_fa102_from_the_end_step_when_no_frame_system_ran() {
+    let mut app = plugin_app();
+    app.configure_sets(First, FrameAllocSystems::Begin.run_if(|| false));
+    assert_eq!(
+        one_fa102_note(app),
+        "frame 0 had no frame-begin step: `FrameAllocSystems::Begin` did not run in `First`"
+    );
+}
+
+#[test]
+fn a_removed_frame_end_step_is_fa102() {
+    let mut app = plugin_app();
+    app.configure_sets(Last, FrameAllocSystems::End.run_if(|| false))
+        .add_systems(Update, cull);
+    assert_eq!(
+        one_fa102_note(app),
+        "frame 0 had no frame-end step: `FrameAllocSystems::End` did not run in `Last`, so its figures were not recorded"
+    );
+}
+
+#[test]
 fn with_the_plugin_nothing_is_reported() {
-    let mut app = App::new();
-    app.add_plugins(SmartAllocPlugin::default())
-        .add_systems(Update, (cull, by_hand));
+    let mut app = plugin_app();
+    app.add_systems(Update, (cull, by_hand));
     assert_eq!(fa102_seen(app), []);
 }
