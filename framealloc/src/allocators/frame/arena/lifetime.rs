@@ -2,10 +2,7 @@
 //! and the reset and rewind that the end of a frame or scope decides on.
 //! Frames only say that they begin and end; everything that decides is
 //! private to this file.
-#![expect(
-    unsafe_code,
-    reason = "a scope's checkpoint holds a cursor position; the reset moves the cursor back"
-)]
+#![expect(unsafe_code, reason = "the reset and rewind move the cursor back to saved positions")]
 
 use core::ptr::NonNull;
 
