@@ -167,6 +167,22 @@ pub(crate) const CODES: &[Code] = &[
         help: "raise the streaming budget, release finished assets, or lower the request's priority so it may wait",
     },
     Code {
+        code: "FA403",
+        category: "Handle",
+        severity: Error,
+        message: "handle unpinned more times than pinned",
+        note: "pins nest: each `pin` needs one `unpin`, and an unpinned value may move at the next defragmentation",
+        help: "pair every `HandleAllocator::pin` with exactly one `unpin`",
+    },
+    Code {
+        code: "FA404",
+        category: "Handle",
+        severity: Error,
+        message: "handle slots exhausted",
+        note: "a handle names one of 2^24 slots, and a slot retires after 2^20 reuses so that no stale handle can match it",
+        help: "free values you no longer need, or spread them over more than one `HandleAllocator`",
+    },
+    Code {
         code: "FA901",
         category: "Internal",
         severity: Error,

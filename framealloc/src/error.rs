@@ -69,6 +69,32 @@ pub enum AllocError {
         /// The tag's hard limit.
         limit: usize,
     },
+    /// FA201: something made by one allocator (a group, a handle) was
+    /// handed to another.
+    ForeignAllocation {
+        /// What was handed over, such as `"a group"`.
+        what: &'static str,
+    },
+    /// FA401: a handle whose value was freed (its slot is empty or holds a
+    /// newer value), or that another allocator made.
+    InvalidHandle {
+        /// The slot the handle names.
+        index: u32,
+        /// Why it does not resolve, in a few words.
+        reason: &'static str,
+    },
+    /// FA403: `unpin` of a handle that is not pinned (more unpins than
+    /// pins).
+    NotPinned {
+        /// The slot the handle names.
+        index: u32,
+    },
+    /// FA404: the handle allocator has no slot left (a `Handle` names one
+    /// of 2^24 slots; a slot retires after 2^20 reuses).
+    HandleSlotsExhausted {
+        /// Slots in use or retired.
+        slots: usize,
+    },
     /// FA901: an internal invariant broke. This is a bug in framealloc.
     Internal {
         /// Which invariant.
@@ -90,6 +116,10 @@ impl AllocError {
             AllocError::OutOfMemory { .. } => "FA005",
             AllocError::GlobalBudgetExceeded { .. } => "FA301",
             AllocError::TagBudgetExceeded { .. } => "FA302",
+            AllocError::ForeignAllocation { .. } => "FA201",
+            AllocError::InvalidHandle { .. } => "FA401",
+            AllocError::NotPinned { .. } => "FA403",
+            AllocError::HandleSlotsExhausted { .. } => "FA404",
             AllocError::Internal { .. } => "FA901",
         }
     }
@@ -140,6 +170,18 @@ impl AllocError {
             } => format!(
                 "tag `{tag}`: {requested} bytes requested with {used} of {limit} bytes in use"
             ),
+            AllocError::ForeignAllocation { what } => {
+                format!("{what} made by another allocator was passed to this one")
+            }
+            AllocError::InvalidHandle { index, reason } => {
+                format!("the handle to slot {index} {reason}")
+            }
+            AllocError::NotPinned { index } => {
+                format!("the value in slot {index} was unpinned more times than it was pinned")
+            }
+            AllocError::HandleSlotsExhausted { slots } => {
+                format!("all {slots} handle slots are live or retired")
+            }
             AllocError::Internal { what } => (*what).to_owned(),
         }
     }

@@ -4,6 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::allocators::frame::FrameMemory;
+use crate::allocators::group::{GroupRegistry, Groups};
 use crate::allocators::pool::{CLASS_SIZES, PoolState, Pools};
 use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
@@ -17,6 +18,8 @@ pub(crate) struct Shared {
     /// `pools.fast_key`, one load closer.
     pools_fast_key: u64,
     pub(crate) budgets: Arc<BudgetManager>,
+    /// Groups intent: the live groups' figures.
+    pub(crate) groups: Groups,
     /// The engine's frame counter (`SmartAlloc::frame_number`).
     pub(crate) frame_number: AtomicU64,
 }
@@ -42,8 +45,10 @@ impl Shared {
                 .count()
         };
         let pools = Arc::new(PoolState::new(id, class_limit, budgets.clone()));
+        let groups = Groups::new(Arc::new(GroupRegistry::new(id, budgets.clone())));
         Shared {
             config,
+            groups,
             frames,
             pools_fast_key: pools.fast_key,
             pools,

@@ -401,6 +401,21 @@ impl SmartAlloc {
         ThreadStats::of(PoolState::current_thread_report(&self.shared.pools))
     }
 
+    /// This allocator's groups: allocations freed together, all at once
+    /// (a level's assets). See [`Groups`](crate::Groups).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let groups = alloc.groups();
+    /// let level = groups.create_group("level_1");
+    /// let name = level.alloc(String::from("Castle"));
+    /// assert_eq!(name, "Castle");
+    /// groups.free_group(level); // the `String` is dropped here
+    /// ```
+    pub fn groups(&self) -> &crate::Groups {
+        &self.shared.groups
+    }
+
     /// This allocator's budgets: limits, usage and events.
     ///
     /// ```

@@ -43,6 +43,8 @@ pub struct AllocStats {
     /// Heap intent figures (`heap_box`, `heap_alloc`, and pool requests too
     /// large for the pool).
     pub heap: IntentStats,
+    /// Groups intent figures ([`SmartAlloc::groups`](crate::SmartAlloc::groups)).
+    pub groups: crate::GroupsStats,
     /// Pool pages held (64 KiB each), in thread heaps or free.
     pub pool_pages: usize,
     /// Pool pages free for any thread or size class.
@@ -276,12 +278,20 @@ impl AllocStats {
             heap.add(thread.heap);
         }
         let (pool_pages, pool_free_pages) = shared.pools.page_counts();
+        let groups = shared.groups.stats();
         AllocStats {
-            allocation_count: frame.allocations + pool.allocations + heap.allocations,
-            deallocation_count: frame.allocations + pool.deallocations + heap.deallocations,
+            allocation_count: frame.allocations
+                + pool.allocations
+                + heap.allocations
+                + groups.allocations,
+            deallocation_count: frame.allocations
+                + pool.deallocations
+                + heap.deallocations
+                + groups.deallocations,
             frame,
             pool,
             heap,
+            groups,
             pool_pages,
             pool_free_pages,
             per_thread,

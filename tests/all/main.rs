@@ -17,6 +17,8 @@ mod frame_random;
 mod frame_scopes;
 mod frame_sizes;
 mod frame_threads;
+mod group_basics;
+mod group_model;
 mod pool_basics;
 mod pool_lifecycle;
 mod pool_model;

@@ -5,7 +5,9 @@
 //! `#[frame_system]` and the runtime emission macros, and `ui-tests/bevy/`
 //! for the Bevy integration (frame memory cannot be kept in a resource, a
 //! component, a `Local`, a message or a command; `AllocResource` is
-//! immutable). The FA101 of `#[frame_system]` without the `bevy` feature is
+//! immutable), and `ui-tests/groups/` for groups (nothing a group made
+//! outlives its free; what it drops is `Send + 'static`; a `Group` is not
+//! `Sync`). The FA101 of `#[frame_system]` without the `bevy` feature is
 //! checked by `tests/no-bevy`, a crate outside the workspace.
 //!
 //! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test all ui`.
@@ -22,4 +24,6 @@ fn ui() {
     cases.pass("ui-tests/macros/pass/*.rs");
     cases.compile_fail("ui-tests/bevy/fail/*.rs");
     cases.pass("ui-tests/bevy/pass/*.rs");
+    cases.compile_fail("ui-tests/groups/fail/*.rs");
+    cases.pass("ui-tests/groups/pass/*.rs");
 }

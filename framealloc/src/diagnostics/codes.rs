@@ -143,6 +143,13 @@ mod tests {
                 used: 2,
                 limit: 3,
             },
+            AllocError::ForeignAllocation { what: "a group" },
+            AllocError::InvalidHandle {
+                index: 1,
+                reason: "test",
+            },
+            AllocError::NotPinned { index: 1 },
+            AllocError::HandleSlotsExhausted { slots: 1 },
             AllocError::Internal { what: "test" },
         ];
         for error in &all {
@@ -152,6 +159,10 @@ mod tests {
                 | AllocError::OutOfMemory { .. }
                 | AllocError::GlobalBudgetExceeded { .. }
                 | AllocError::TagBudgetExceeded { .. }
+                | AllocError::ForeignAllocation { .. }
+                | AllocError::InvalidHandle { .. }
+                | AllocError::NotPinned { .. }
+                | AllocError::HandleSlotsExhausted { .. }
                 | AllocError::Internal { .. } => {}
             }
         }

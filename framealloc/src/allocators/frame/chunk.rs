@@ -29,6 +29,8 @@ pub(crate) struct Chunk {
     layout: Layout,
     /// The budget this chunk's bytes are charged to, released on drop.
     budget: Option<Arc<BudgetManager>>,
+    /// The tag (index; 0 for none) the charge went to.
+    tag: u32,
 }
 
 // SAFETY: a chunk is a uniquely owned block of plain bytes, like `Box<[u8]>`;
@@ -45,6 +47,17 @@ impl Chunk {
         align: usize,
         budget: Option<Arc<BudgetManager>>,
     ) -> Option<Chunk> {
+        Chunk::allocate_for_tag(capacity, align, budget, 0)
+    }
+
+    /// [`allocate`](Self::allocate) for memory charged to the tag with
+    /// index `tag` as well as to the global budget.
+    pub(crate) fn allocate_for_tag(
+        capacity: usize,
+        align: usize,
+        budget: Option<Arc<BudgetManager>>,
+        tag: u32,
+    ) -> Option<Chunk> {
         let layout = Layout::from_size_align(capacity.max(1), align.max(CHUNK_ALIGN)).ok()?;
         // SAFETY: `layout` has a non-zero size (`max(1)` above).
         let raw = unsafe { std::alloc::alloc(layout) };
@@ -52,6 +65,7 @@ impl Chunk {
             base,
             layout,
             budget,
+            tag,
         })
     }
 
@@ -99,7 +113,7 @@ impl Drop for Chunk {
         // freed exactly once, here.
         unsafe { std::alloc::dealloc(self.base.as_ptr(), self.layout) }
         if let Some(budget) = &self.budget {
-            budget.release(0, self.layout.size());
+            budget.release(self.tag, self.layout.size());
         }
     }
 }

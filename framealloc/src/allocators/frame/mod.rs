@@ -16,7 +16,7 @@
 
 mod allocator_api;
 mod arena;
-mod chunk;
+pub(crate) mod chunk;
 mod fill;
 mod frame_box;
 mod registry;

@@ -1,0 +1,224 @@
+//! Model-based property test of the groups intent: random sequences of
+//! group creation, allocation (values with and without `Drop`, slices,
+//! strings, collection blocks), moves to another thread and frees, checked
+//! step by step against a plain model: every live value still reads back,
+//! and each free drops exactly its group's values, in allocation order.
+#![expect(
+    unsafe_code,
+    reason = "the model keeps pointers to values of several groups across frees of others, which borrows cannot express; Miri checks every access"
+)]
+
+use std::sync::{Arc, Mutex};
+
+use framealloc::allocator_api2::vec::Vec as ApiVec;
+use framealloc::{AllocConfig, Group, SmartAlloc};
+use proptest::prelude::*;
+
+/// Logs its id when dropped.
+struct Tracked {
+    id: u64,
+    text: String,
+    log: Arc<Mutex<Vec<u64>>>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.log.lock().unwrap().push(self.id);
+    }
+}
+
+/// What the model expects at a pointer into a group.
+enum Expect {
+    Tracked(*const Tracked, u64, String),
+    Plain(*const u64, u64),
+    Slice(*const u32, usize, u32),
+    Text(*const u8, String),
+}
+
+impl Expect {
+    fn check(&self) {
+        // SAFETY (test): the pointer came from a group that is still alive
+        // (the model drops its expectations when the group is freed).
+        match self {
+            Expect::Tracked(ptr, id, text) => {
+                let value = unsafe { &**ptr };
+                assert_eq!((value.id, &value.text), (*id, text));
+            }
+            Expect::Plain(ptr, value) => assert_eq!(unsafe { **ptr }, *value),
+            Expect::Slice(ptr, len, seed) => {
+                let values = unsafe { std::slice::from_raw_parts(*ptr, *len) };
+                for (i, value) in values.iter().enumerate() {
+                    assert_eq!(*value, seed.wrapping_add(i as u32));
+                }
+            }
+            Expect::Text(ptr, text) => {
+                let bytes = unsafe { std::slice::from_raw_parts(*ptr, text.len()) };
+                assert_eq!(bytes, text.as_bytes());
+            }
+        }
+    }
+}
+
+struct Model {
+    group: Group,
+    expect: Vec<Expect>,
+    tracked: Vec<u64>,
+    allocations: u64,
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    Create,
+    Tracked(usize, u8),
+    Plain(usize, u64),
+    Slice(usize, usize, u32),
+    Text(usize, String),
+    Collection(usize, usize),
+    Move(usize),
+    Free(usize),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        1 => Just(Step::Create),
+        4 => (any::<usize>(), any::<u8>()).prop_map(|(g, n)| Step::Tracked(g, n)),
+        3 => (any::<usize>(), any::<u64>()).prop_map(|(g, v)| Step::Plain(g, v)),
+        2 => (any::<usize>(), 0..if cfg!(miri) { 64usize } else { 20_000 }, any::<u32>())
+            .prop_map(|(g, len, seed)| Step::Slice(g, len, seed)),
+        2 => (any::<usize>(), "[a-z]{0,40}").prop_map(|(g, text)| Step::Text(g, text)),
+        1 => (any::<usize>(), 0..300usize).prop_map(|(g, n)| Step::Collection(g, n)),
+        1 => any::<usize>().prop_map(Step::Move),
+        1 => any::<usize>().prop_map(Step::Free),
+    ]
+}
+
+fn run(steps: Vec<Step>) {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    let groups = alloc.groups();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut live: Vec<Model> = Vec::new();
+    let mut next_id = 0u64;
+    let (mut made, mut freed_allocations) = (0u64, 0u64);
+    for step in steps {
+        let pick = |g: usize, live: &Vec<Model>| (!live.is_empty()).then(|| g % live.len());
+        match step {
+            Step::Create => live.push(Model {
+                group: groups.create_group(&format!("g{}", live.len())),
+                expect: Vec::new(),
+                tracked: Vec::new(),
+                allocations: 0,
+            }),
+            Step::Tracked(g, n) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                let text = "x".repeat(usize::from(n));
+                let value = model.group.alloc(Tracked {
+                    id: next_id,
+                    text: text.clone(),
+                    log: log.clone(),
+                });
+                model.expect.push(Expect::Tracked(value, next_id, text));
+                model.tracked.push(next_id);
+                model.allocations += 1;
+                next_id += 1;
+            }
+            Step::Plain(g, v) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                let value = model.group.alloc(v);
+                model.expect.push(Expect::Plain(value, v));
+                model.allocations += 1;
+            }
+            Step::Slice(g, len, seed) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                let values = model
+                    .group
+                    .alloc_slice_fill_with(len, |i| seed.wrapping_add(i as u32));
+                model.expect.push(Expect::Slice(values.as_ptr(), len, seed));
+                model.allocations += 1;
+            }
+            Step::Text(g, text) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                let stored = model.group.alloc_str(&text);
+                model.expect.push(Expect::Text(stored.as_ptr(), text));
+                model.allocations += 1;
+            }
+            Step::Collection(g, n) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                let before = model.group.stats().allocations;
+                let mut grown: ApiVec<u32, &Group> = ApiVec::new_in(&model.group);
+                grown.extend(0..n as u32);
+                assert!(grown.iter().copied().eq(0..n as u32));
+                drop(grown);
+                model.allocations += model.group.stats().allocations - before;
+            }
+            Step::Move(g) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let mut model = live.swap_remove(g);
+                let group = model.group;
+                // Allocated on the other thread, then back.
+                let (group, value) = std::thread::spawn(move || {
+                    let value = group.alloc(7u64) as *mut u64 as usize;
+                    (group, value)
+                })
+                .join()
+                .unwrap();
+                model.group = group;
+                model.expect.push(Expect::Plain(value as *const u64, 7));
+                model.allocations += 1;
+                live.push(model);
+            }
+            Step::Free(g) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = live.remove(g);
+                assert_eq!(model.group.stats().allocations, model.allocations);
+                log.lock().unwrap().clear();
+                let report = groups.free_group(model.group);
+                assert_eq!(report.allocations, model.allocations);
+                assert_eq!(
+                    *log.lock().unwrap(),
+                    model.tracked,
+                    "dropped in allocation order"
+                );
+                made += model.allocations;
+                freed_allocations += model.allocations;
+            }
+        }
+        for model in &live {
+            model.expect.iter().for_each(Expect::check);
+        }
+        let stats = alloc.stats().groups;
+        assert_eq!(stats.live_groups, live.len());
+        let live_allocations: u64 = live.iter().map(|m| m.allocations).sum();
+        assert_eq!(stats.allocations, made + live_allocations);
+        assert_eq!(stats.deallocations, freed_allocations);
+        assert_eq!(
+            alloc.budgets().global_usage().used as u64,
+            stats.reserved_bytes,
+            "budgets meter every live chunk and nothing else"
+        );
+    }
+    drop(live);
+    let stats = alloc.stats().groups;
+    assert_eq!(
+        (stats.live_groups, stats.bytes, stats.reserved_bytes),
+        (0, 0, 0)
+    );
+    assert_eq!(alloc.budgets().global_usage().used, 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 1000 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn groups_match_a_model(steps in proptest::collection::vec(step(), 1..if cfg!(miri) { 30 } else { 120 })) {
+        run(steps);
+    }
+}
