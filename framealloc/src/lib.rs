@@ -97,6 +97,9 @@ mod tag;
 pub use allocator_api2;
 pub use allocators::frame::{Frame, FrameBox, FrameReport};
 pub use allocators::group::{Group, GroupStats, Groups, GroupsStats};
+pub use allocators::handle::{
+    Defragmentation, Handle, HandleAllocator, HandleStats, Place, RawHandle, Relocation,
+};
 pub use allocators::pool::{HeapBox, PoolBox};
 pub use budget::{BudgetEvent, BudgetManager, BudgetUsage, ListenerId};
 pub use config::AllocConfig;

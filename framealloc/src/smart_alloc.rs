@@ -416,6 +416,31 @@ impl SmartAlloc {
         &self.shared.groups
     }
 
+    /// A new [`HandleAllocator`](crate::HandleAllocator) whose chunks are
+    /// charged to this allocator's budgets (global, and the tag current on
+    /// the calling thread now) when budgets are on.
+    ///
+    /// ```
+    /// use framealloc::{AllocConfig, SmartAlloc};
+    /// let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    /// let mut handles = alloc.handle_allocator();
+    /// let h = handles.alloc([0u8; 64])?;
+    /// assert_eq!(alloc.budgets().global_usage().used, 64 << 10); // its first chunk
+    /// alloc.budgets().set_global_limits(None, Some(64 << 10));
+    /// let err = handles.alloc([0u8; 1 << 16]).unwrap_err(); // needs a second chunk
+    /// assert_eq!(err.code(), "FA301");
+    /// # drop(h);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn handle_allocator(&self) -> crate::HandleAllocator {
+        let budgets = &self.shared.budgets;
+        if budgets.is_enabled() {
+            crate::HandleAllocator::with_budget(budgets.clone(), crate::budget::current_tag_index())
+        } else {
+            crate::HandleAllocator::new()
+        }
+    }
+
     /// This allocator's budgets: limits, usage and events.
     ///
     /// ```

@@ -5,6 +5,7 @@
 //! | `frame` | the frame intent: `Frame`, `FrameBox`, per-thread bump arenas |
 //! | `pool` | the pool and heap intents: `PoolBox`, `HeapBox`, thread heaps, pages |
 //! | `group` | the groups intent: `Group` tokens, their chunks and destructor runs |
+//! | `handle` | the handles intent: `HandleAllocator`, slots with generations, compaction |
 //! | `lease` | per-thread leases of arenas and heaps (one mechanism for both) |
 //! | `counter` | single-writer counters for statistics |
 //! | `sync` | the pool lifecycle's locks and atomics (loom's in model tests) |
@@ -16,6 +17,7 @@
 pub(crate) mod counter;
 pub(crate) mod frame;
 pub(crate) mod group;
+pub(crate) mod handle;
 pub(crate) mod lease;
 pub(crate) mod pool;
 pub(crate) mod sync;

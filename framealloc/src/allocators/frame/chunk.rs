@@ -118,6 +118,40 @@ impl Drop for Chunk {
     }
 }
 
+/// A chunk for a group or a handle allocator: charged to `budget` (when
+/// budgets are on) under the tag with index `tag` before the system is
+/// asked, the charge counting once the memory exists; the budget's events
+/// are delivered before this returns (nothing is locked here).
+pub(crate) fn charged_chunk(
+    budget: Option<&Arc<BudgetManager>>,
+    tag: u32,
+    capacity: usize,
+    align: usize,
+) -> Result<Chunk, AllocError> {
+    let mut events = Events::default();
+    let reservation = match budget {
+        Some(budgets) => match budgets.reserve(tag, capacity, &mut events) {
+            Ok(reservation) => Some(reservation),
+            Err(error) => {
+                budgets.emit_all(events);
+                return Err(error);
+            }
+        },
+        None => None,
+    };
+    let chunk = Chunk::allocate_for_tag(capacity, align, budget.cloned(), tag);
+    if let (Some(budgets), Some(reservation)) = (budget, reservation) {
+        match &chunk {
+            Some(_) => budgets.commit(reservation, &mut events),
+            None => budgets.cancel(reservation),
+        }
+        budgets.emit_all(events);
+    }
+    chunk.ok_or(AllocError::OutOfMemory {
+        requested: capacity,
+    })
+}
+
 /// How an arena may grow: where spare chunks come from and how far it may go.
 /// One per `SmartAlloc`, shared by all of its arenas.
 pub(crate) struct ArenaLimits {

@@ -16,8 +16,8 @@ use core::ptr::NonNull;
 use std::sync::Arc;
 
 use super::figures::GroupFigures;
-use crate::allocators::frame::chunk::{CHUNK_ALIGN, Chunk};
-use crate::budget::{BudgetManager, Events};
+use crate::allocators::frame::chunk::{CHUNK_ALIGN, Chunk, charged_chunk};
+use crate::budget::BudgetManager;
 use crate::error::AllocError;
 
 /// The first chunk of a group; each later chunk doubles, up to
@@ -130,29 +130,7 @@ impl GroupArena {
                 element_size: layout.size(),
             })?;
         let capacity = need.max(self.next_chunk.get());
-        let mut events = Events::default();
-        let reservation = match &self.budget {
-            Some(budgets) => match budgets.reserve(self.tag, capacity, &mut events) {
-                Ok(reservation) => Some(reservation),
-                Err(error) => {
-                    budgets.emit_all(events);
-                    return Err(error);
-                }
-            },
-            None => None,
-        };
-        let chunk =
-            Chunk::allocate_for_tag(capacity, layout.align(), self.budget.clone(), self.tag);
-        if let (Some(budgets), Some(reservation)) = (&self.budget, reservation) {
-            match &chunk {
-                Some(_) => budgets.commit(reservation, &mut events),
-                None => budgets.cancel(reservation),
-            }
-            budgets.emit_all(events);
-        }
-        let chunk = chunk.ok_or(AllocError::OutOfMemory {
-            requested: capacity,
-        })?;
+        let chunk = charged_chunk(self.budget.as_ref(), self.tag, capacity, layout.align())?;
         self.cursor.set(chunk.start());
         self.end.set(chunk.end());
         self.figures.count_chunk(chunk.capacity());

@@ -1,0 +1,207 @@
+//! Defragmentation: slides every unpinned value down over the holes, in
+//! address order across regions, then gives empty regions back.
+//!
+//! One pass over each region's block list, in order. A write cursor
+//! (region, offset) trails the read position: each unpinned value goes to
+//! the first place at or after the cursor where it fits, which is never
+//! past where it already is. A pinned value stays, and the cursor cannot
+//! enter the part of its region below it. Values that move by the same
+//! distance side by side are copied by one `memmove`.
+//!
+//! Moving a value is a bitwise copy, which is sound for every Rust type:
+//! a value may be moved by copying its bytes unless something holds its
+//! address, and nothing safe can: the heap hands out references only for
+//! the length of a borrow of the heap, and `defragment` takes it by
+//! `&mut`. Raw pointers from `resolve` are the caller's to keep valid: a
+//! pinned value never moves. (Self-referential values need `Pin`, which
+//! requires not moving them; a `Pin<&mut T>` into the heap cannot outlive
+//! its borrow either.)
+
+#![expect(unsafe_code, reason = "values are moved between raw chunk addresses")]
+
+use core::ptr::NonNull;
+
+use super::heap::{Block, HandleHeap};
+use super::key::RawHandle;
+use super::{Defragmentation, Place, Relocation};
+
+/// A pending copy: `len` bytes from `from` to `to`, grown while the next
+/// value continues both ranges in the same two regions (two chunks may
+/// sit side by side in memory, but a copy must stay inside each).
+struct Run {
+    regions: (usize, usize),
+    from: NonNull<u8>,
+    to: NonNull<u8>,
+    len: usize,
+}
+
+impl Run {
+    /// Copies the run's bytes.
+    ///
+    /// # Safety
+    ///
+    /// - `from..from + len` and `to..to + len` lie in live regions of the
+    ///   heap; the source holds the values being moved, and the
+    ///   destination holds no value that is still needed (it is a hole,
+    ///   or the source of this same run).
+    unsafe fn copy(&self) {
+        // SAFETY: forwarded from the caller; `copy` allows the two ranges
+        // to overlap (a slide down within one region).
+        unsafe { self.to.copy_from(self.from, self.len) };
+    }
+}
+
+impl HandleHeap {
+    /// Compacts the heap, moving at most `max_bytes` of values (all of them
+    /// for `usize::MAX`).
+    pub(crate) fn compact(&mut self, max_bytes: usize) -> Defragmentation {
+        let before = (self.bytes_in_use(), self.reserved_bytes());
+        let count = self.regions.len();
+        let mut lists: Vec<Vec<Block>> = (0..count).map(|_| Vec::new()).collect();
+        // The end of the last value that stays in each region (pinned, or
+        // left once the budget ran out).
+        let mut fence = vec![0usize; count];
+        let (mut write, mut cursor) = (0usize, 0usize);
+        let mut relocations = Vec::new();
+        let mut moved = 0usize;
+        let mut stopped = false;
+        let mut run: Option<Run> = None;
+        for read in 0..count {
+            let blocks = core::mem::take(&mut self.regions[read].blocks);
+            for block in blocks {
+                if !self.is_current(read, block) {
+                    continue;
+                }
+                let slot = block.slot as usize;
+                let cold = self.slots.cold[slot];
+                let size = cold.layout.size();
+                if !stopped && cold.pins == 0 {
+                    // Find the first place at or after the cursor. In the
+                    // region being read it always fits (at or below the
+                    // value itself).
+                    let mut place = self.regions[write].fit(cursor, cold.layout);
+                    while write < read && place.is_none() {
+                        write += 1;
+                        cursor = fence[write];
+                        place = self.regions[write].fit(cursor, cold.layout);
+                    }
+                    let target = place.filter(|&offset| write < read || offset <= block.offset);
+                    if let Some(offset) = target {
+                        let is_move = write != read || offset != block.offset;
+                        if is_move && moved.saturating_add(size) > max_bytes {
+                            stopped = true;
+                        } else {
+                            if is_move {
+                                let from = self.regions[read].at(block.offset);
+                                let to = self.regions[write].at(offset);
+                                run = extend_run(run, (read, write), from, to, size);
+                                moved += size;
+                                self.slots.hot[slot].ptr = to;
+                                self.slots.cold[slot].chunk = write as u32;
+                                relocations.push(Relocation {
+                                    handle: RawHandle::new(block.slot, self.slots.hot[slot].stamp),
+                                    size,
+                                    from: Place {
+                                        region: self.regions[read].id,
+                                        offset: block.offset,
+                                    },
+                                    to: Place {
+                                        region: self.regions[write].id,
+                                        offset,
+                                    },
+                                });
+                            }
+                            lists[write].push(Block {
+                                slot: block.slot,
+                                offset,
+                            });
+                            cursor = offset + size;
+                            continue;
+                        }
+                    }
+                }
+                // The value stays where it is.
+                fence[read] = block.offset + size;
+                if write == read {
+                    cursor = cursor.max(fence[read]);
+                }
+                lists[read].push(block);
+            }
+        }
+        if let Some(run) = run {
+            // SAFETY: as in `extend_run`.
+            unsafe { run.copy() };
+        }
+        self.adopt_lists(lists);
+        self.figures.defragmentations += 1;
+        self.figures.bytes_moved += moved as u64;
+        Defragmentation {
+            relocations,
+            bytes_moved: moved,
+            bytes_in_use_before: before.0,
+            bytes_in_use_after: self.bytes_in_use(),
+            reserved_before: before.1,
+            reserved_after: self.reserved_bytes(),
+            complete: !stopped,
+        }
+    }
+
+    /// Installs the new block lists, frees regions left empty, and renumbers
+    /// the regions the slots point at.
+    fn adopt_lists(&mut self, lists: Vec<Vec<Block>>) {
+        let old = core::mem::take(&mut self.regions);
+        let mut renumber = vec![u32::MAX; old.len()];
+        for (index, (mut region, blocks)) in old.into_iter().zip(lists).enumerate() {
+            if blocks.is_empty() {
+                // Dropping the chunk gives it (and its budget charge) back.
+                continue;
+            }
+            region.top = blocks.last().map_or(0, |last| {
+                last.offset + self.slots.cold[last.slot as usize].layout.size()
+            });
+            region.blocks = blocks;
+            renumber[index] = self.regions.len() as u32;
+            self.regions.push(region);
+        }
+        for region in 0..self.regions.len() {
+            for block in 0..self.regions[region].blocks.len() {
+                let slot = self.regions[region].blocks[block].slot as usize;
+                let old = self.slots.cold[slot].chunk as usize;
+                self.slots.cold[slot].chunk = renumber[old];
+            }
+        }
+    }
+}
+
+/// Adds the move of `len` bytes from `from` to `to` to `run`, or copies
+/// `run` and starts a new one when the move does not continue it.
+fn extend_run(
+    run: Option<Run>,
+    regions: (usize, usize),
+    from: NonNull<u8>,
+    to: NonNull<u8>,
+    len: usize,
+) -> Option<Run> {
+    if let Some(mut run) = run {
+        if run.regions == regions
+            && run.from.addr().get() + run.len == from.addr().get()
+            && run.to.addr().get() + run.len == to.addr().get()
+        {
+            run.len += len;
+            return Some(run);
+        }
+        // SAFETY: the run's source holds the values being moved (they
+        // were current, and no copy since has written to it: copies
+        // happen in address order and each lands at or below the
+        // cursor, which trails every unread value); its destination is
+        // past every value already placed, below every value not yet
+        // read in its region, so it holds nothing still needed.
+        unsafe { run.copy() };
+    }
+    Some(Run {
+        regions,
+        from,
+        to,
+        len,
+    })
+}
