@@ -19,6 +19,8 @@ mod frame_sizes;
 mod frame_threads;
 mod group_basics;
 mod group_model;
+mod handle_basics;
+mod handle_model;
 mod pool_basics;
 mod pool_lifecycle;
 mod pool_model;

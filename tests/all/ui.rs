@@ -7,7 +7,9 @@
 //! component, a `Local`, a message or a command; `AllocResource` is
 //! immutable), and `ui-tests/groups/` for groups (nothing a group made
 //! outlives its free; what it drops is `Send + 'static`; a `Group` is not
-//! `Sync`). The FA101 of `#[frame_system]` without the `bevy` feature is
+//! `Sync`), and `ui-tests/handles/` for handles (a `get` borrow cannot
+//! span a defragmentation or a free; a handle resolves only as its type).
+//! The FA101 of `#[frame_system]` without the `bevy` feature is
 //! checked by `tests/no-bevy`, a crate outside the workspace.
 //!
 //! Regenerate the snapshots with `TRYBUILD=overwrite cargo test --test all ui`.
@@ -26,4 +28,5 @@ fn ui() {
     cases.pass("ui-tests/bevy/pass/*.rs");
     cases.compile_fail("ui-tests/groups/fail/*.rs");
     cases.pass("ui-tests/groups/pass/*.rs");
+    cases.compile_fail("ui-tests/handles/fail/*.rs");
 }
