@@ -37,21 +37,26 @@ enum Expect {
 
 impl Expect {
     fn check(&self) {
-        // SAFETY (test): the pointer came from a group that is still alive
-        // (the model drops its expectations when the group is freed).
         match self {
             Expect::Tracked(ptr, id, text) => {
+                // SAFETY: the pointer came from a group that is still alive
+                // (the model drops its expectations when the group is freed).
                 let value = unsafe { &**ptr };
                 assert_eq!((value.id, &value.text), (*id, text));
             }
-            Expect::Plain(ptr, value) => assert_eq!(unsafe { **ptr }, *value),
+            Expect::Plain(ptr, value) => {
+                // SAFETY: as above.
+                assert_eq!(unsafe { **ptr }, *value);
+            }
             Expect::Slice(ptr, len, seed) => {
+                // SAFETY: as above; `len` values were made there.
                 let values = unsafe { std::slice::from_raw_parts(*ptr, *len) };
                 for (i, value) in values.iter().enumerate() {
                     assert_eq!(*value, seed.wrapping_add(i as u32));
                 }
             }
             Expect::Text(ptr, text) => {
+                // SAFETY: as above; the text's bytes were copied there.
                 let bytes = unsafe { std::slice::from_raw_parts(*ptr, text.len()) };
                 assert_eq!(bytes, text.as_bytes());
             }

@@ -153,7 +153,7 @@ enum Step {
     Pin(usize),
     Unpin(usize),
     Defragment,
-    DefragmentStep(usize),
+    BudgetedDefragment(usize),
     Stale(usize),
     Foreign,
 }
@@ -165,7 +165,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => any::<usize>().prop_map(Step::Pin),
         1 => any::<usize>().prop_map(Step::Unpin),
         1 => Just(Step::Defragment),
-        1 => (0..4000usize).prop_map(Step::DefragmentStep),
+        1 => (0..4000usize).prop_map(Step::BudgetedDefragment),
         1 => any::<usize>().prop_map(Step::Stale),
         1 => Just(Step::Foreign),
     ]
@@ -243,9 +243,9 @@ fn run(steps: Vec<Step>) {
                     }
                 }
             }
-            Step::Defragment | Step::DefragmentStep(_) => {
+            Step::Defragment | Step::BudgetedDefragment(_) => {
                 let budget = match step {
-                    Step::DefragmentStep(max) => max,
+                    Step::BudgetedDefragment(max) => max,
                     _ => usize::MAX,
                 };
                 let stats = handles.stats();
