@@ -23,8 +23,9 @@ use crate::allocators::frame::chunk::{CHUNK_ALIGN, Chunk, charged_chunk};
 use crate::budget::BudgetManager;
 use crate::error::AllocError;
 
-/// The first region; each later one doubles, up to [`MAX_REGION`]. A value
-/// larger than that gets a region of its own size.
+/// The first region; each later one is as large as all the others
+/// together (so the total doubles), up to [`MAX_REGION`]. A value larger
+/// than that gets a region of its own size.
 const FIRST_REGION: usize = 64 << 10;
 const MAX_REGION: usize = 16 << 20;
 /// `Cold::chunk` of a zero-sized value, which lives in no region.
@@ -87,7 +88,6 @@ pub(crate) struct HeapFigures {
 pub(crate) struct HandleHeap {
     pub(crate) slots: Slots,
     pub(crate) regions: Vec<Region>,
-    next_region: usize,
     budget: Option<Arc<BudgetManager>>,
     tag: u32,
     pub(crate) figures: HeapFigures,
@@ -116,7 +116,6 @@ impl HandleHeap {
         HandleHeap {
             slots: Slots::new(allocator),
             regions: Vec::new(),
-            next_region: FIRST_REGION,
             budget,
             tag,
             figures: HeapFigures::default(),
@@ -166,7 +165,10 @@ impl HandleHeap {
         Ok(Handle::from_raw(raw))
     }
 
-    /// Room for `layout` at the top of the newest region, or in a new one.
+    /// Room for `layout` at the top of the newest region; else at the top
+    /// of another (after a defragmentation, earlier regions have room at
+    /// their tops); else in a new region. A block always goes at a
+    /// region's top, so each block list stays in address order.
     fn place(&mut self, layout: Layout) -> Result<(NonNull<u8>, u32), AllocError> {
         if let Some(region) = self.regions.last_mut()
             && let Some(start) = region.fit(region.top, layout)
@@ -174,11 +176,24 @@ impl HandleHeap {
             region.top = start + layout.size();
             return Ok((region.at(start), (self.regions.len() - 1) as u32));
         }
+        self.place_slow(layout)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn place_slow(&mut self, layout: Layout) -> Result<(NonNull<u8>, u32), AllocError> {
+        for (index, region) in self.regions.iter_mut().enumerate().rev() {
+            if let Some(start) = region.fit(region.top, layout) {
+                region.top = start + layout.size();
+                return Ok((region.at(start), index as u32));
+            }
+        }
         let padding = layout.align().saturating_sub(CHUNK_ALIGN);
         let need = layout.size().saturating_add(padding);
-        let capacity = need.max(self.next_region);
+        // Grow by what is held now (doubling it), so that after a
+        // defragmentation gave regions back the next one is small again.
+        let capacity = need.max(self.reserved_bytes().clamp(FIRST_REGION, MAX_REGION));
         let chunk = charged_chunk(self.budget.as_ref(), self.tag, capacity, layout.align())?;
-        self.next_region = self.next_region.saturating_mul(2).min(MAX_REGION);
         self.figures.next_region_id += 1;
         self.regions.push(Region {
             chunk,
