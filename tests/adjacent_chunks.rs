@@ -154,3 +154,32 @@ fn growing_a_block_that_ends_at_the_next_chunks_start_moves_it() {
         assert!(first.iter().enumerate().all(|(i, &v)| v == i as u64));
     });
 }
+
+#[test]
+fn defragmenting_handle_chunks_that_sit_side_by_side_keeps_every_value() {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _serial = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    ARMED.set(true);
+    let mut handles = framealloc::HandleAllocator::new();
+    // 256 values of 256 bytes fill the first 64 KiB chunk exactly; the next
+    // 256 fill the second, which the global allocator put right after it.
+    let all: Vec<_> = (0..512u32)
+        .map(|i| handles.alloc([i; 64]).unwrap())
+        .collect();
+    let first = handles.resolve(all[255]).unwrap().addr().get();
+    let second = handles.resolve(all[256]).unwrap().addr().get();
+    assert_eq!(second, first + 256, "the chunks are side by side");
+    // The last value of the first chunk and the first of the second now
+    // move by the same distance, from adjacent addresses: a copy that
+    // merged them would run across the chunk boundary.
+    handles.free(all[0]);
+    let report = handles.defragment();
+    assert_eq!(report.relocations.len(), 511);
+    for (i, h) in all.iter().enumerate().skip(1) {
+        assert_eq!(handles.get(*h), Some(&[i as u32; 64]));
+    }
+    drop(handles);
+    ARMED.set(false);
+}

@@ -64,6 +64,13 @@ impl Expect {
     }
 }
 
+/// A pointer into a group, carried back from the thread that allocated it.
+struct SentPtr(*const u64);
+
+// SAFETY (test): the pointer is only read on the receiving thread, after the
+// group moved there too; a `u64` may be read from any thread.
+unsafe impl Send for SentPtr {}
+
 struct Model {
     group: Group,
     expect: Vec<Expect>,
@@ -166,13 +173,13 @@ fn run(steps: Vec<Step>) {
                 let group = model.group;
                 // Allocated on the other thread, then back.
                 let (group, value) = std::thread::spawn(move || {
-                    let value = group.alloc(7u64) as *mut u64 as usize;
+                    let value = SentPtr(group.alloc(7u64));
                     (group, value)
                 })
                 .join()
                 .unwrap();
                 model.group = group;
-                model.expect.push(Expect::Plain(value as *const u64, 7));
+                model.expect.push(Expect::Plain(value.0, 7));
                 model.allocations += 1;
                 live.push(model);
             }
