@@ -67,7 +67,7 @@ impl Expect {
 /// A pointer into a group, carried back from the thread that allocated it.
 struct SentPtr(*const u64);
 
-// SAFETY (test): the pointer is only read on the receiving thread, after the
+// SAFETY: (test) the pointer is only read on the receiving thread, after the
 // group moved there too; a `u64` may be read from any thread.
 unsafe impl Send for SentPtr {}
 
