@@ -274,14 +274,14 @@ fn group<'c>(c: &'c mut Criterion, name: &str, elements: usize) -> BenchmarkGrou
 
 fn handle_get(c: &mut Criterion) {
     let random = shuffled_order(LIVE);
-    let mut group = group(c, "handle_get_random_100k", LIVE);
-    for_each_container!(bench_get(&mut group, &random));
-    group.finish();
+    let mut random_group = group(c, "handle_get_random_100k", LIVE);
+    for_each_container!(bench_get(&mut random_group, &random));
+    random_group.finish();
 
     let sequential: Vec<usize> = (0..LIVE).collect();
-    let mut group = group(c, "handle_get_sequential_100k", LIVE);
-    for_each_container!(bench_get(&mut group, &sequential));
-    group.finish();
+    let mut sequential_group = group(c, "handle_get_sequential_100k", LIVE);
+    for_each_container!(bench_get(&mut sequential_group, &sequential));
+    sequential_group.finish();
 }
 
 fn handle_insert_remove(c: &mut Criterion) {
