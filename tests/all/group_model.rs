@@ -27,6 +27,20 @@ impl Drop for Tracked {
     }
 }
 
+thread_local! {
+    static UNIT_DROPS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A zero-sized value with a destructor, counted in a thread-local (groups
+/// are freed on the model's thread).
+struct Unit;
+
+impl Drop for Unit {
+    fn drop(&mut self) {
+        UNIT_DROPS.set(UNIT_DROPS.get() + 1);
+    }
+}
+
 /// What the model expects at a pointer into a group.
 enum Expect {
     Tracked(*const Tracked, u64, String),
@@ -75,6 +89,7 @@ struct Model {
     group: Group,
     expect: Vec<Expect>,
     tracked: Vec<u64>,
+    units: u64,
     allocations: u64,
 }
 
@@ -82,6 +97,11 @@ struct Model {
 enum Step {
     Create,
     Tracked(usize, u8),
+    /// A slice of `Tracked`; with `true`, the closure that makes them also
+    /// allocates a `Tracked` into the same group for every other element.
+    TrackedSlice(usize, usize, bool),
+    /// A zero-sized value with a destructor.
+    Unit(usize),
     Plain(usize, u64),
     Slice(usize, usize, u32),
     Text(usize, String),
@@ -94,6 +114,9 @@ fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         1 => Just(Step::Create),
         4 => (any::<usize>(), any::<u8>()).prop_map(|(g, n)| Step::Tracked(g, n)),
+        2 => (any::<usize>(), 0..40usize, any::<bool>())
+            .prop_map(|(g, n, nested)| Step::TrackedSlice(g, n, nested)),
+        1 => any::<usize>().prop_map(Step::Unit),
         3 => (any::<usize>(), any::<u64>()).prop_map(|(g, v)| Step::Plain(g, v)),
         2 => (any::<usize>(), 0..if cfg!(miri) { 64usize } else { 20_000 }, any::<u32>())
             .prop_map(|(g, len, seed)| Step::Slice(g, len, seed)),
@@ -118,6 +141,7 @@ fn run(steps: Vec<Step>) {
                 group: groups.create_group(&format!("g{}", live.len())),
                 expect: Vec::new(),
                 tracked: Vec::new(),
+                units: 0,
                 allocations: 0,
             }),
             Step::Tracked(g, n) => {
@@ -133,6 +157,48 @@ fn run(steps: Vec<Step>) {
                 model.tracked.push(next_id);
                 model.allocations += 1;
                 next_id += 1;
+            }
+            Step::TrackedSlice(g, n, nested) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                let base = next_id;
+                let mut inner = base + n as u64;
+                let mut inner_ids = Vec::new();
+                let group = &model.group;
+                let values = group.alloc_slice_fill_with(n, |i| {
+                    if nested && i % 2 == 0 {
+                        group.alloc(Tracked {
+                            id: inner,
+                            text: String::new(),
+                            log: log.clone(),
+                        });
+                        inner_ids.push(inner);
+                        inner += 1;
+                    }
+                    Tracked {
+                        id: base + i as u64,
+                        text: format!("{i}"),
+                        log: log.clone(),
+                    }
+                });
+                for (i, value) in values.iter().enumerate() {
+                    model
+                        .expect
+                        .push(Expect::Tracked(value, base + i as u64, format!("{i}")));
+                }
+                // The slice was reserved before the closure's values: its
+                // run comes first.
+                model.tracked.extend(base..base + n as u64);
+                model.allocations += 1 + inner_ids.len() as u64;
+                model.tracked.extend(inner_ids);
+                next_id = inner;
+            }
+            Step::Unit(g) => {
+                let Some(g) = pick(g, &live) else { continue };
+                let model = &mut live[g];
+                model.group.alloc(Unit);
+                model.units += 1;
+                model.allocations += 1;
             }
             Step::Plain(g, v) => {
                 let Some(g) = pick(g, &live) else { continue };
@@ -188,7 +254,9 @@ fn run(steps: Vec<Step>) {
                 let model = live.remove(g);
                 assert_eq!(model.group.stats().allocations, model.allocations);
                 log.lock().unwrap().clear();
+                let units_before = UNIT_DROPS.get();
                 let report = groups.free_group(model.group);
+                assert_eq!(UNIT_DROPS.get() - units_before, model.units);
                 assert_eq!(report.allocations, model.allocations);
                 assert_eq!(
                     *log.lock().unwrap(),

@@ -1,17 +1,17 @@
 //! A group's memory: the chunks it bumps through, and the runs of values
 //! whose destructors it calls when the group is freed.
 //!
-//! Values are written at a bump cursor in the newest chunk. A value whose
-//! type needs `Drop` adds to a [`DropRun`]: a run of same-typed values laid
-//! side by side, so 100,000 values of one type cost one record, not
-//! 100,000. Freeing the group calls each run's destructor in allocation
-//! order, then gives every chunk back to the system.
+//! Values are written at a bump cursor in the newest chunk. Values whose
+//! type needs `Drop` are recorded in runs (`drops.rs`); freeing the group
+//! calls each run's destructor in allocation order, then gives every chunk
+//! back to the system.
 
 #![expect(unsafe_code, reason = "values are written into raw group chunks and dropped in place")]
 
 use core::alloc::Layout;
-use core::any::TypeId;
 use core::cell::{Cell, RefCell};
+
+use super::drops::{RunList, drop_run};
 use core::ptr::NonNull;
 use std::sync::Arc;
 
@@ -25,38 +25,18 @@ use crate::error::AllocError;
 const FIRST_CHUNK: usize = 64 << 10;
 const MAX_CHUNK: usize = 16 << 20;
 
-/// A run of `len` values of one type laid out as a slice from `start`,
-/// all initialised and owned by the group.
-struct DropRun {
-    type_id: TypeId,
-    /// Drops `len` values of the run's type starting at the pointer.
-    drop: unsafe fn(NonNull<u8>, usize),
-    start: NonNull<u8>,
-    len: usize,
-}
-
-/// # Safety
-///
-/// - `start` points to `len` initialised `T`s laid out as a slice, which
-///   nothing uses any more and which are not dropped again.
-unsafe fn drop_run<T>(start: NonNull<u8>, len: usize) {
-    let slice = NonNull::slice_from_raw_parts(start.cast::<T>(), len);
-    // SAFETY: forwarded from the caller: an initialised, unused `[T]`.
-    unsafe { slice.drop_in_place() };
-}
-
 /// Where the memory of one group comes from and what it must drop.
 ///
 /// Invariants:
 /// - `cursor..end` is the unused tail of the last chunk in `chunks` (or
 ///   both are the same dangling pointer while there is no chunk);
-/// - every `DropRun` in `drops` describes initialised values in `chunks`
-///   (or zero-sized ones) that the group owns.
+/// - every run in `runs` describes initialised values in `chunks` (or
+///   zero-sized ones) that the group owns.
 pub(crate) struct GroupArena {
-    cursor: Cell<NonNull<u8>>,
+    pub(super) cursor: Cell<NonNull<u8>>,
     end: Cell<NonNull<u8>>,
     chunks: RefCell<Vec<Chunk>>,
-    drops: RefCell<Vec<DropRun>>,
+    pub(super) runs: RunList,
     next_chunk: Cell<usize>,
     /// The budgets chunks are charged to (when on), and the tag.
     budget: Option<Arc<BudgetManager>>,
@@ -81,7 +61,7 @@ impl GroupArena {
             cursor: Cell::new(NonNull::dangling()),
             end: Cell::new(NonNull::dangling()),
             chunks: RefCell::new(Vec::new()),
-            drops: RefCell::new(Vec::new()),
+            runs: RunList::default(),
             next_chunk: Cell::new(FIRST_CHUNK),
             budget,
             tag,
@@ -90,30 +70,44 @@ impl GroupArena {
     }
 
     /// Fresh memory for `layout`, aligned, which nothing else uses and which
-    /// lives until the arena drops. Zero-sized layouts get a dangling,
-    /// aligned pointer.
+    /// lives until the arena drops, counted as one allocation. Zero-sized
+    /// layouts get a dangling, aligned pointer.
     #[inline(always)]
     pub(crate) fn bump(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        let block = self.bump_raw(layout)?;
+        self.figures.count_alloc(layout.size());
+        Ok(block)
+    }
+
+    /// [`bump`](Self::bump) without counting (destructor records).
+    #[inline(always)]
+    pub(super) fn bump_raw(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         if layout.size() == 0 {
-            self.figures.count_alloc(0);
             return Ok(dangling(layout.align()));
         }
+        match self.bump_in_chunk(layout) {
+            Some(block) => Ok(block),
+            None => self.bump_slow(layout),
+        }
+    }
+
+    /// Memory for `layout` in the current chunk, if it fits there (not
+    /// counted; `None` for zero-sized layouts too).
+    #[inline(always)]
+    pub(super) fn bump_in_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
         let cursor = self.cursor.get();
         let addr = cursor.addr().get();
-        let fits = addr
-            .checked_next_multiple_of(layout.align())
-            .and_then(|start| Some((start, start.checked_add(layout.size())?)))
-            .filter(|&(_, end)| end <= self.end.get().addr().get());
-        let Some((start, end)) = fits else {
-            return self.bump_slow(layout);
-        };
+        let start = addr.checked_next_multiple_of(layout.align())?;
+        let end = start.checked_add(layout.size())?;
+        if layout.size() == 0 || end > self.end.get().addr().get() {
+            return None;
+        }
         // SAFETY: `start..end` lies inside `cursor..self.end`, the unused
         // tail of the last chunk (type invariant).
         let block = unsafe { cursor.add(start - addr) };
         // SAFETY: as above; `end` is at most the chunk's end.
         self.cursor.set(unsafe { cursor.add(end - addr) });
-        self.figures.count_alloc(layout.size());
-        Ok(block)
+        Some(block)
     }
 
     #[cold]
@@ -138,7 +132,9 @@ impl GroupArena {
             .set(self.next_chunk.get().saturating_mul(2).min(MAX_CHUNK));
         self.chunks.borrow_mut().push(chunk);
         // The fresh chunk holds the request: it was sized and aligned for it.
-        self.bump(layout)
+        self.bump_in_chunk(layout).ok_or(AllocError::Internal {
+            what: "a fresh group chunk could not hold the allocation it was sized for",
+        })
     }
 
     /// Moves `value` into the group, which drops it when it is freed. The
@@ -147,11 +143,14 @@ impl GroupArena {
     #[inline(always)]
     #[expect(clippy::mut_from_ref, reason = "fresh memory per call, like `Box::leak`")]
     pub(crate) fn put<T: Send + 'static>(&self, value: T) -> Result<&mut T, AllocError> {
-        let mut slot = self.bump(Layout::new::<T>())?.cast::<T>();
-        // SAFETY: fresh memory for a `T` (`bump`), used by no one else.
-        unsafe { slot.write(value) };
-        // SAFETY: one initialised `T` at `slot`, owned by the group from now.
-        unsafe { self.owns_values::<T>(slot, 1) };
+        let mut slot = if core::mem::needs_drop::<T>() {
+            self.put_recorded(value)?
+        } else {
+            let slot = self.bump(Layout::new::<T>())?.cast::<T>();
+            // SAFETY: fresh memory for a `T` (`bump`), used by no one else.
+            unsafe { slot.write(value) };
+            slot
+        };
         // SAFETY: an initialised `T` that only this reference reaches, in
         // memory freed only when the arena drops, after `&self` ends.
         Ok(unsafe { slot.as_mut() })
@@ -159,7 +158,7 @@ impl GroupArena {
 
     /// Room for `len` values of `T`, uninitialised.
     #[inline]
-    fn slots<T>(&self, len: usize) -> Result<NonNull<T>, AllocError> {
+    pub(super) fn slots<T>(&self, len: usize) -> Result<NonNull<T>, AllocError> {
         let layout = Layout::array::<T>(len).map_err(|_| AllocError::SizeOverflow {
             count: len,
             element_size: size_of::<T>(),
@@ -176,7 +175,12 @@ impl GroupArena {
         len: usize,
         mut make: impl FnMut(usize) -> T,
     ) -> Result<&mut [T], AllocError> {
-        let start = self.slots::<T>(len)?;
+        let (start, run) = if core::mem::needs_drop::<T>() {
+            let (start, run) = self.reserve_recorded::<T>(len)?;
+            (start, Some(run))
+        } else {
+            (self.slots::<T>(len)?, None)
+        };
         /// Drops what was written if `make` unwinds.
         struct Written<T> {
             start: NonNull<T>,
@@ -199,8 +203,11 @@ impl GroupArena {
             written.len += 1;
         }
         core::mem::forget(written);
-        // SAFETY: `len` initialised values, now owned by the group.
-        unsafe { self.owns_values::<T>(start, len) };
+        if let Some(run) = run {
+            // SAFETY: `len` initialised values at `start`, the slots
+            // `reserve_recorded` gave for `run`; the group owns them now.
+            unsafe { self.commit_recorded::<T>(run, start, len) };
+        }
         let mut slice = NonNull::slice_from_raw_parts(start, len);
         // SAFETY: `len` initialised values only this reference reaches, in
         // memory freed only when the arena drops, after `&self` ends.
@@ -226,41 +233,6 @@ impl GroupArena {
         let bytes = self.copy_slice(text.as_bytes())?;
         // SAFETY: a byte-for-byte copy of a `str` is valid UTF-8.
         Ok(unsafe { core::str::from_utf8_unchecked_mut(bytes) })
-    }
-
-    /// Records that the group owns (and must drop) `len` initialised `T`s
-    /// at `start`, merging with the previous run when they continue it.
-    ///
-    /// # Safety
-    ///
-    /// - `start` points to `len` initialised `T`s in this arena's memory
-    ///   (or dangling, for zero-sized `T`) that nothing else will drop.
-    #[inline(always)]
-    unsafe fn owns_values<T: 'static>(&self, start: NonNull<T>, len: usize) {
-        if !core::mem::needs_drop::<T>() || len == 0 {
-            return;
-        }
-        let mut drops = self.drops.borrow_mut();
-        let type_id = TypeId::of::<T>();
-        if let Some(last) = drops.last_mut()
-            && last.type_id == type_id
-            && last
-                .start
-                .addr()
-                .get()
-                .wrapping_add(last.len.wrapping_mul(size_of::<T>()))
-                == start.addr().get()
-        {
-            last.len += len;
-            return;
-        }
-        self.figures.count_drop_run();
-        drops.push(DropRun {
-            type_id,
-            drop: drop_run::<T>,
-            start: start.cast(),
-            len,
-        });
     }
 
     /// Gives the most recent block back (or grows or shrinks it) when
@@ -296,19 +268,7 @@ impl Drop for GroupArena {
     /// others; the first panic resumes once all have run. Only here, with
     /// the arena owned, can memory die.
     fn drop(&mut self) {
-        let runs = core::mem::take(self.drops.get_mut());
-        let mut first_panic = None;
-        for run in runs {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                // SAFETY: each run describes initialised values the group
-                // owns (type invariant), and nothing borrows the arena any
-                // more (`&mut self`); the list was taken, so each runs once.
-                unsafe { (run.drop)(run.start, run.len) };
-            }));
-            if let Err(payload) = outcome {
-                first_panic.get_or_insert(payload);
-            }
-        }
+        let first_panic = self.runs.drop_all();
         // The chunks go back to the system (and their budget charges with
         // them) as the vector drops.
         drop(core::mem::take(self.chunks.get_mut()));

@@ -8,6 +8,7 @@
 
 mod allocator_api;
 mod arena;
+mod drops;
 mod figures;
 
 use core::alloc::Layout;
