@@ -81,15 +81,16 @@ unsafe impl GlobalAlloc for SideBySide {
 #[global_allocator]
 static GLOBAL: SideBySide = SideBySide;
 
+/// The tests of this binary run on parallel threads; one at a time keeps
+/// each one's chunks side by side.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// A frame whose first chunk is filled exactly by a vector of 128 `u64`s,
 /// with the cursor moved into the next chunk (which starts where the vector
 /// ends) and back to that chunk's start.
 fn with_full_first_chunk(
     check: impl FnOnce(&framealloc::Frame<'_>, ApiVec<u64, &framealloc::Frame<'_>>),
 ) {
-    // The tests of this binary run on parallel threads; one at a time keeps
-    // each one's chunks side by side.
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -157,7 +158,6 @@ fn growing_a_block_that_ends_at_the_next_chunks_start_moves_it() {
 
 #[test]
 fn defragmenting_handle_chunks_that_sit_side_by_side_keeps_every_value() {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _serial = ONE_AT_A_TIME
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

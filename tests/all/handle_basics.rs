@@ -281,3 +281,43 @@ fn shared_reads_from_scoped_threads_and_a_move_to_another_thread() {
     assert_eq!(handles.get(hs[1]), Some(&1));
     assert_eq!(handles.len(), hs.len() / 2);
 }
+
+#[test]
+fn values_moved_into_a_chunk_with_a_pinned_value_go_after_it() {
+    // Chunks of 64, 64 and 128 KiB: 256 values of 256 bytes fill each of
+    // the first two; ten more go to the third.
+    let mut handles = HandleAllocator::new();
+    let all: Vec<Handle<[u32; 64]>> = (0..522u32)
+        .map(|i| handles.alloc([i; 64]).unwrap())
+        .collect();
+    assert_eq!(handles.stats().chunks, 3);
+    let pinned = all[256 + 128]; // the middle of the second chunk
+    handles.pin(pinned).unwrap();
+    let pinned_at = handles.resolve(pinned).unwrap();
+    for h in &all[256..512] {
+        if *h != pinned {
+            handles.free(*h);
+        }
+    }
+    // The first chunk is full, so the third chunk's ten values move into
+    // the second, after the pinned value (at 128 * 256), not below it.
+    let report = handles.defragment();
+    assert_eq!(report.relocations.len(), 10);
+    for (i, relocation) in report.relocations.iter().enumerate() {
+        assert_eq!(relocation.to.offset, 129 * 256 + i * 256);
+    }
+    assert_eq!(report.bytes_in_use_after, (64 << 10) + 129 * 256 + 10 * 256);
+    assert_eq!(handles.stats().chunks, 2);
+    // New values go after them, never over the pinned one.
+    let more: Vec<_> = (0..100u32)
+        .map(|i| handles.alloc([1000 + i; 64]).unwrap())
+        .collect();
+    assert_eq!(handles.resolve(pinned).unwrap(), pinned_at);
+    assert_eq!(handles.get(pinned), Some(&[384; 64]));
+    for (i, h) in all[512..].iter().enumerate() {
+        assert_eq!(handles.get(*h), Some(&[512 + i as u32; 64]));
+    }
+    for (i, h) in more.iter().enumerate() {
+        assert_eq!(handles.get(*h), Some(&[1000 + i as u32; 64]));
+    }
+}

@@ -53,86 +53,99 @@ impl Run {
 
 impl HandleHeap {
     /// Compacts the heap, moving at most `max_bytes` of values (all of them
-    /// for `usize::MAX`).
+    /// for `usize::MAX`). The block lists are rewritten in place: a block's
+    /// new entry never lies after its old one in list order.
     pub(crate) fn compact(&mut self, max_bytes: usize) -> Defragmentation {
         let before = (self.bytes_in_use(), self.reserved_bytes());
         let count = self.regions.len();
-        let mut lists: Vec<Vec<Block>> = (0..count).map(|_| Vec::new()).collect();
-        // The end of the last value that stays in each region (pinned, or
-        // left once the budget ran out).
+        // Per region: the end of the last value that stays (pinned, or left
+        // once the budget ran out), and the length of its rewritten list.
         let mut fence = vec![0usize; count];
+        let mut kept = vec![0usize; count];
         let (mut write, mut cursor) = (0usize, 0usize);
         let mut relocations = Vec::new();
         let mut moved = 0usize;
         let mut stopped = false;
         let mut run: Option<Run> = None;
         for read in 0..count {
-            let blocks = core::mem::take(&mut self.regions[read].blocks);
-            for block in blocks {
+            for index in 0..self.regions[read].blocks.len() {
+                let block = self.regions[read].blocks[index];
                 if !self.is_current(read, block) {
                     continue;
                 }
                 let slot = block.slot as usize;
                 let cold = self.slots.cold[slot];
                 let size = cold.layout.size();
+                let mut target = None;
                 if !stopped && cold.pins == 0 {
-                    // Find the first place at or after the cursor. In the
-                    // region being read it always fits (at or below the
-                    // value itself).
+                    // The first place at or after the cursor. In the region
+                    // being read it always fits (at or below the value).
                     let mut place = self.regions[write].fit(cursor, cold.layout);
                     while write < read && place.is_none() {
                         write += 1;
                         cursor = fence[write];
                         place = self.regions[write].fit(cursor, cold.layout);
                     }
-                    let target = place.filter(|&offset| write < read || offset <= block.offset);
-                    if let Some(offset) = target {
-                        let is_move = write != read || offset != block.offset;
-                        if is_move && moved.saturating_add(size) > max_bytes {
-                            stopped = true;
-                        } else {
-                            if is_move {
-                                let from = self.regions[read].at(block.offset);
-                                let to = self.regions[write].at(offset);
-                                run = extend_run(run, (read, write), from, to, size);
-                                moved += size;
-                                self.slots.hot[slot].ptr = to;
-                                self.slots.cold[slot].chunk = write as u32;
-                                relocations.push(Relocation {
-                                    handle: RawHandle::new(block.slot, self.slots.hot[slot].stamp),
-                                    size,
-                                    from: Place {
-                                        region: self.regions[read].id,
-                                        offset: block.offset,
-                                    },
-                                    to: Place {
-                                        region: self.regions[write].id,
-                                        offset,
-                                    },
-                                });
-                            }
-                            lists[write].push(Block {
-                                slot: block.slot,
-                                offset,
-                            });
-                            cursor = offset + size;
-                            continue;
-                        }
+                    target = place.filter(|&offset| write < read || offset <= block.offset);
+                    let is_move =
+                        target.is_some_and(|offset| write != read || offset != block.offset);
+                    if is_move && moved.saturating_add(size) > max_bytes {
+                        stopped = true;
+                        target = None;
                     }
                 }
-                // The value stays where it is.
-                fence[read] = block.offset + size;
-                if write == read {
-                    cursor = cursor.max(fence[read]);
+                let Some(offset) = target else {
+                    // The value stays where it is.
+                    fence[read] = block.offset + size;
+                    if write == read {
+                        cursor = cursor.max(fence[read]);
+                    }
+                    self.regions[read].blocks[kept[read]] = block;
+                    kept[read] += 1;
+                    continue;
+                };
+                if write != read || offset != block.offset {
+                    let from = self.regions[read].at(block.offset);
+                    let to = self.regions[write].at(offset);
+                    run = extend_run(run, (read, write), from, to, size);
+                    moved += size;
+                    self.slots.hot[slot].ptr = to;
+                    self.slots.cold[slot].chunk = write as u32;
+                    relocations.push(Relocation {
+                        handle: RawHandle::new(block.slot, self.slots.hot[slot].stamp),
+                        size,
+                        from: Place {
+                            region: self.regions[read].id,
+                            offset: block.offset,
+                        },
+                        to: Place {
+                            region: self.regions[write].id,
+                            offset,
+                        },
+                    });
                 }
-                lists[read].push(block);
+                let entry = Block {
+                    slot: block.slot,
+                    offset,
+                };
+                if write == read {
+                    self.regions[read].blocks[kept[read]] = entry;
+                } else {
+                    // An earlier region: its list was cut to its kept
+                    // entries when it was read.
+                    self.regions[write].blocks.push(entry);
+                }
+                kept[write] += 1;
+                cursor = offset + size;
             }
+            let keep = kept[read];
+            self.regions[read].blocks.truncate(keep);
         }
         if let Some(run) = run {
             // SAFETY: as in `extend_run`.
             unsafe { run.copy() };
         }
-        self.adopt_lists(lists);
+        self.settle_regions();
         self.figures.defragmentations += 1;
         self.figures.bytes_moved += moved as u64;
         Defragmentation {
@@ -146,28 +159,23 @@ impl HandleHeap {
         }
     }
 
-    /// Installs the new block lists, frees regions left empty, and renumbers
-    /// the regions the slots point at.
-    fn adopt_lists(&mut self, lists: Vec<Vec<Block>>) {
-        let old = core::mem::take(&mut self.regions);
-        let mut renumber = vec![u32::MAX; old.len()];
-        for (index, (mut region, blocks)) in old.into_iter().zip(lists).enumerate() {
-            if blocks.is_empty() {
-                // Dropping the chunk gives it (and its budget charge) back.
-                continue;
-            }
-            region.top = blocks.last().map_or(0, |last| {
+    /// Sets each region's top after its last block, frees regions left
+    /// empty, and renumbers the regions the slots point at when some went.
+    fn settle_regions(&mut self) {
+        for region in &mut self.regions {
+            region.top = region.blocks.last().map_or(0, |last| {
                 last.offset + self.slots.cold[last.slot as usize].layout.size()
             });
-            region.blocks = blocks;
-            renumber[index] = self.regions.len() as u32;
-            self.regions.push(region);
         }
-        for region in 0..self.regions.len() {
-            for block in 0..self.regions[region].blocks.len() {
-                let slot = self.regions[region].blocks[block].slot as usize;
-                let old = self.slots.cold[slot].chunk as usize;
-                self.slots.cold[slot].chunk = renumber[old];
+        if self.regions.iter().all(|region| !region.blocks.is_empty()) {
+            return;
+        }
+        // Dropping an empty region's chunk gives it (and its budget charge)
+        // back.
+        self.regions.retain(|region| !region.blocks.is_empty());
+        for (index, region) in self.regions.iter().enumerate() {
+            for block in &region.blocks {
+                self.slots.cold[block.slot as usize].chunk = index as u32;
             }
         }
     }
