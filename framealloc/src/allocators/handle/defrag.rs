@@ -19,6 +19,7 @@
 
 #![expect(unsafe_code, reason = "values are moved between raw chunk addresses")]
 
+use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use super::heap::{Block, HandleHeap};
@@ -58,37 +59,55 @@ impl HandleHeap {
     pub(crate) fn compact(&mut self, max_bytes: usize) -> Defragmentation {
         let before = (self.bytes_in_use(), self.reserved_bytes());
         let count = self.regions.len();
-        // Per region: the end of the last value that stays (pinned, or left
-        // once the budget ran out), and the length of its rewritten list.
+        if count == 0 {
+            self.figures.defragmentations += 1;
+            return Defragmentation {
+                complete: true,
+                ..Defragmentation::default()
+            };
+        }
+        // Per region, the end of the last value that stays (pinned, or
+        // left once the budget ran out).
         let mut fence = vec![0usize; count];
-        let mut kept = vec![0usize; count];
-        let (mut write, mut cursor) = (0usize, 0usize);
+        let mut write = Cursor::at(self, 0);
         let mut relocations = Vec::new();
         let mut moved = 0usize;
         let mut stopped = false;
         let mut run: Option<Run> = None;
         for read in 0..count {
-            for index in 0..self.regions[read].blocks.len() {
-                let block = self.regions[read].blocks[index];
-                if !self.is_current(read, block) {
+            // The list being read is rewritten in place: `kept` entries so
+            // far, each at or before the one being read.
+            let mut blocks = core::mem::take(&mut self.regions[read].blocks);
+            let mut kept = 0;
+            let here = Cursor::at(self, read);
+            for index in 0..blocks.len() {
+                let block = blocks[index];
+                let slot = block.slot as usize;
+                let (Some(hot), Some(cold)) = (self.slots.hot.get(slot), self.slots.cold.get(slot))
+                else {
+                    continue;
+                };
+                let current = hot.stamp != 0
+                    && cold.chunk as usize == read
+                    && hot.ptr.addr().get() == here.base + block.offset;
+                if !current {
                     continue;
                 }
-                let slot = block.slot as usize;
-                let cold = self.slots.cold[slot];
-                let size = cold.layout.size();
+                let (layout, pinned) = (cold.layout, cold.pins != 0);
+                let size = layout.size();
                 let mut target = None;
-                if !stopped && cold.pins == 0 {
+                if !stopped && !pinned {
                     // The first place at or after the cursor. In the region
                     // being read it always fits (at or below the value).
-                    let mut place = self.regions[write].fit(cursor, cold.layout);
-                    while write < read && place.is_none() {
-                        write += 1;
-                        cursor = fence[write];
-                        place = self.regions[write].fit(cursor, cold.layout);
+                    let mut place = write.fit(layout);
+                    while write.region < read && place.is_none() {
+                        write = Cursor::at(self, write.region + 1);
+                        write.offset = fence[write.region];
+                        place = write.fit(layout);
                     }
-                    target = place.filter(|&offset| write < read || offset <= block.offset);
+                    target = place.filter(|&offset| write.region < read || offset <= block.offset);
                     let is_move =
-                        target.is_some_and(|offset| write != read || offset != block.offset);
+                        target.is_some_and(|offset| write.region != read || offset != block.offset);
                     if is_move && moved.saturating_add(size) > max_bytes {
                         stopped = true;
                         target = None;
@@ -97,29 +116,29 @@ impl HandleHeap {
                 let Some(offset) = target else {
                     // The value stays where it is.
                     fence[read] = block.offset + size;
-                    if write == read {
-                        cursor = cursor.max(fence[read]);
+                    if write.region == read {
+                        write.offset = write.offset.max(fence[read]);
                     }
-                    self.regions[read].blocks[kept[read]] = block;
-                    kept[read] += 1;
+                    blocks[kept] = block;
+                    kept += 1;
                     continue;
                 };
-                if write != read || offset != block.offset {
+                if write.region != read || offset != block.offset {
                     let from = self.regions[read].at(block.offset);
-                    let to = self.regions[write].at(offset);
-                    run = extend_run(run, (read, write), from, to, size);
+                    let to = self.regions[write.region].at(offset);
+                    run = extend_run(run, (read, write.region), from, to, size);
                     moved += size;
                     self.slots.hot[slot].ptr = to;
-                    self.slots.cold[slot].chunk = write as u32;
+                    self.slots.cold[slot].chunk = write.region as u32;
                     relocations.push(Relocation {
                         handle: RawHandle::new(block.slot, self.slots.hot[slot].stamp),
                         size,
                         from: Place {
-                            region: self.regions[read].id,
+                            region: here.id,
                             offset: block.offset,
                         },
                         to: Place {
-                            region: self.regions[write].id,
+                            region: write.id,
                             offset,
                         },
                     });
@@ -128,18 +147,18 @@ impl HandleHeap {
                     slot: block.slot,
                     offset,
                 };
-                if write == read {
-                    self.regions[read].blocks[kept[read]] = entry;
+                if write.region == read {
+                    blocks[kept] = entry;
+                    kept += 1;
                 } else {
                     // An earlier region: its list was cut to its kept
                     // entries when it was read.
-                    self.regions[write].blocks.push(entry);
+                    self.regions[write.region].blocks.push(entry);
                 }
-                kept[write] += 1;
-                cursor = offset + size;
+                write.offset = offset + size;
             }
-            let keep = kept[read];
-            self.regions[read].blocks.truncate(keep);
+            blocks.truncate(kept);
+            self.regions[read].blocks = blocks;
         }
         if let Some(run) = run {
             // SAFETY: as in `extend_run`.
@@ -178,6 +197,43 @@ impl HandleHeap {
                 self.slots.cold[block.slot as usize].chunk = index as u32;
             }
         }
+    }
+}
+
+/// The write position of a compaction, with its region's figures at hand.
+#[derive(Clone, Copy)]
+struct Cursor {
+    region: usize,
+    offset: usize,
+    base: usize,
+    capacity: usize,
+    id: u64,
+}
+
+impl Cursor {
+    /// The start of region `region` (which must exist).
+    fn at(heap: &HandleHeap, region: usize) -> Cursor {
+        let chunk = &heap.regions[region].chunk;
+        Cursor {
+            region,
+            offset: 0,
+            base: chunk.start().addr().get(),
+            capacity: chunk.capacity(),
+            id: heap.regions[region].id,
+        }
+    }
+
+    /// Where a block of `layout` would start at or after the cursor, if it
+    /// fits in the region (the region's `fit`, with its figures cached).
+    #[inline]
+    fn fit(&self, layout: Layout) -> Option<usize> {
+        let start = self
+            .base
+            .checked_add(self.offset)?
+            .checked_next_multiple_of(layout.align())?
+            - self.base;
+        let end = start.checked_add(layout.size())?;
+        (end <= self.capacity).then_some(start)
     }
 }
 
