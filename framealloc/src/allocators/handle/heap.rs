@@ -252,36 +252,38 @@ impl HandleHeap {
     /// Vacates live slot `index` (its value already moved out or dropped)
     /// and gives its block back when it was the newest in its region.
     fn forget_block(&mut self, index: usize) {
-        let cold = self.slots.cold[index];
+        let (size, region) = {
+            let cold = &self.slots.cold[index];
+            (cold.layout.size(), cold.chunk)
+        };
         let ptr = self.slots.hot[index].ptr;
         self.slots.vacate(index);
         self.figures.frees += 1;
-        self.figures.live_bytes -= cold.layout.size();
-        if cold.chunk == NO_REGION {
+        self.figures.live_bytes -= size;
+        if region == NO_REGION {
             return;
         }
-        let region_index = cold.chunk as usize;
-        let offset = ptr.addr().get() - self.regions[region_index].chunk.start().addr().get();
-        if self.regions[region_index].blocks.last()
-            != Some(&Block {
-                slot: index as u32,
-                offset,
-            })
-        {
+        let region_index = region as usize;
+        let region = &self.regions[region_index];
+        let offset = ptr.addr().get() - region.chunk.start().addr().get();
+        let newest = Block {
+            slot: index as u32,
+            offset,
+        };
+        if region.blocks.last() != Some(&newest) {
             return;
         }
+        // The top moves back to the start of the freed block, and below
+        // every hole under it (each hole's start, padding included).
+        let mut top = offset;
         self.regions[region_index].blocks.pop();
-        // Holes below it go too: the top returns to the newest live block.
         while let Some(&last) = self.regions[region_index].blocks.last() {
             if self.is_current(region_index, last) {
                 break;
             }
+            top = last.offset;
             self.regions[region_index].blocks.pop();
         }
-        let top = match self.regions[region_index].blocks.last() {
-            Some(last) => last.offset + self.slots.cold[last.slot as usize].layout.size(),
-            None => 0,
-        };
         self.regions[region_index].top = top;
     }
 
