@@ -102,6 +102,9 @@ unsafe impl Send for HandleHeap {}
 // `Sync`.
 unsafe impl Sync for HandleHeap {}
 
+/// Drops a value in place: [`drop_value`] for the value's type.
+pub(crate) type DropFn = unsafe fn(NonNull<u8>);
+
 /// # Safety
 ///
 /// - `ptr` points to an initialised `T` that nothing uses any more and
@@ -149,8 +152,7 @@ impl HandleHeap {
         // SAFETY: fresh memory for a `T` (`place`), or a dangling aligned
         // pointer for a zero-sized one; no one else uses it.
         unsafe { ptr.cast::<T>().write(value) };
-        let drop =
-            core::mem::needs_drop::<T>().then_some(drop_value::<T> as unsafe fn(NonNull<u8>));
+        let drop = core::mem::needs_drop::<T>().then_some(drop_value::<T> as DropFn);
         let raw = self.slots.occupy(ptr, layout, drop, region)?;
         if region != NO_REGION {
             let offset =

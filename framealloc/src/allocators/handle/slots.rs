@@ -9,6 +9,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
+use super::heap::DropFn;
 use super::key::{MAX_GENERATION, MAX_SLOTS, RawHandle, stamp};
 use crate::error::AllocError;
 
@@ -28,7 +29,7 @@ pub(crate) struct Cold {
     /// The value's layout while live.
     pub(crate) layout: Layout,
     /// Drops the value in place, for types with drop glue.
-    pub(crate) drop: Option<unsafe fn(NonNull<u8>)>,
+    pub(crate) drop: Option<DropFn>,
     /// Which chunk holds the value (an index into the heap's chunk list).
     pub(crate) chunk: u32,
     /// Nested pins; a pinned value never moves.
@@ -88,7 +89,7 @@ impl Slots {
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
-        drop: Option<unsafe fn(NonNull<u8>)>,
+        drop: Option<DropFn>,
         chunk: u32,
     ) -> Result<RawHandle, AllocError> {
         let index = match self.free.pop() {
