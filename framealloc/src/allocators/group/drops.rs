@@ -102,11 +102,15 @@ impl GroupArena {
     /// it: one more value in the open run when it continues it, else a new
     /// run.
     #[inline(always)]
-    pub(super) fn put_recorded<T: Send + 'static>(&self, value: T) -> Result<NonNull<T>, AllocError> {
+    pub(super) fn put_recorded<T: Send + 'static>(
+        &self,
+        value: T,
+    ) -> Result<NonNull<T>, AllocError> {
         let runs = &self.runs;
         if runs.open.get() == Some(TypeId::of::<T>())
             && self.cursor.get().addr().get() == runs.open_end.get()
-            && let (Some(tail), Some(slot)) = (runs.tail.get(), self.bump_in_chunk(Layout::new::<T>()))
+            && let (Some(tail), Some(slot)) =
+                (runs.tail.get(), self.bump_in_chunk(Layout::new::<T>()))
         {
             let slot = slot.cast::<T>();
             // SAFETY: fresh memory for a `T` (`bump_in_chunk`), used by no
@@ -160,12 +164,13 @@ impl GroupArena {
         values: Layout,
         len: usize,
     ) -> Result<(NonNull<RunHeader>, NonNull<u8>), AllocError> {
-        let (layout, offset) = Layout::new::<RunHeader>()
-            .extend(values)
-            .map_err(|_| AllocError::SizeOverflow {
-                count: values.size(),
-                element_size: 1,
-            })?;
+        let (layout, offset) =
+            Layout::new::<RunHeader>()
+                .extend(values)
+                .map_err(|_| AllocError::SizeOverflow {
+                    count: values.size(),
+                    element_size: 1,
+                })?;
         let block = self.bump_raw(layout)?;
         // SAFETY: `offset` lies inside the block (`Layout::extend`).
         let start = unsafe { block.add(offset) };
@@ -219,14 +224,22 @@ impl GroupArena {
     /// - `start` is what [`reserve_recorded`](Self::reserve_recorded)
     ///   returned with `run`, for `len` values, and all of them are
     ///   initialised now.
-    pub(super) unsafe fn commit_recorded<T: 'static>(&self, run: Reserved, start: NonNull<T>, len: usize) {
+    pub(super) unsafe fn commit_recorded<T: 'static>(
+        &self,
+        run: Reserved,
+        start: NonNull<T>,
+        len: usize,
+    ) {
         // SAFETY: the run's header is in live group memory (it was linked
         // when reserved), and the values it now covers are initialised and
         // lie right after its previous ones (or are its first).
         unsafe { (*run.header.as_ptr()).len += len };
         let end = start.addr().get() + len * size_of::<T>();
         let runs = &self.runs;
-        if runs.tail.get() == Some(run.header) && self.cursor.get().addr().get() == end && size_of::<T>() != 0 {
+        if runs.tail.get() == Some(run.header)
+            && self.cursor.get().addr().get() == end
+            && size_of::<T>() != 0
+        {
             runs.open.set(Some(TypeId::of::<T>()));
             runs.open_end.set(end);
         }
