@@ -11,7 +11,7 @@
 use core::alloc::Layout;
 use core::cell::{Cell, RefCell};
 
-use super::drops::{RunList, drop_run};
+use super::drops::{RunList, Space, drop_run};
 use core::ptr::NonNull;
 use std::sync::Arc;
 
@@ -33,10 +33,10 @@ const MAX_CHUNK: usize = 16 << 20;
 /// - every run in `runs` describes initialised values in `chunks` (or
 ///   zero-sized ones) that the group owns.
 pub(crate) struct GroupArena {
-    pub(super) cursor: Cell<NonNull<u8>>,
+    cursor: Cell<NonNull<u8>>,
     end: Cell<NonNull<u8>>,
     chunks: RefCell<Vec<Chunk>>,
-    pub(super) runs: RunList,
+    runs: RunList,
     next_chunk: Cell<usize>,
     /// The budgets chunks are charged to (when on), and the tag.
     budget: Option<Arc<BudgetManager>>,
@@ -81,7 +81,7 @@ impl GroupArena {
 
     /// [`bump`](Self::bump) without counting (destructor records).
     #[inline(always)]
-    pub(super) fn bump_raw(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+    fn bump_raw(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
         if layout.size() == 0 {
             return Ok(dangling(layout.align()));
         }
@@ -94,7 +94,7 @@ impl GroupArena {
     /// Memory for `layout` in the current chunk, if it fits there (not
     /// counted; `None` for zero-sized layouts too).
     #[inline(always)]
-    pub(super) fn bump_in_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
+    fn bump_in_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
         let cursor = self.cursor.get();
         let addr = cursor.addr().get();
         let start = addr.checked_next_multiple_of(layout.align())?;
@@ -144,7 +144,7 @@ impl GroupArena {
     #[expect(clippy::mut_from_ref, reason = "fresh memory per call, like `Box::leak`")]
     pub(crate) fn put<T: Send + 'static>(&self, value: T) -> Result<&mut T, AllocError> {
         let mut slot = if core::mem::needs_drop::<T>() {
-            self.put_recorded(value)?
+            self.runs.put(self, value)?
         } else {
             let slot = self.bump(Layout::new::<T>())?.cast::<T>();
             // SAFETY: fresh memory for a `T` (`bump`), used by no one else.
@@ -176,7 +176,7 @@ impl GroupArena {
         mut make: impl FnMut(usize) -> T,
     ) -> Result<&mut [T], AllocError> {
         let (start, run) = if core::mem::needs_drop::<T>() {
-            let (start, run) = self.reserve_recorded::<T>(len)?;
+            let (start, run) = self.runs.reserve::<T>(self, len)?;
             (start, Some(run))
         } else {
             (self.slots::<T>(len)?, None)
@@ -205,8 +205,8 @@ impl GroupArena {
         core::mem::forget(written);
         if let Some(run) = run {
             // SAFETY: `len` initialised values at `start`, the slots
-            // `reserve_recorded` gave for `run`; the group owns them now.
-            unsafe { self.commit_recorded::<T>(run, start, len) };
+            // `RunList::reserve` gave for `run`; the group owns them now.
+            unsafe { self.runs.commit::<T>(self, run, start, len) };
         }
         let mut slice = NonNull::slice_from_raw_parts(start, len);
         // SAFETY: `len` initialised values only this reference reaches, in
@@ -259,6 +259,36 @@ impl GroupArena {
         self.cursor.set(unsafe { ptr.add(new) });
         self.figures.count_resize(old, new);
         true
+    }
+}
+
+// SAFETY: `bump_in_chunk` and `bump_raw` hand out fresh, aligned memory
+// in the arena's chunks, which are freed only when the arena drops;
+// `bump_in_chunk` places the block at the cursor, aligned up, and moves
+// the cursor to its end.
+unsafe impl Space for GroupArena {
+    #[inline(always)]
+    fn cursor(&self) -> usize {
+        self.cursor.get().addr().get()
+    }
+
+    #[inline(always)]
+    fn bump_in_chunk(&self, layout: Layout) -> Option<NonNull<u8>> {
+        GroupArena::bump_in_chunk(self, layout)
+    }
+
+    #[inline(always)]
+    fn bump_raw(&self, layout: Layout) -> Result<NonNull<u8>, AllocError> {
+        GroupArena::bump_raw(self, layout)
+    }
+
+    #[inline(always)]
+    fn count_alloc(&self, bytes: usize) {
+        self.figures.count_alloc(bytes);
+    }
+
+    fn count_run(&self) {
+        self.figures.count_drop_run();
     }
 }
 

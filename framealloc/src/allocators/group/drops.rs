@@ -17,7 +17,6 @@ use core::any::{Any, TypeId};
 use core::cell::Cell;
 use core::ptr::NonNull;
 
-use super::arena::GroupArena;
 use crate::error::AllocError;
 
 /// The header of a run of values, in group memory.
@@ -37,6 +36,31 @@ pub(super) unsafe fn drop_run<T>(start: NonNull<u8>, len: usize) {
     let slice = NonNull::slice_from_raw_parts(start.cast::<T>(), len);
     // SAFETY: forwarded from the caller: an initialised, unused `[T]`.
     unsafe { slice.drop_in_place() };
+}
+
+/// Where a run list takes memory from: the group's bump.
+///
+/// # Safety
+///
+/// Implementors guarantee:
+/// - `bump_in_chunk` and `bump_raw` return fresh memory for the layout,
+///   aligned, used by no one else, which stays valid until the
+///   implementor is dropped;
+/// - `bump_in_chunk` succeeds only at the cursor: the block starts at
+///   `cursor()` rounded up to the layout's alignment, and the cursor then
+///   sits at its end.
+pub(super) unsafe trait Space {
+    /// The address where the next block would start (before alignment).
+    fn cursor(&self) -> usize;
+    /// A block at the cursor in the current chunk, if it fits there
+    /// (`None` for zero sizes).
+    fn bump_in_chunk(&self, layout: Layout) -> Option<NonNull<u8>>;
+    /// A block anywhere (a new chunk if need be), not counted.
+    fn bump_raw(&self, layout: Layout) -> Result<NonNull<u8>, AllocError>;
+    /// Counts one allocation of `bytes`.
+    fn count_alloc(&self, bytes: usize);
+    /// Counts one more run header.
+    fn count_run(&self);
 }
 
 /// The runs of one group.
@@ -97,41 +121,46 @@ impl RunList {
     }
 }
 
-impl GroupArena {
+impl RunList {
     /// Moves `value` (whose type needs `Drop`) into the group and records
     /// it: one more value in the open run when it continues it, else a new
     /// run.
     #[inline(always)]
-    pub(super) fn put_recorded<T: Send + 'static>(
+    pub(super) fn put<T: Send + 'static>(
         &self,
+        space: &impl Space,
         value: T,
     ) -> Result<NonNull<T>, AllocError> {
-        let runs = &self.runs;
+        let runs = self;
         if runs.open.get() == Some(TypeId::of::<T>())
-            && self.cursor.get().addr().get() == runs.open_end.get()
+            && space.cursor() == runs.open_end.get()
             && let (Some(tail), Some(slot)) =
-                (runs.tail.get(), self.bump_in_chunk(Layout::new::<T>()))
+                (runs.tail.get(), space.bump_in_chunk(Layout::new::<T>()))
         {
             let slot = slot.cast::<T>();
-            // SAFETY: fresh memory for a `T` (`bump_in_chunk`), used by no
-            // one else.
+            // SAFETY: fresh memory for a `T` (`Space::bump_in_chunk`), used
+            // by no one else.
             unsafe { slot.write(value) };
             // SAFETY: the open run's header, in live group memory; the
             // value sits right where the run ended, so the run now covers it.
             unsafe { (*tail.as_ptr()).len += 1 };
             runs.open_end.set(slot.addr().get() + size_of::<T>());
-            self.figures.count_alloc(size_of::<T>());
+            space.count_alloc(size_of::<T>());
             return Ok(slot);
         }
-        self.put_in_new_run(value)
+        self.put_in_new_run(space, value)
     }
 
     /// A zero-sized `T` is placed nowhere; every one after the first of a
     /// run only counts. (`bump_in_chunk` refuses zero sizes, so they come
     /// here.)
     #[inline(never)]
-    fn put_in_new_run<T: Send + 'static>(&self, value: T) -> Result<NonNull<T>, AllocError> {
-        let runs = &self.runs;
+    fn put_in_new_run<T: Send + 'static>(
+        &self,
+        space: &impl Space,
+        value: T,
+    ) -> Result<NonNull<T>, AllocError> {
+        let runs = self;
         if size_of::<T>() == 0
             && runs.open.get() == Some(TypeId::of::<T>())
             && let Some(tail) = runs.tail.get()
@@ -141,10 +170,10 @@ impl GroupArena {
             unsafe { slot.write(value) };
             // SAFETY: the open run's header, in live group memory.
             unsafe { (*tail.as_ptr()).len += 1 };
-            self.figures.count_alloc(0);
+            space.count_alloc(0);
             return Ok(slot);
         }
-        let (header, slot) = self.new_run::<T>(Layout::new::<T>(), 1)?;
+        let (header, slot) = self.new_run::<T>(space, Layout::new::<T>(), 1)?;
         let slot = slot.cast::<T>();
         // SAFETY: fresh memory for a `T` after the header, used by no one
         // else.
@@ -152,7 +181,7 @@ impl GroupArena {
         runs.link(header);
         runs.open.set(Some(TypeId::of::<T>()));
         runs.open_end.set(slot.addr().get() + size_of::<T>());
-        self.figures.count_alloc(size_of::<T>());
+        space.count_alloc(size_of::<T>());
         Ok(slot)
     }
 
@@ -161,6 +190,7 @@ impl GroupArena {
     /// before the header is linked, or links it with `len` 0).
     fn new_run<T: 'static>(
         &self,
+        space: &impl Space,
         values: Layout,
         len: usize,
     ) -> Result<(NonNull<RunHeader>, NonNull<u8>), AllocError> {
@@ -171,7 +201,7 @@ impl GroupArena {
                     count: values.size(),
                     element_size: 1,
                 })?;
-        let block = self.bump_raw(layout)?;
+        let block = space.bump_raw(layout)?;
         // SAFETY: `offset` lies inside the block (`Layout::extend`).
         let start = unsafe { block.add(offset) };
         let header = block.cast::<RunHeader>();
@@ -184,35 +214,36 @@ impl GroupArena {
                 len,
             });
         };
-        self.figures.count_drop_run();
+        space.count_run();
         Ok((header, start))
     }
 
     /// Room for `len` values of `T` (which needs `Drop`) and the run that
-    /// will own them once [`commit_recorded`](Self::commit_recorded) says
+    /// will own them once [`commit`](Self::commit) says
     /// they are made. The open run is closed meanwhile, so what `fill`'s
     /// closure allocates starts runs of its own.
-    pub(super) fn reserve_recorded<T: Send + 'static>(
+    pub(super) fn reserve<T: Send + 'static>(
         &self,
+        space: &impl Space,
         len: usize,
     ) -> Result<(NonNull<T>, Reserved), AllocError> {
         let values = Layout::array::<T>(len).map_err(|_| AllocError::SizeOverflow {
             count: len,
             element_size: size_of::<T>(),
         })?;
-        let runs = &self.runs;
-        let continues = runs.open.get() == Some(TypeId::of::<T>())
-            && self.cursor.get().addr().get() == runs.open_end.get();
+        let runs = self;
+        let continues =
+            runs.open.get() == Some(TypeId::of::<T>()) && space.cursor() == runs.open_end.get();
         runs.open.set(None);
         if continues
-            && let (Some(tail), Some(start)) = (runs.tail.get(), self.bump_in_chunk(values))
+            && let (Some(tail), Some(start)) = (runs.tail.get(), space.bump_in_chunk(values))
         {
-            self.figures.count_alloc(values.size());
+            space.count_alloc(values.size());
             return Ok((start.cast(), Reserved { header: tail }));
         }
-        let (header, start) = self.new_run::<T>(values, 0)?;
+        let (header, start) = self.new_run::<T>(space, values, 0)?;
         runs.link(header);
-        self.figures.count_alloc(values.size());
+        space.count_alloc(values.size());
         Ok((start.cast(), Reserved { header }))
     }
 
@@ -221,11 +252,12 @@ impl GroupArena {
     ///
     /// # Safety
     ///
-    /// - `start` is what [`reserve_recorded`](Self::reserve_recorded)
+    /// - `start` is what [`reserve`](Self::reserve)
     ///   returned with `run`, for `len` values, and all of them are
     ///   initialised now.
-    pub(super) unsafe fn commit_recorded<T: 'static>(
+    pub(super) unsafe fn commit<T: 'static>(
         &self,
+        space: &impl Space,
         run: Reserved,
         start: NonNull<T>,
         len: usize,
@@ -235,11 +267,8 @@ impl GroupArena {
         // lie right after its previous ones (or are its first).
         unsafe { (*run.header.as_ptr()).len += len };
         let end = start.addr().get() + len * size_of::<T>();
-        let runs = &self.runs;
-        if runs.tail.get() == Some(run.header)
-            && self.cursor.get().addr().get() == end
-            && size_of::<T>() != 0
-        {
+        let runs = self;
+        if runs.tail.get() == Some(run.header) && space.cursor() == end && size_of::<T>() != 0 {
             runs.open.set(Some(TypeId::of::<T>()));
             runs.open_end.set(end);
         }

@@ -88,6 +88,9 @@ pub(crate) struct HeapFigures {
 pub(crate) struct HandleHeap {
     pub(crate) slots: Slots,
     pub(crate) regions: Vec<Region>,
+    /// Per slot, the destructor of its live value (for types with drop
+    /// glue); read only for live slots.
+    drops: Vec<Option<DropFn>>,
     budget: Option<Arc<BudgetManager>>,
     tag: u32,
     pub(crate) figures: HeapFigures,
@@ -103,7 +106,7 @@ unsafe impl Send for HandleHeap {}
 unsafe impl Sync for HandleHeap {}
 
 /// Drops a value in place: [`drop_value`] for the value's type.
-pub(crate) type DropFn = unsafe fn(NonNull<u8>);
+type DropFn = unsafe fn(NonNull<u8>);
 
 /// # Safety
 ///
@@ -119,6 +122,7 @@ impl HandleHeap {
         HandleHeap {
             slots: Slots::new(allocator),
             regions: Vec::new(),
+            drops: Vec::new(),
             budget,
             tag,
             figures: HeapFigures::default(),
@@ -152,8 +156,14 @@ impl HandleHeap {
         // SAFETY: fresh memory for a `T` (`place`), or a dangling aligned
         // pointer for a zero-sized one; no one else uses it.
         unsafe { ptr.cast::<T>().write(value) };
+        let raw = self.slots.occupy(ptr, layout, region)?;
         let drop = core::mem::needs_drop::<T>().then_some(drop_value::<T> as DropFn);
-        let raw = self.slots.occupy(ptr, layout, drop, region)?;
+        let index = raw.index() as usize;
+        if index == self.drops.len() {
+            self.drops.push(drop);
+        } else {
+            self.drops[index] = drop;
+        }
         if region != NO_REGION {
             let offset =
                 ptr.addr().get() - self.regions[region as usize].chunk.start().addr().get();
@@ -310,8 +320,8 @@ impl Drop for HandleHeap {
     fn drop(&mut self) {
         let mut first_panic = None;
         for index in 0..self.slots.hot.len() {
-            let (hot, cold) = (self.slots.hot[index], self.slots.cold[index]);
-            if let (true, Some(drop)) = (hot.stamp != 0, cold.drop) {
+            let hot = self.slots.hot[index];
+            if let (true, Some(&Some(drop))) = (hot.stamp != 0, self.drops.get(index)) {
                 self.slots.vacate(index);
                 let outcome = std::panic::catch_unwind(|| {
                     // SAFETY: a live slot holds an initialised value of the

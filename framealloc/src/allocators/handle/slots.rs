@@ -9,7 +9,6 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::heap::DropFn;
 use super::key::{MAX_GENERATION, MAX_SLOTS, RawHandle, stamp};
 use crate::error::AllocError;
 
@@ -28,8 +27,6 @@ pub(crate) struct Hot {
 pub(crate) struct Cold {
     /// The value's layout while live.
     pub(crate) layout: Layout,
-    /// Drops the value in place, for types with drop glue.
-    pub(crate) drop: Option<DropFn>,
     /// Which chunk holds the value (an index into the heap's chunk list).
     pub(crate) chunk: u32,
     /// Nested pins; a pinned value never moves.
@@ -89,7 +86,6 @@ impl Slots {
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
-        drop: Option<DropFn>,
         chunk: u32,
     ) -> Result<RawHandle, AllocError> {
         let index = match self.free.pop() {
@@ -105,7 +101,6 @@ impl Slots {
                 });
                 self.cold.push(Cold {
                     layout,
-                    drop: None,
                     chunk: 0,
                     pins: 0,
                     generation: 0,
@@ -118,7 +113,6 @@ impl Slots {
         self.hot[index] = Hot { ptr, stamp };
         self.cold[index] = Cold {
             layout,
-            drop,
             chunk,
             pins: 0,
             generation,
@@ -142,7 +136,6 @@ impl Slots {
         };
         let cold = &mut self.cold[index];
         cold.pins = 0;
-        cold.drop = None;
         self.live -= 1;
         if cold.generation >= MAX_GENERATION {
             self.retired += 1;
