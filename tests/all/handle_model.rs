@@ -342,7 +342,7 @@ fn run(steps: Vec<Step>) {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 1000 },
+        cases: crate::support::model_cases(1000),
         failure_persistence: None,
         ..ProptestConfig::default()
     })]

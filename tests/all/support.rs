@@ -34,3 +34,17 @@ impl Rng {
         (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % bound
     }
 }
+
+/// Cases for a model-based property test: `native` (at least 1,000 for
+/// the groups and handles models), 4 under Miri, or the number in
+/// `FRAMEALLOC_MODEL_CASES` (CI's valgrind step runs fewer, since it
+/// looks for leaks and invalid accesses, not for rare sequences).
+pub fn model_cases(native: u32) -> u32 {
+    if cfg!(miri) {
+        return 4;
+    }
+    std::env::var("FRAMEALLOC_MODEL_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(native)
+}
