@@ -21,6 +21,7 @@ pub struct AllocConfig {
     frame_chunk_size: usize,
     pool_max_size: usize,
     budgets: bool,
+    streaming_budget: usize,
 }
 
 /// The defaults, as constants:
@@ -42,6 +43,33 @@ impl AllocConfig {
     pub const MIN_FRAME_CHUNK_SIZE: usize = 1 << 10;
     /// Default (and largest) pool object size: 4 KiB.
     pub const DEFAULT_POOL_MAX_SIZE: usize = 4 << 10;
+    /// Default budget of [`SmartAlloc::streaming`](crate::SmartAlloc::streaming): 256 MiB.
+    pub const DEFAULT_STREAMING_BUDGET: usize = 256 << 20;
+
+    /// Sets the budget of the allocator's streaming allocator
+    /// ([`SmartAlloc::streaming`](crate::SmartAlloc::streaming)): the most
+    /// asset bytes it holds before it evicts.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default().with_streaming_budget(64 << 20);
+    /// let alloc = framealloc::SmartAlloc::new(config);
+    /// assert_eq!(alloc.streaming().stats().budget, 64 << 20);
+    /// ```
+    #[must_use]
+    pub fn with_streaming_budget(mut self, bytes: usize) -> Self {
+        self.streaming_budget = bytes;
+        self
+    }
+
+    /// The streaming budget in force.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default();
+    /// assert_eq!(config.streaming_budget(), framealloc::AllocConfig::DEFAULT_STREAMING_BUDGET);
+    /// ```
+    pub fn streaming_budget(&self) -> usize {
+        self.streaming_budget
+    }
 
     /// Sets the largest object the pool intent serves from its size classes
     /// (8 bytes to 4 KiB). Larger objects, and objects aligned more than
@@ -156,6 +184,7 @@ impl Default for AllocConfig {
             frame_chunk_size: Self::DEFAULT_FRAME_CHUNK_SIZE,
             pool_max_size: Self::DEFAULT_POOL_MAX_SIZE,
             budgets: false,
+            streaming_budget: Self::DEFAULT_STREAMING_BUDGET,
         }
     }
 }

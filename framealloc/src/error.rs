@@ -83,6 +83,29 @@ pub enum AllocError {
         /// Why it does not resolve, in a few words.
         reason: &'static str,
     },
+    /// FA402: a streaming reservation does not fit in the streaming budget
+    /// even after evicting every ready asset no guard holds.
+    StreamingBudgetExhausted {
+        /// Bytes the reservation asked for.
+        requested: usize,
+        /// The streaming budget.
+        budget: usize,
+        /// Bytes held by assets when it was refused.
+        used: usize,
+        /// Of those, bytes that could not be evicted (reserved, loading,
+        /// or held by a guard).
+        unevictable: usize,
+    },
+    /// FA405: a streamed asset is in a state that refuses the operation
+    /// (loading, held by a guard, or not ready).
+    StreamBusy {
+        /// The asset's slot.
+        index: u32,
+        /// Its state, in words.
+        state: &'static str,
+        /// What was refused (`"evicted"`, `"released"`, `"loaded"`).
+        operation: &'static str,
+    },
     /// FA403: `unpin` of a handle that is not pinned (more unpins than
     /// pins).
     NotPinned {
@@ -119,6 +142,8 @@ impl AllocError {
             AllocError::ForeignAllocation { .. } => "FA201",
             AllocError::InvalidHandle { .. } => "FA401",
             AllocError::NotPinned { .. } => "FA403",
+            AllocError::StreamingBudgetExhausted { .. } => "FA402",
+            AllocError::StreamBusy { .. } => "FA405",
             AllocError::HandleSlotsExhausted { .. } => "FA404",
             AllocError::Internal { .. } => "FA901",
         }
@@ -176,6 +201,19 @@ impl AllocError {
             AllocError::InvalidHandle { index, reason } => {
                 format!("the handle to slot {index} {reason}")
             }
+            AllocError::StreamingBudgetExhausted {
+                requested,
+                budget,
+                used,
+                unevictable,
+            } => format!(
+                "{requested} bytes requested with {used} of {budget} bytes in use, {unevictable} of them reserved, loading or held by a guard"
+            ),
+            AllocError::StreamBusy {
+                index,
+                state,
+                operation,
+            } => format!("stream {index} cannot be {operation}: it is {state}"),
             AllocError::NotPinned { index } => {
                 format!("the value in slot {index} was unpinned more times than it was pinned")
             }

@@ -103,6 +103,10 @@ pub use allocators::handle::{
     Defragmentation, Handle, HandleAllocator, HandleStats, Place, RawHandle, Relocation,
 };
 pub use allocators::pool::{HeapBox, PoolBox};
+pub use allocators::streaming::{
+    AccessGuard, Eviction, LoadWriter, StreamId, StreamPriority, StreamState, StreamingAllocator,
+    StreamingStats,
+};
 pub use budget::{BudgetEvent, BudgetManager, BudgetUsage, ListenerId};
 pub use config::AllocConfig;
 pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mode};

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::allocators::frame::FrameMemory;
 use crate::allocators::group::{GroupRegistry, Groups};
 use crate::allocators::pool::{CLASS_SIZES, PoolState, Pools};
+use crate::allocators::streaming::StreamingAllocator;
 use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
 
@@ -20,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) budgets: Arc<BudgetManager>,
     /// Groups intent: the live groups' figures.
     pub(crate) groups: Groups,
+    /// Streaming intent: one allocator, budgeted by the config.
+    pub(crate) streaming: StreamingAllocator,
     /// The engine's frame counter (`SmartAlloc::frame_number`).
     pub(crate) frame_number: AtomicU64,
 }
@@ -46,9 +49,14 @@ impl Shared {
         };
         let pools = Arc::new(PoolState::new(id, class_limit, budgets.clone()));
         let groups = Groups::new(Arc::new(GroupRegistry::new(id, budgets.clone())));
+        let streaming = StreamingAllocator::with_budgets(
+            config.streaming_budget(),
+            budgets.is_enabled().then(|| budgets.clone()),
+        );
         Shared {
             config,
             groups,
+            streaming,
             frames,
             pools_fast_key: pools.fast_key,
             pools,

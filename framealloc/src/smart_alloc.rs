@@ -416,6 +416,23 @@ impl SmartAlloc {
         &self.shared.groups
     }
 
+    /// This allocator's streaming allocator: asset bytes in a budget
+    /// ([`AllocConfig::with_streaming_budget`](crate::AllocConfig::with_streaming_budget)),
+    /// charged to the allocator's budgets too when they are on.
+    ///
+    /// ```
+    /// use framealloc::{StreamPriority, SmartAlloc};
+    /// let alloc = SmartAlloc::with_defaults();
+    /// let streaming = alloc.streaming();
+    /// let id = streaming.reserve(1 << 20, StreamPriority::High)?;
+    /// streaming.begin_load(id)?.finish();
+    /// assert_eq!(alloc.stats().streaming.resident, 1 << 20);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn streaming(&self) -> &crate::StreamingAllocator {
+        &self.shared.streaming
+    }
+
     /// A new [`HandleAllocator`](crate::HandleAllocator) whose chunks are
     /// charged to this allocator's budgets (global, and the tag current on
     /// the calling thread now) when budgets are on.

@@ -45,6 +45,8 @@ pub struct AllocStats {
     pub heap: IntentStats,
     /// Groups intent figures ([`SmartAlloc::groups`](crate::SmartAlloc::groups)).
     pub groups: crate::GroupsStats,
+    /// Streaming intent figures ([`SmartAlloc::streaming`](crate::SmartAlloc::streaming)).
+    pub streaming: crate::StreamingStats,
     /// Pool pages held (64 KiB each), in thread heaps or free.
     pub pool_pages: usize,
     /// Pool pages free for any thread or size class.
@@ -292,6 +294,7 @@ impl AllocStats {
             pool,
             heap,
             groups,
+            streaming: shared.streaming.stats(),
             pool_pages,
             pool_free_pages,
             per_thread,

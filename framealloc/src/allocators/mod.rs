@@ -6,6 +6,7 @@
 //! | `pool` | the pool and heap intents: `PoolBox`, `HeapBox`, thread heaps, pages |
 //! | `group` | the groups intent: `Group` tokens, their chunks and destructor runs |
 //! | `handle` | the handles intent: `HandleAllocator`, slots with generations, compaction |
+//! | `streaming` | the streaming intent: budgeted asset bytes, loads, pins, eviction |
 //! | `lease` | per-thread leases of arenas and heaps (one mechanism for both) |
 //! | `counter` | single-writer counters for statistics |
 //! | `sync` | the pool lifecycle's locks and atomics (loom's in model tests) |
@@ -20,4 +21,5 @@ pub(crate) mod group;
 pub(crate) mod handle;
 pub(crate) mod lease;
 pub(crate) mod pool;
+pub(crate) mod streaming;
 pub(crate) mod sync;

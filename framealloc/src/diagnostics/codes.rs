@@ -149,6 +149,17 @@ mod tests {
                 reason: "test",
             },
             AllocError::NotPinned { index: 1 },
+            AllocError::StreamingBudgetExhausted {
+                requested: 1,
+                budget: 2,
+                used: 3,
+                unevictable: 4,
+            },
+            AllocError::StreamBusy {
+                index: 1,
+                state: "loading",
+                operation: "evicted",
+            },
             AllocError::HandleSlotsExhausted { slots: 1 },
             AllocError::Internal { what: "test" },
         ];
@@ -162,6 +173,8 @@ mod tests {
                 | AllocError::ForeignAllocation { .. }
                 | AllocError::InvalidHandle { .. }
                 | AllocError::NotPinned { .. }
+                | AllocError::StreamingBudgetExhausted { .. }
+                | AllocError::StreamBusy { .. }
                 | AllocError::HandleSlotsExhausted { .. }
                 | AllocError::Internal { .. } => {}
             }
