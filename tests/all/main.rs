@@ -25,5 +25,7 @@ mod pool_basics;
 mod pool_lifecycle;
 mod pool_model;
 mod pool_threads;
+mod streaming_model;
+mod streaming_threads;
 mod support;
 mod ui;

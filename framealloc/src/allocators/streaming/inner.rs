@@ -100,6 +100,15 @@ impl Inner {
         if size > self.budget {
             return Err(self.exhausted(&table, size));
         }
+        // Evict nothing for a request that evicting everything evictable
+        // would not satisfy. (A guard taken on another thread meanwhile can
+        // still make the loop below stop short; then what it evicted stays
+        // evicted.)
+        if table.used + size > self.budget
+            && table.used - self.evictable(&table) + size > self.budget
+        {
+            return Err(self.exhausted(&table, size));
+        }
         while table.used + size > self.budget {
             let Some(victim) = self.victim(&table) else {
                 return Err(self.exhausted(&table, size));
@@ -176,6 +185,19 @@ impl Inner {
             index: index as u32,
             generation,
         })
+    }
+
+    /// Bytes of ready assets that no guard holds.
+    fn evictable(&self, table: &Table) -> usize {
+        self.slots
+            .made()
+            .take(table.entries.len())
+            .filter(|(_, slot)| {
+                let word = slot.load();
+                slot::state_of(word) == READY && slot::pins_of(word) == 0
+            })
+            .map(|(_, slot)| slot.size.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The ready, unpinned asset to evict next, if any.
