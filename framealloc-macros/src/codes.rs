@@ -183,6 +183,14 @@ pub(crate) const CODES: &[Code] = &[
         help: "free values you no longer need, or spread them over more than one `HandleAllocator`",
     },
     Code {
+        code: "FA405",
+        category: "Stream",
+        severity: Error,
+        message: "streamed asset busy",
+        note: "a loading asset, or one an access guard holds, cannot be evicted or released, and only a reserved asset can start loading",
+        help: "drop the access guard or finish the load first, or check `StreamingAllocator::state` before the call",
+    },
+    Code {
         code: "FA901",
         category: "Internal",
         severity: Error,

@@ -1,14 +1,15 @@
-//! The synchronisation types of the pool lifecycle, from loom under
+//! The synchronisation types of the pool lifecycle and the streaming
+//! slots, from loom under
 //! `--cfg loom` (so the model tests explore every interleaving of the real
 //! close and free paths) and from `std` otherwise.
 
 #[cfg(not(loom))]
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Mutex, MutexGuard};
 
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64};
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Mutex, MutexGuard};
 

@@ -8,6 +8,8 @@
 //! [`AccessGuard`] holds it. `slot.rs` has the state machine.
 
 mod inner;
+#[cfg(all(test, loom))]
+mod loom_model;
 mod memory;
 mod slot;
 mod store;

@@ -19,7 +19,9 @@
 //! no pins (or out of `reserved`/`evicted`), and only pinning moves a slot
 //! that is ready, so no pinned reader can see its bytes freed.
 
-use core::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::Ordering;
+
+use crate::allocators::sync::{AtomicPtr, AtomicU64, AtomicUsize};
 
 pub(crate) const FREE: u64 = 0;
 pub(crate) const RESERVED: u64 = 1;
