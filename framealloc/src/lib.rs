@@ -10,6 +10,7 @@
 //! | heap | [`SmartAlloc::heap_box`] | the [`HeapBox`] drops, on any thread | one global-allocator call, counted |
 //! | groups | [`SmartAlloc::groups`], then [`Group::alloc`] | [`Groups::free_group`] (checked by the compiler) | a pointer bump; one destructor record per run of a type |
 //! | handles | [`HandleAllocator::alloc`] | [`HandleAllocator::free`]; values move in [`HandleAllocator::defragment`] | a slot and a bump; `get` is one lookup |
+//! | streaming | [`SmartAlloc::streaming`], then [`StreamingAllocator::reserve`] | released, or evicted for room (never while an [`AccessGuard`] holds it) | `access` is a compare-and-swap; `reserve` takes a lock |
 //!
 //! Around them: [budgets and tags](BudgetManager), [statistics](AllocStats),
 //! coded [diagnostics] with a strict mode for CI, and (feature `bevy`) a
@@ -79,7 +80,7 @@
 //! |---|---|
 //! | `smart_alloc`, `shared` | the allocator handle and the state its clones share |
 //! | `config`, `error`, `stats`, `tag` | what every intent shares |
-//! | `allocators` | the memory engines: `frame`, `pool` (pool and heap intents), `group`, `handle` |
+//! | `allocators` | the memory engines: `frame`, `pool` (pool and heap intents), `group`, `handle`, `streaming` |
 //! | `budget`, [`diagnostics`] | cross-cutting services the engines call |
 //! | `bevy` (feature `bevy`) | the Bevy plugin, resource, system parameter and frame figures |
 #![cfg_attr(feature = "nightly", feature(allocator_api))]
