@@ -41,6 +41,12 @@ use crate::BudgetUsage;
 /// let mut app = App::new();
 /// app.add_plugins(SmartAllocPlugin::default())
 ///     .add_systems(Update, (sort_keys, show));
+/// // One thread runs `Update`, so every frame reuses the same arena (with
+/// // the multi-threaded executor, a frame whose system lands on a thread
+/// // that never ran one before takes that thread's first chunk).
+/// app.edit_schedule(Update, |schedule| {
+///     schedule.set_executor(bevy_ecs::schedule::SingleThreadedExecutor::new());
+/// });
 /// for _ in 0..3 {
 ///     app.update();
 /// }
