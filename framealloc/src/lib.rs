@@ -92,6 +92,7 @@ mod budget;
 mod config;
 pub mod diagnostics;
 mod error;
+mod frame_required;
 mod shared;
 mod smart_alloc;
 mod stats;
@@ -112,8 +113,9 @@ pub use budget::{BudgetEvent, BudgetManager, BudgetUsage, ListenerId};
 pub use config::AllocConfig;
 pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mode};
 pub use error::AllocError;
+pub use frame_required::FrameRequired;
 pub use framealloc_macros::{fa_compile_error, frame_system};
-pub use smart_alloc::{FrameRequired, SmartAlloc, WeakAlloc};
+pub use smart_alloc::{SmartAlloc, WeakAlloc};
 pub use stats::{AllocStats, FrameArenaStats, FrameStats, IntentStats, ThreadStats};
 pub use tag::{AllocationTag, MAX_TAGS, TagGuard};
 

@@ -8,10 +8,7 @@
 //! newest block of the newest region (the region's top moves back), and
 //! otherwise at the next defragmentation.
 
-#![expect(
-    unsafe_code,
-    reason = "values are written into raw chunks, read, dropped and resolved by address"
-)]
+#![expect(unsafe_code, reason = "values live in raw chunks, reached by address")]
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

@@ -3,10 +3,7 @@
 //! two reservations cannot both pass the budget. It decides when asset
 //! bytes die (eviction, release, the allocator's drop), so it frees them.
 
-#![expect(
-    unsafe_code,
-    reason = "asset bytes are freed here, after the slot transition that proves no one holds them"
-)]
+#![expect(unsafe_code, reason = "asset bytes are freed here, after the proving transition")]
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -187,8 +184,8 @@ impl Inner {
         })
     }
 
-    /// Bytes of ready assets that no guard holds.
-    fn evictable(&self, table: &Table) -> usize {
+    /// The ready slots no guard holds, with their indices.
+    fn evictable_slots<'a>(&'a self, table: &Table) -> impl Iterator<Item = (usize, &'a Slot)> {
         self.slots
             .made()
             .take(table.entries.len())
@@ -196,19 +193,18 @@ impl Inner {
                 let word = slot.load();
                 slot::state_of(word) == READY && slot::pins_of(word) == 0
             })
+    }
+
+    /// Bytes of ready assets that no guard holds.
+    fn evictable(&self, table: &Table) -> usize {
+        self.evictable_slots(table)
             .map(|(_, slot)| slot.size.load(Ordering::Relaxed))
             .sum()
     }
 
     /// The ready, unpinned asset to evict next, if any.
     fn victim(&self, table: &Table) -> Option<usize> {
-        self.slots
-            .made()
-            .take(table.entries.len())
-            .filter(|(_, slot)| {
-                let word = slot.load();
-                slot::state_of(word) == READY && slot::pins_of(word) == 0
-            })
+        self.evictable_slots(table)
             .min_by_key(|(index, slot)| {
                 (
                     table.entries[*index].priority,

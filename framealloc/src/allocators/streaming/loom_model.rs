@@ -5,10 +5,7 @@
 //! asset's bytes are a loom cell: loom reports a read and the "free" (a
 //! write) that no happens-before orders, so the model fails if the pin,
 //! the unpin and the eviction's compare-and-swap are ordered too weakly.
-#![expect(
-    unsafe_code,
-    reason = "the asset's bytes are a loom cell read and written through raw pointers"
-)]
+#![expect(unsafe_code, reason = "the asset bytes are a loom cell behind raw pointers")]
 
 use core::sync::atomic::Ordering;
 
