@@ -127,6 +127,14 @@ pub(crate) const CODES: &[Code] = &[
         help: "open frames before the thread's thread-local destructors run (end worker loops before the thread returns); the call still works, without the thread's warm arena",
     },
     Code {
+        code: "FA203",
+        category: "Thread",
+        severity: Error,
+        message: "memory freed that is not live",
+        note: "with the `debug` feature, every free is checked against the live allocations: this address was freed already, or never allocated here",
+        help: "free each allocation once, through the allocator that made it (a raw pointer kept after its box dropped is the usual cause)",
+    },
+    Code {
         code: "FA301",
         category: "Budget",
         severity: Error,
@@ -146,9 +154,9 @@ pub(crate) const CODES: &[Code] = &[
         code: "FA303",
         category: "Budget",
         severity: Warning,
-        message: "a budget listener panicked",
-        note: "the panic was caught after the allocator's figures were settled; the allocation went on",
-        help: "fix the listener registered with `BudgetManager::on_event` (the panic message is above), or remove it with `BudgetManager::remove_listener`",
+        message: "a listener panicked",
+        note: "a budget listener, diagnostics hook or profiler callback panicked; the panic was caught after the allocator's figures were settled, and the allocation went on",
+        help: "fix the listener (the panic message is above: it names `BudgetManager::on_event`, `DiagnosticsHooks::add_listener` or `ProfilerHooks::set_callback`), or remove it",
     },
     Code {
         code: "FA401",

@@ -22,6 +22,7 @@ pub struct AllocConfig {
     pool_max_size: usize,
     budgets: bool,
     streaming_budget: usize,
+    profiler_hooks: Option<crate::diagnostics::ProfilerHooks>,
 }
 
 /// The defaults, as constants:
@@ -59,6 +60,36 @@ impl AllocConfig {
     pub fn with_streaming_budget(mut self, bytes: usize) -> Self {
         self.streaming_budget = bytes;
         self
+    }
+
+    /// Attaches [`ProfilerHooks`](crate::diagnostics::ProfilerHooks): the
+    /// allocator reports every pool, heap, group, handle and streaming
+    /// allocation and free, and each frame chunk and reset, to the hooks'
+    /// callback (set now or later).
+    ///
+    /// The choice is made here, once: an allocator built with hooks sends
+    /// its pool and heap memory through the slow paths that report, one
+    /// built without them keeps its fast paths untouched.
+    ///
+    /// ```
+    /// use framealloc::diagnostics::ProfilerHooks;
+    /// let hooks = ProfilerHooks::new();
+    /// let config = framealloc::AllocConfig::default().with_profiler_hooks(hooks.clone());
+    /// assert!(config.profiler_hooks().unwrap().same(&hooks));
+    /// ```
+    #[must_use]
+    pub fn with_profiler_hooks(mut self, hooks: crate::diagnostics::ProfilerHooks) -> Self {
+        self.profiler_hooks = Some(hooks);
+        self
+    }
+
+    /// The profiler hooks attached, if any.
+    ///
+    /// ```
+    /// assert!(framealloc::AllocConfig::default().profiler_hooks().is_none());
+    /// ```
+    pub fn profiler_hooks(&self) -> Option<&crate::diagnostics::ProfilerHooks> {
+        self.profiler_hooks.as_ref()
     }
 
     /// The streaming budget in force.
@@ -185,6 +216,7 @@ impl Default for AllocConfig {
             pool_max_size: Self::DEFAULT_POOL_MAX_SIZE,
             budgets: false,
             streaming_budget: Self::DEFAULT_STREAMING_BUDGET,
+            profiler_hooks: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use crate::allocators::pool::{CLASS_SIZES, PoolState, Pools};
 use crate::allocators::streaming::StreamingAllocator;
 use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
+use crate::diagnostics::Observer;
 
 pub(crate) struct Shared {
     pub(crate) config: AllocConfig,
@@ -23,6 +24,9 @@ pub(crate) struct Shared {
     pub(crate) groups: Groups,
     /// Streaming intent: one allocator, budgeted by the config.
     pub(crate) streaming: StreamingAllocator,
+    /// Reports what the engines do to hooks, profilers and the leak
+    /// tracker; every engine holds a clone.
+    pub(crate) observer: Arc<Observer>,
     /// The engine's frame counter (`SmartAlloc::frame_number`).
     pub(crate) frame_number: AtomicU64,
 }
@@ -32,11 +36,13 @@ impl Shared {
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let budgets = Arc::new(BudgetManager::new(config.budgets_enabled()));
+        let observer = Observer::new(&config);
         let frames = Arc::new(FrameMemory::new(
             id,
             config.frame_arena_size(),
             config.frame_chunk_size(),
             budgets.is_enabled().then(|| budgets.clone()),
+            observer.clone(),
         ));
         // Classes whose slots fit under the configured pool limit.
         let class_limit = if config.pool_max_size() == 0 {
@@ -47,11 +53,21 @@ impl Shared {
                 .take_while(|&&size| size <= config.pool_max_size())
                 .count()
         };
-        let pools = Arc::new(PoolState::new(id, class_limit, budgets.clone()));
-        let groups = Groups::new(Arc::new(GroupRegistry::new(id, budgets.clone())));
+        let pools = Arc::new(PoolState::new(
+            id,
+            class_limit,
+            budgets.clone(),
+            observer.clone(),
+        ));
+        let groups = Groups::new(Arc::new(GroupRegistry::new(
+            id,
+            budgets.clone(),
+            observer.clone(),
+        )));
         let streaming = StreamingAllocator::with_budgets(
             config.streaming_budget(),
             budgets.is_enabled().then(|| budgets.clone()),
+            observer.clone(),
         );
         Shared {
             config,
@@ -61,6 +77,7 @@ impl Shared {
             pools_fast_key: pools.fast_key,
             pools,
             budgets,
+            observer,
             frame_number: AtomicU64::new(0),
         }
     }

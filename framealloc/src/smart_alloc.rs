@@ -452,11 +452,11 @@ impl SmartAlloc {
     /// ```
     pub fn handle_allocator(&self) -> crate::HandleAllocator {
         let budgets = &self.shared.budgets;
-        if budgets.is_enabled() {
-            crate::HandleAllocator::with_budget(budgets.clone(), crate::budget::current_tag_index())
-        } else {
-            crate::HandleAllocator::new()
-        }
+        crate::HandleAllocator::with_budget(
+            budgets.is_enabled().then(|| budgets.clone()),
+            crate::budget::current_tag_index(),
+            self.shared.observer.clone(),
+        )
     }
 
     /// This allocator's budgets: limits, usage and events.

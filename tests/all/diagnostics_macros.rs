@@ -99,6 +99,7 @@ fn every_table_code_can_be_emitted_with_its_own_text() {
         fa_emit!(FA103);
         fa_emit!(FA201);
         fa_emit!(FA202);
+        fa_emit!(FA203);
         fa_emit!(FA301);
         fa_emit!(FA302);
         fa_emit!(FA303);

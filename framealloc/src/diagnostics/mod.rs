@@ -15,9 +15,10 @@
 //! | FA102 | frame systems run in a Bevy frame the plugin's frame steps did not open or close (once) |
 //! | FA201 | a frame is asked to free a block it did not allocate |
 //! | FA202 | `begin_frame` runs while the calling thread tears down its thread-locals |
+//! | FA203 | with the `debug` feature, a free of memory that is not live (freed twice, or never allocated) |
 //! | FA301 | a pool, heap or frame-chunk allocation would pass the global hard budget |
 //! | FA302 | a pool or heap allocation would pass its tag's hard budget |
-//! | FA303 | a budget listener panicked (caught; the allocation goes on) |
+//! | FA303 | a budget listener, diagnostics hook or profiler callback panicked (caught; the allocation goes on) |
 //! | FA901 | an internal invariant breaks |
 //!
 //! A diagnostic goes to this thread's [`Capture`] if one is alive, else to
@@ -62,12 +63,39 @@ mod context;
 mod diagnostic;
 mod emit;
 mod macros;
+mod observer;
+mod profiler;
 mod sink;
 mod strict;
 
 pub use codes::{CODES, CodeInfo, lookup};
 pub use context::{DiagContext, bevy_context, set_bevy_context};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
+pub use profiler::{Intent, MemoryEvent, ProfilerHooks};
+
+/// The byte the `debug` feature fills freed memory with: pool slots and
+/// heap blocks when their box drops, frame memory when its frame ends,
+/// group memory when the group is freed, a streamed asset's memory when it
+/// is evicted or released. A value read through a pointer kept too long
+/// shows `0xDD` bytes.
+///
+/// `0xDD` follows Microsoft's debug heap, where it also means "freed";
+/// that heap's `0xCD` means "allocated but never written", which is
+/// [`UNINIT_BYTE`].
+///
+/// ```
+/// assert_eq!(framealloc::diagnostics::FREED_BYTE, 0xDD);
+/// ```
+pub const FREED_BYTE: u8 = 0xDD;
+
+/// The byte the `debug` feature fills fresh, uninitialised memory with
+/// (the `*_uninit` constructors): a read before the first write shows
+/// `0xCD` bytes.
+///
+/// ```
+/// assert_eq!(framealloc::diagnostics::UNINIT_BYTE, 0xCD);
+/// ```
+pub const UNINIT_BYTE: u8 = 0xCD;
 pub use sink::{Capture, capture, reset_sink, set_sink};
 pub use strict::{StrictMode, StrictModeGuard, set_strict_mode};
 
@@ -78,6 +106,7 @@ pub use emit::__emit_code;
 
 pub(crate) use context::{ThreadFrames, set_frame_source};
 pub(crate) use emit::{report, report_during_teardown};
+pub(crate) use observer::{Observer, Site, run_hook, site};
 pub(crate) use sink::panic_message;
 
 /// The guide's examples (`docs/diagnostics.md`), compiled and run as doc

@@ -162,6 +162,8 @@ pub(crate) struct ArenaLimits {
     pub(crate) first_chunk: usize,
     /// Meters chunks taken from the system, when budgets are on.
     pub(crate) budgets: Option<Arc<BudgetManager>>,
+    /// Hears of chunk growth and resets.
+    pub(crate) observer: Arc<crate::diagnostics::Observer>,
 }
 
 impl ArenaLimits {

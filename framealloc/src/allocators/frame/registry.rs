@@ -87,6 +87,7 @@ impl FrameMemory {
         cap: usize,
         first_chunk: usize,
         budgets: Option<std::sync::Arc<crate::budget::BudgetManager>>,
+        observer: std::sync::Arc<crate::diagnostics::Observer>,
     ) -> FrameMemory {
         FrameMemory {
             id,
@@ -95,6 +96,7 @@ impl FrameMemory {
                 cap,
                 first_chunk,
                 budgets,
+                observer,
             },
             arenas: Mutex::default(),
         }

@@ -150,14 +150,21 @@ pub(crate) struct GroupRegistry {
     /// The allocator the groups belong to (never reused).
     pub(crate) allocator_id: u64,
     pub(crate) budgets: Arc<BudgetManager>,
+    /// Hears of group chunks and frees.
+    pub(crate) observer: Arc<crate::diagnostics::Observer>,
     state: Mutex<(Vec<Arc<GroupFigures>>, Freed, u64)>,
 }
 
 impl GroupRegistry {
-    pub(crate) fn new(allocator_id: u64, budgets: Arc<BudgetManager>) -> GroupRegistry {
+    pub(crate) fn new(
+        allocator_id: u64,
+        budgets: Arc<BudgetManager>,
+        observer: Arc<crate::diagnostics::Observer>,
+    ) -> GroupRegistry {
         GroupRegistry {
             allocator_id,
             budgets,
+            observer,
             state: Mutex::new((Vec::new(), Freed::default(), 0)),
         }
     }

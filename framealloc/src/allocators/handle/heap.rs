@@ -83,6 +83,8 @@ pub(crate) struct HeapFigures {
 
 /// Slots, regions and the budget they are charged to.
 pub(crate) struct HandleHeap {
+    /// Hears of allocations, frees and moves.
+    pub(crate) observer: Arc<crate::diagnostics::Observer>,
     pub(crate) slots: Slots,
     pub(crate) regions: Vec<Region>,
     /// Per slot, the destructor of its live value (for types with drop
@@ -115,8 +117,14 @@ unsafe fn drop_value<T>(ptr: NonNull<u8>) {
 }
 
 impl HandleHeap {
-    pub(crate) fn new(allocator: u64, budget: Option<Arc<BudgetManager>>, tag: u32) -> HandleHeap {
+    pub(crate) fn new(
+        allocator: u64,
+        budget: Option<Arc<BudgetManager>>,
+        tag: u32,
+        observer: Arc<crate::diagnostics::Observer>,
+    ) -> HandleHeap {
         HandleHeap {
+            observer,
             slots: Slots::new(allocator),
             regions: Vec::new(),
             drops: Vec::new(),

@@ -188,13 +188,22 @@ impl HandleAllocator {
     /// ```
     pub fn new() -> HandleAllocator {
         HandleAllocator {
-            heap: HandleHeap::new(key::next_allocator_id(), None, 0),
+            heap: HandleHeap::new(
+                key::next_allocator_id(),
+                None,
+                0,
+                crate::diagnostics::Observer::detached(),
+            ),
         }
     }
 
-    pub(crate) fn with_budget(budget: Arc<BudgetManager>, tag: u32) -> HandleAllocator {
+    pub(crate) fn with_budget(
+        budget: Option<Arc<BudgetManager>>,
+        tag: u32,
+        observer: Arc<crate::diagnostics::Observer>,
+    ) -> HandleAllocator {
         HandleAllocator {
-            heap: HandleHeap::new(key::next_allocator_id(), Some(budget), tag),
+            heap: HandleHeap::new(key::next_allocator_id(), budget, tag, observer),
         }
     }
 

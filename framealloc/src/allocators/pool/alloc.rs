@@ -14,6 +14,7 @@ use super::raw::{Charge, HeapRaw, Meta, PoolRaw, charge_header, header_for};
 use super::size_class::{CLASS_SIZES, CLASSES, class_of};
 use super::thread_heap::{cached_heap, with_current_heap};
 use crate::budget::{Events, current_tag_index};
+use crate::diagnostics::{self as observed, Site, site};
 use crate::error::AllocError;
 
 /// An allocator's pool state, with a copy of its fast key (`PoolState::fast_key`)
@@ -36,8 +37,11 @@ enum Intent {
 /// Room for a `T` on the pool intent. The fast path, inlined: a slot popped
 /// from the calling thread's cached heap. Every other case (no cached heap,
 /// budgets on, a class above the pool limit, an empty free list) goes
-/// through [`allocate_slow`].
+/// through [`allocate_slow`]. An allocator whose budgets are on or whose
+/// observer watches allocations has a fast key no cache holds, so it always
+/// takes the slow path.
 #[inline(always)]
+#[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw), AllocError> {
     if size_of::<T>() == 0 {
         return Ok((NonNull::dangling(), PoolRaw(NonNull::dangling())));
@@ -52,7 +56,7 @@ pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw)
             return Ok((slot.cast(), PoolRaw(slot)));
         }
     }
-    let fresh = allocate_slow(pools.state, Layout::new::<T>(), class, Intent::Pool)?;
+    let fresh = allocate_slow(pools.state, Layout::new::<T>(), class, Intent::Pool, site())?;
     let raw = if fresh.heap_block {
         PoolRaw(fresh.value.map_addr(|addr| addr | PoolRaw::HEAP_BLOCK))
     } else {
@@ -64,6 +68,7 @@ pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw)
 /// Room for a `T` on the heap intent. The fast path, inlined: a block from
 /// the global allocator, counted on the calling thread's cached heap.
 #[inline(always)]
+#[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn allocate_heap<T>(pools: Pools<'_>) -> Result<(NonNull<T>, HeapRaw), AllocError> {
     let layout = Layout::new::<T>();
     if size_of::<T>() == 0 {
@@ -84,7 +89,7 @@ pub(crate) fn allocate_heap<T>(pools: Pools<'_>) -> Result<(NonNull<T>, HeapRaw)
         let heap = ptr::from_ref(heap.heap());
         return Ok((block.cast(), HeapRaw { ptr: block, heap }));
     }
-    let fresh = allocate_slow(pools.state, layout, CLASSES, Intent::Heap)?;
+    let fresh = allocate_slow(pools.state, layout, CLASSES, Intent::Heap, site())?;
     Ok((
         fresh.value.cast(),
         HeapRaw {
@@ -104,7 +109,8 @@ struct Fresh {
 }
 
 /// Every allocation the fast paths do not serve; `class` is `CLASSES` for
-/// the heap intent. Charges the budget first when budgets are on.
+/// the heap intent. Charges the budget first when budgets are on, and tells
+/// the observer (with the caller's `site`) once the memory exists.
 #[cold]
 #[inline(never)]
 fn allocate_slow(
@@ -112,21 +118,26 @@ fn allocate_slow(
     layout: Layout,
     class: usize,
     intent: Intent,
+    site: Site,
 ) -> Result<Fresh, AllocError> {
     let class = (class < state.class_limit).then_some(class);
     let bytes = class.map_or(layout.size(), |class| CLASS_SIZES[class]);
     let mut events = Events::default();
-    let (tag, reservation) = if state.budgets_enabled {
-        let tag = current_tag_index();
+    let tag = if state.slow_paths {
+        current_tag_index()
+    } else {
+        0
+    };
+    let reservation = if state.budgets_enabled {
         match state.budgets.reserve(tag, bytes, &mut events) {
-            Ok(reservation) => (tag, Some(reservation)),
+            Ok(reservation) => Some(reservation),
             Err(error) => {
                 state.budgets.emit_all(events);
                 return Err(crate::error::reported(error));
             }
         }
     } else {
-        (0, None)
+        None
     };
     let charge = if reservation.is_some() { tag + 1 } else { 0 };
     let result = with_current_heap(state, |heap| {
@@ -154,7 +165,7 @@ fn allocate_slow(
         // a budgeted allocator with its charge.
         let header = match intent {
             Intent::Pool => Some(header_for::<Meta>(layout)),
-            Intent::Heap if charge != 0 => Some(charge_header(layout)),
+            Intent::Heap if state.slow_paths => Some(charge_header(layout)),
             Intent::Heap => None,
         };
         let (block_layout, offset) = match header {
@@ -174,7 +185,7 @@ fn allocate_slow(
             // it (`header_for`).
             Intent::Pool => unsafe { block.cast::<Meta>().write(Meta::new(&heap, charge)) },
             // SAFETY: as above (`charge_header`).
-            Intent::Heap if charge != 0 => unsafe { block.cast::<Charge>().write(charge) },
+            Intent::Heap if state.slow_paths => unsafe { block.cast::<Charge>().write(charge) },
             Intent::Heap => {}
         }
         heap.count_heap_alloc(layout.size());
@@ -194,6 +205,17 @@ fn allocate_slow(
             Err(_) => state.budgets.cancel(reservation),
         }
         state.budgets.emit_all(events);
+    }
+    if let Ok(fresh) = &result {
+        let intent = if class.is_some() {
+            observed::Intent::Pool
+        } else {
+            observed::Intent::Heap
+        };
+        let reported = class.map_or(layout.size(), |_| bytes);
+        state
+            .observer
+            .alloc(fresh.value.as_ptr(), reported, intent, tag, site);
     }
     result.map_err(crate::error::reported)
 }

@@ -77,8 +77,16 @@ pub(crate) struct PoolState {
     pub(crate) class_limit: usize,
     pub(crate) closed: AtomicBool,
     pub(crate) budgets: Arc<crate::budget::BudgetManager>,
+    /// Hears of every allocation and free when it watches them (then the
+    /// fast key is `NO_FAST_KEY` and the heaps are marked `BUDGETED`, so
+    /// every one takes a slow path).
+    pub(crate) observer: Arc<crate::diagnostics::Observer>,
     /// `budgets.is_enabled()`, kept here to spare the fast path a load.
     pub(crate) budgets_enabled: bool,
+    /// Budgets on, or the observer watches every allocation: no fast path
+    /// is ever taken (the fast key is `NO_FAST_KEY`, heaps and pages are
+    /// marked `BUDGETED`).
+    pub(crate) slow_paths: bool,
     /// The allocator id when allocations may take the fast path, else
     /// `NO_FAST_KEY` (budgets on: every allocation is charged).
     pub(crate) fast_key: u64,
@@ -124,18 +132,18 @@ impl PoolState {
         id: u64,
         class_limit: usize,
         budgets: Arc<crate::budget::BudgetManager>,
+        observer: Arc<crate::diagnostics::Observer>,
     ) -> PoolState {
+        let slow_paths = budgets.is_enabled() || observer.watches_allocations();
         PoolState {
             id,
             class_limit,
             closed: AtomicBool::new(false),
             budgets_enabled: budgets.is_enabled(),
-            fast_key: if budgets.is_enabled() {
-                NO_FAST_KEY
-            } else {
-                id
-            },
+            slow_paths,
+            fast_key: if slow_paths { NO_FAST_KEY } else { id },
             budgets,
+            observer,
             pages: Mutex::default(),
             heaps: Mutex::default(),
         }
@@ -247,8 +255,7 @@ impl PoolState {
             None => {
                 // SAFETY: this state owns the heap from now on (`all`) and
                 // frees it only when it drops.
-                let fresh =
-                    unsafe { LocalHeap::new(Arc::as_ptr(this).cast(), this.budgets_enabled) };
+                let fresh = unsafe { LocalHeap::new(Arc::as_ptr(this).cast(), this.slow_paths) };
                 let heap = NonNull::from(Box::leak(Box::new(fresh)));
                 heaps.all.push(heap);
                 heap

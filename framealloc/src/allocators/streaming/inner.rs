@@ -38,6 +38,8 @@ pub(crate) struct Table {
 type Listener = Arc<dyn Fn(&Eviction) + Send + Sync>;
 
 pub(crate) struct Inner {
+    /// Hears of reservations, evictions and releases.
+    pub(crate) observer: Arc<crate::diagnostics::Observer>,
     pub(crate) slots: SlotStore,
     pub(crate) table: Mutex<Table>,
     pub(crate) budget: usize,
@@ -49,8 +51,13 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(budget: usize, budgets: Option<Arc<BudgetManager>>) -> Inner {
+    pub(crate) fn new(
+        budget: usize,
+        budgets: Option<Arc<BudgetManager>>,
+        observer: Arc<crate::diagnostics::Observer>,
+    ) -> Inner {
         Inner {
+            observer,
             slots: SlotStore::default(),
             table: Mutex::new(Table::default()),
             budget,

@@ -137,16 +137,21 @@ impl StreamingAllocator {
     /// ```
     pub fn new(budget_bytes: usize) -> StreamingAllocator {
         StreamingAllocator {
-            inner: Arc::new(Inner::new(budget_bytes, None)),
+            inner: Arc::new(Inner::new(
+                budget_bytes,
+                None,
+                crate::diagnostics::Observer::detached(),
+            )),
         }
     }
 
     pub(crate) fn with_budgets(
         budget_bytes: usize,
         budgets: Option<Arc<BudgetManager>>,
+        observer: Arc<crate::diagnostics::Observer>,
     ) -> StreamingAllocator {
         StreamingAllocator {
-            inner: Arc::new(Inner::new(budget_bytes, budgets)),
+            inner: Arc::new(Inner::new(budget_bytes, budgets, observer)),
         }
     }
 

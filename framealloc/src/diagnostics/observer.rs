@@ -1,0 +1,145 @@
+//! `Observer`: the one place the memory engines report what they did to
+//! whoever watches: profiler hooks, diagnostics hooks, Tracy, `tracing`,
+//! and the `debug` feature's leak tracker.
+//!
+//! Every engine of a `SmartAlloc` holds the same `Arc<Observer>`; engines
+//! made on their own (`HandleAllocator::new`, `StreamingAllocator::new`)
+//! hold a detached one that watches nothing. The engines call it only on
+//! paths that are slow already (refills, chunk growth, resets, frees of a
+//! group, evictions) or, for pool and heap memory, on the slow paths an
+//! allocator takes when [`Observer::watches_allocations`] was true at its
+//! construction. So an allocator nobody watches runs the same fast-path
+//! instructions as before (DESIGN.md P14).
+
+use core::cell::Cell;
+use core::panic::Location;
+use std::sync::Arc;
+
+use super::profiler::{Intent, MemoryEvent, ProfilerHooks};
+use crate::AllocationTag;
+
+/// Where an allocation was asked for: the caller's source line with the
+/// `debug` feature (through `#[track_caller]`), else nothing.
+pub(crate) type Site = Option<&'static Location<'static>>;
+
+/// The call site to record for the allocation being made: see [`Site`].
+#[cfg_attr(feature = "debug", track_caller)]
+#[inline(always)]
+pub(crate) fn site() -> Site {
+    #[cfg(feature = "debug")]
+    {
+        Some(Location::caller())
+    }
+    #[cfg(not(feature = "debug"))]
+    {
+        None
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs a hook: events it raises meanwhile (a
+    /// callback that allocates) are not fed back to the hooks.
+    static IN_HOOK: Cell<bool> = const { Cell::new(false) };
+}
+
+/// What watches one allocator's engines.
+#[derive(Default)]
+pub(crate) struct Observer {
+    profiler: Option<ProfilerHooks>,
+}
+
+impl Observer {
+    /// The observer of an allocator built with `config`.
+    pub(crate) fn new(config: &crate::AllocConfig) -> Arc<Observer> {
+        Arc::new(Observer {
+            profiler: config.profiler_hooks().cloned(),
+        })
+    }
+
+    /// An observer that watches nothing, for engines made on their own.
+    pub(crate) fn detached() -> Arc<Observer> {
+        Arc::new(Observer::default())
+    }
+
+    /// Whether every pool and heap allocation and free must be seen: profiler
+    /// hooks attached, the `debug` feature (call sites, poisoning), or a
+    /// running Tracy client (feature `tracy`). Read once, when the
+    /// allocator is built: it decides whether the allocator's pool and heap
+    /// fast paths can be taken at all.
+    pub(crate) fn watches_allocations(&self) -> bool {
+        self.profiler.is_some() || cfg!(feature = "debug")
+    }
+
+    /// Memory handed out.
+    #[cold]
+    pub(crate) fn alloc(&self, ptr: *const u8, size: usize, intent: Intent, tag: u32, site: Site) {
+        let _ = site;
+        self.dispatch(&MemoryEvent::Alloc {
+            ptr,
+            size,
+            tag: AllocationTag::from_index(tag),
+            intent,
+        });
+    }
+
+    /// Memory given back.
+    #[cold]
+    pub(crate) fn free(&self, ptr: *const u8, size: usize, intent: Intent) {
+        self.dispatch(&MemoryEvent::Free { ptr, size, intent });
+    }
+
+    /// A handle's value moved.
+    #[cold]
+    pub(crate) fn relocated(&self, from: *const u8, to: *const u8, size: usize) {
+        self.dispatch(&MemoryEvent::Relocated { from, to, size });
+    }
+
+    /// A frame arena was reset after a frame that used `bytes`.
+    #[cold]
+    pub(crate) fn frame_reset(&self, arena: usize, bytes: usize) {
+        self.dispatch(&MemoryEvent::FrameReset { arena, bytes });
+    }
+
+    /// A group was freed.
+    #[cold]
+    pub(crate) fn group_freed(&self, name: &'static str, bytes: usize) {
+        self.dispatch(&MemoryEvent::GroupFreed { name, bytes });
+    }
+
+    /// Hands `event` to the profiler callback, unless this thread is inside
+    /// a hook already.
+    fn dispatch(&self, event: &MemoryEvent) {
+        let Some(profiler) = &self.profiler else {
+            return;
+        };
+        let Some(callback) = profiler.current() else {
+            return;
+        };
+        run_hook(
+            "a profiler callback (`ProfilerHooks::set_callback`)",
+            || {
+                callback(event);
+            },
+        );
+    }
+}
+
+/// Runs `hook` unless this thread is already inside one; a panic is caught
+/// and reported as FA303, naming `what`.
+pub(crate) fn run_hook(what: &str, hook: impl FnOnce()) {
+    if IN_HOOK.with(Cell::get) {
+        return;
+    }
+    IN_HOOK.with(|flag| flag.set(true));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(hook));
+    IN_HOOK.with(|flag| flag.set(false));
+    if let Err(payload) = outcome {
+        super::report(
+            "FA303",
+            format_args!(
+                "{what} panicked: {}",
+                super::panic_message(payload.as_ref())
+            ),
+        );
+    }
+}
