@@ -263,6 +263,7 @@ mod tests {
             cap: 1 << 20,
             first_chunk: 1024,
             budgets: None,
+            observer: crate::diagnostics::Observer::detached(),
         };
         let arena = Arena::new();
         let outer = arena.begin();
