@@ -106,6 +106,34 @@ impl Observer {
         self.dispatch(&MemoryEvent::GroupFreed { name, bytes });
     }
 
+    /// With the `debug` feature: a value was placed in group `group` (its
+    /// call site is recorded for the leak report until the group is freed).
+    /// Profilers see group chunks, not values.
+    #[cold]
+    pub(crate) fn group_value(&self, ptr: *const u8, size: usize, group: u64, site: Site) {
+        let _ = (ptr, size, group, site);
+    }
+
+    /// A streamed asset was evicted to make room: `bytes` at `ptr` went
+    /// back (the profiler hears a `Free` from the streaming engine itself).
+    #[cold]
+    pub(crate) fn evicted(&self, id: u64, bytes: usize) {
+        let _ = (id, bytes);
+    }
+
+    /// A thread heap refilled a size class from a page (slow path; for
+    /// `tracing`).
+    #[cold]
+    pub(crate) fn refill(&self, class_size: usize) {
+        let _ = class_size;
+    }
+
+    /// A defragmentation (or step) ended (for `tracing`).
+    #[cold]
+    pub(crate) fn defragmented(&self, bytes_moved: usize, relocations: usize, complete: bool) {
+        let _ = (bytes_moved, relocations, complete);
+    }
+
     /// Hands `event` to the profiler callback, unless this thread is inside
     /// a hook already.
     fn dispatch(&self, event: &MemoryEvent) {
