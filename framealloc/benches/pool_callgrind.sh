@@ -53,7 +53,7 @@ if [[ -z "$probe" || ! -x "$probe" ]]; then
 fi
 echo "probe: $probe" >&2
 
-libraries=(framealloc glibc mimalloc jemalloc slab sharded-slab free-list-floor box)
+libraries=(framealloc framealloc-hooked glibc mimalloc jemalloc slab sharded-slab free-list-floor box)
 cases=(pair_u64 pair_64b batch_u64 batch_64b remote_64b heap_box)
 declare -A what=(
     [pair_u64]="pool pair, u64"
@@ -65,7 +65,7 @@ declare -A what=(
 )
 supported() {
     case "$2" in
-        remote_64b) [[ "$1" != slab && "$1" != free-list-floor && "$1" != box ]] ;;
+        remote_64b) [[ "$1" != slab && "$1" != free-list-floor && "$1" != box && "$1" != framealloc-hooked ]] ;;
         heap_box) [[ "$1" == framealloc || "$1" == box ]] ;;
         *) [[ "$1" != box ]] ;;
     esac

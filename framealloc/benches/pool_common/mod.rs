@@ -118,6 +118,35 @@ impl<T: Send + 'static> RemotePool<T> for Framealloc {
     }
 }
 
+/// framealloc's pool intent in an allocator built with profiler hooks
+/// attached and no callback set: what watching costs when nothing listens
+/// yet (every allocation and free takes the slow path).
+pub struct FrameallocHooked(SmartAlloc);
+
+impl<T> Pool<T> for FrameallocHooked {
+    const NAME: &'static str = "framealloc-hooked";
+    type Key = PoolBox<T>;
+
+    fn create() -> Self {
+        let hooks = framealloc::diagnostics::ProfilerHooks::new();
+        let config = framealloc::AllocConfig::default().with_profiler_hooks(hooks);
+        FrameallocHooked(SmartAlloc::new(config))
+    }
+
+    #[inline(always)]
+    fn insert(&mut self, value: T) -> PoolBox<T> {
+        match self.0.pool_box(value) {
+            Ok(boxed) => boxed,
+            Err(error) => panic!("pool_box failed: {error}"),
+        }
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, key: PoolBox<T>) {
+        drop(key);
+    }
+}
+
 /// A general-purpose allocator called through `GlobalAlloc`.
 pub trait RawAllocator: GlobalAlloc + Sync + 'static {
     /// The name used in benchmark ids and probe cases.
@@ -384,6 +413,7 @@ macro_rules! for_each_pool {
     ($item:ty, |$pool:ident| $body:expr) => {
         $crate::pool_common::for_each_type!(|$pool| $body, [
             $crate::pool_common::Framealloc,
+            $crate::pool_common::FrameallocHooked,
             $crate::pool_common::Glibc,
             $crate::pool_common::Mimalloc,
             $crate::pool_common::Jemallocator,
