@@ -22,6 +22,46 @@ fn main() {
     for line in hints(feature("nightly"), feature("diagnostics"), release) {
         println!("cargo:warning=[framealloc] {line}");
     }
+    for line in observability_hints(
+        feature("debug"),
+        feature("tracy"),
+        feature("tracing"),
+        feature("parking_lot"),
+    ) {
+        println!("cargo:warning=[framealloc] {line}");
+    }
+}
+
+/// The hint lines for the observability features that are on.
+fn observability_hints(
+    debug: bool,
+    tracy: bool,
+    tracing: bool,
+    parking_lot: bool,
+) -> Vec<&'static str> {
+    let mut lines = Vec::new();
+    if debug {
+        lines.extend([
+            "ℹ️  Feature `debug` enabled",
+            "   Freed memory is filled with 0xDD, fresh `*_uninit` memory with 0xCD",
+            "   Live allocations record their call site: alloc.leak_report() lists them",
+            "   Frees are checked (FA203); every pool and heap allocation takes the slow path",
+        ]);
+    }
+    if tracy {
+        lines.extend([
+            "ℹ️  Feature `tracy` enabled",
+            "   Frame marks, plots per intent and named memory events go to a running Tracy client",
+            "   framealloc never starts a client: turn on `tracy-client/enable` and start one yourself",
+        ]);
+    }
+    if tracing {
+        lines.push("ℹ️  Feature `tracing`: events at engine-frame boundaries and on slow paths");
+    }
+    if parking_lot {
+        lines.push("ℹ️  Feature `parking_lot`: the slow-path locks are parking_lot mutexes");
+    }
+    lines
 }
 
 /// The hint lines for one build; only features that exist are mentioned.
