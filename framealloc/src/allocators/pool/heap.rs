@@ -88,6 +88,11 @@ pub(crate) const CLOSED: u64 = 2;
 /// with budgets on: no thread's token matches such a word, so every
 /// heap-block free of that allocator takes the slow path, which reads the
 /// block's charge.
+///
+/// "Budgeted" in this folder means "takes the slow paths"
+/// (`PoolState::slow_paths`): budgets on, or an observer that watches every
+/// allocation and free (profiler hooks, the `debug` feature). The charge of
+/// a watched allocator with budgets off is 0, and nothing is released.
 pub(crate) const BUDGETED: u64 = 4;
 
 /// The bits of [`LocalHeap::owner`] that are not the owner's token.

@@ -25,7 +25,8 @@ pub(crate) const CLOSED_PAGE: u64 = 1;
 /// The tag of the key of a page whose allocator has budgets on. Such a page
 /// keeps, in a table before its header, the tag each slot is charged to;
 /// the tag makes the owner's free fast path miss, and the slow path
-/// releases the charge.
+/// releases the charge. (Also set for an allocator whose observer watches
+/// every free, with budgets off: see `heap::BUDGETED`.)
 pub(crate) const BUDGETED_PAGE: u64 = 2;
 
 // A slot's tag id is kept in one byte.
