@@ -234,6 +234,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     #[inline]
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn pool_box<T>(&self, value: T) -> Result<PoolBox<T>, AllocError> {
         pool::pool_box_with(self.shared.pools(), || value)
     }
@@ -253,6 +254,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     #[inline]
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn pool_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<PoolBox<T>, AllocError> {
         pool::pool_box_with(self.shared.pools(), make)
     }
@@ -269,6 +271,7 @@ impl SmartAlloc {
     /// assert_eq!(*scores, [0; 8]);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn pool_alloc<T: Default>(&self) -> Result<PoolBox<T>, AllocError> {
         self.pool_box_with(T::default)
     }
@@ -287,6 +290,7 @@ impl SmartAlloc {
     /// assert_eq!(*value, 5);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn pool_alloc_uninit<T>(&self) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
         pool::pool_box_uninit(self.shared.pools())
     }
@@ -306,6 +310,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     #[inline]
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn heap_box<T>(&self, value: T) -> Result<HeapBox<T>, AllocError> {
         pool::heap_box_with(self.shared.pools(), || value)
     }
@@ -325,6 +330,7 @@ impl SmartAlloc {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     #[inline]
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn heap_box_with<T>(&self, make: impl FnOnce() -> T) -> Result<HeapBox<T>, AllocError> {
         pool::heap_box_with(self.shared.pools(), make)
     }
@@ -341,6 +347,7 @@ impl SmartAlloc {
     /// assert_eq!(grid[31][31], 0);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn heap_alloc<T: Default>(&self) -> Result<HeapBox<T>, AllocError> {
         self.heap_box_with(T::default)
     }
@@ -367,8 +374,26 @@ impl SmartAlloc {
     /// assert_eq!(tiles[65_535], 65_535);
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn heap_alloc_uninit<T>(&self) -> Result<HeapBox<MaybeUninit<T>>, AllocError> {
         pool::heap_box_uninit(self.shared.pools())
+    }
+
+    /// With the `debug` feature: what is still alive, grouped by the line
+    /// that allocated it. See [`LeakReport`](crate::diagnostics::LeakReport).
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let kept = alloc.pool_box(7u64)?; let line = line!();
+    /// let report = alloc.leak_report();
+    /// assert_eq!((report.total_count(), report.entries[0].line), (1, line));
+    /// drop(kept);
+    /// assert!(alloc.leak_report().is_empty());
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    #[cfg(feature = "debug")]
+    pub fn leak_report(&self) -> crate::diagnostics::LeakReport {
+        self.shared.observer.leak_report()
     }
 
     /// Takes back, now, the pool slots that other threads freed from the

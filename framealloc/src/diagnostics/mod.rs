@@ -62,6 +62,8 @@ mod codes;
 mod context;
 mod diagnostic;
 mod emit;
+#[cfg(feature = "debug")]
+mod leaks;
 mod macros;
 mod observer;
 mod profiler;
@@ -71,6 +73,8 @@ mod strict;
 pub use codes::{CODES, CodeInfo, lookup};
 pub use context::{DiagContext, bevy_context, set_bevy_context};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
+#[cfg(feature = "debug")]
+pub use leaks::{LeakReport, LeakSite};
 pub use profiler::{Intent, MemoryEvent, ProfilerHooks};
 
 /// The byte the `debug` feature fills freed memory with: pool slots and

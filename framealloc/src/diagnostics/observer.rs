@@ -46,6 +46,9 @@ thread_local! {
 #[derive(Default)]
 pub(crate) struct Observer {
     profiler: Option<ProfilerHooks>,
+    /// Live allocations and their call sites (feature `debug`).
+    #[cfg(feature = "debug")]
+    leaks: super::leaks::LeakTracker,
 }
 
 impl Observer {
@@ -53,6 +56,7 @@ impl Observer {
     pub(crate) fn new(config: &crate::AllocConfig) -> Arc<Observer> {
         Arc::new(Observer {
             profiler: config.profiler_hooks().cloned(),
+            ..Observer::default()
         })
     }
 
@@ -73,6 +77,9 @@ impl Observer {
     /// Memory handed out.
     #[cold]
     pub(crate) fn alloc(&self, ptr: *const u8, size: usize, intent: Intent, tag: u32, site: Site) {
+        // Recorded even inside a hook: its free will be checked.
+        #[cfg(feature = "debug")]
+        self.leaks.alloc(ptr.addr(), size, intent, tag, site);
         let _ = site;
         self.dispatch(&MemoryEvent::Alloc {
             ptr,
@@ -85,12 +92,17 @@ impl Observer {
     /// Memory given back.
     #[cold]
     pub(crate) fn free(&self, ptr: *const u8, size: usize, intent: Intent) {
+        // With `debug`: FA203 if nothing live starts at `ptr`.
+        #[cfg(feature = "debug")]
+        self.leaks.free(ptr.addr(), size, intent);
         self.dispatch(&MemoryEvent::Free { ptr, size, intent });
     }
 
     /// A handle's value moved.
     #[cold]
     pub(crate) fn relocated(&self, from: *const u8, to: *const u8, size: usize) {
+        #[cfg(feature = "debug")]
+        self.leaks.relocated(from.addr(), to.addr());
         self.dispatch(&MemoryEvent::Relocated { from, to, size });
     }
 
@@ -100,9 +112,12 @@ impl Observer {
         self.dispatch(&MemoryEvent::FrameReset { arena, bytes });
     }
 
-    /// A group was freed.
+    /// Group `group` (its id) was freed.
     #[cold]
-    pub(crate) fn group_freed(&self, name: &'static str, bytes: usize) {
+    pub(crate) fn group_freed(&self, name: &'static str, bytes: usize, group: u64) {
+        #[cfg(feature = "debug")]
+        self.leaks.group_freed(group);
+        let _ = group;
         self.dispatch(&MemoryEvent::GroupFreed { name, bytes });
     }
 
@@ -111,7 +126,15 @@ impl Observer {
     /// Profilers see group chunks, not values.
     #[cold]
     pub(crate) fn group_value(&self, ptr: *const u8, size: usize, group: u64, site: Site) {
+        #[cfg(feature = "debug")]
+        self.leaks.group_value(ptr.addr(), size, group, site);
         let _ = (ptr, size, group, site);
+    }
+
+    /// What is alive, by call site (feature `debug`).
+    #[cfg(feature = "debug")]
+    pub(crate) fn leak_report(&self) -> super::leaks::LeakReport {
+        self.leaks.report()
     }
 
     /// A streamed asset was evicted to make room: `bytes` at `ptr` went

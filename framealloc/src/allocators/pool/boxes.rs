@@ -256,6 +256,7 @@ owning_box! {
 /// Moves `make()` into fresh pool (or, for large types, heap) memory,
 /// writing it in place.
 #[inline(always)]
+#[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn pool_box_with<T>(
     pools: Pools<'_>,
     make: impl FnOnce() -> T,
@@ -267,6 +268,7 @@ pub(crate) fn pool_box_with<T>(
 
 /// Moves `make()` into a fresh heap-intent block, writing it in place.
 #[inline(always)]
+#[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn heap_box_with<T>(
     pools: Pools<'_>,
     make: impl FnOnce() -> T,
@@ -297,16 +299,40 @@ fn emplace<T, B: Backing>((ptr, raw): (NonNull<T>, B), make: impl FnOnce() -> T)
     raw
 }
 
-/// Room for a `T` on the heap intent, uninitialised.
+/// Room for a `T` on the heap intent, uninitialised (with the `debug`
+/// feature, filled with [`UNINIT_BYTE`](crate::diagnostics::UNINIT_BYTE)).
+#[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn heap_box_uninit<T>(pools: Pools<'_>) -> Result<HeapBox<MaybeUninit<T>>, AllocError> {
-    let (_, raw) = allocate_heap::<MaybeUninit<T>>(pools)?;
+    let (ptr, raw) = allocate_heap::<MaybeUninit<T>>(pools)?;
+    fill_uninit(ptr);
     // SAFETY: a `MaybeUninit` needs no initialisation.
     Ok(unsafe { HeapBox::from_raw(raw) })
 }
 
-/// Room for a `T` in the pool, uninitialised.
+/// Room for a `T` in the pool, uninitialised (with the `debug` feature,
+/// filled with [`UNINIT_BYTE`](crate::diagnostics::UNINIT_BYTE)).
+#[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn pool_box_uninit<T>(pools: Pools<'_>) -> Result<PoolBox<MaybeUninit<T>>, AllocError> {
-    let (_, raw) = allocate_pool::<MaybeUninit<T>>(pools)?;
+    let (ptr, raw) = allocate_pool::<MaybeUninit<T>>(pools)?;
+    fill_uninit(ptr);
     // SAFETY: a `MaybeUninit` needs no initialisation.
     Ok(unsafe { PoolBox::from_raw(raw) })
+}
+
+/// With the `debug` feature, fills the fresh value at `ptr` with
+/// [`UNINIT_BYTE`](crate::diagnostics::UNINIT_BYTE), so a read before the
+/// first write shows the pattern rather than an old value.
+#[inline(always)]
+fn fill_uninit<T>(ptr: NonNull<MaybeUninit<T>>) {
+    #[cfg(feature = "debug")]
+    // SAFETY: `ptr` is a fresh allocation for a `T` (or dangling and
+    // aligned for a zero-sized `T`, where no byte is written), owned by the
+    // caller and not yet handed out.
+    unsafe {
+        ptr.cast::<u8>()
+            .as_ptr()
+            .write_bytes(crate::diagnostics::UNINIT_BYTE, size_of::<T>());
+    }
+    #[cfg(not(feature = "debug"))]
+    let _ = ptr;
 }
