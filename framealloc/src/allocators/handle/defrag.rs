@@ -22,7 +22,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::heap::{Block, HandleHeap};
+use super::heap::{Block, HandleHeap, poison};
 use super::key::RawHandle;
 use super::{Defragmentation, Place, Relocation};
 
@@ -54,9 +54,51 @@ impl Run {
 
 impl HandleHeap {
     /// Compacts the heap, moving at most `max_bytes` of values (all of them
-    /// for `usize::MAX`). The block lists are rewritten in place: a block's
-    /// new entry never lies after its old one in list order.
+    /// for `usize::MAX`), then tells the observer: one `relocated` per
+    /// value moved (when it watches) and `defragmented` once.
     pub(crate) fn compact(&mut self, max_bytes: usize) -> Defragmentation {
+        // Each region's start by id, for the addresses of the moves: the
+        // report names places, and regions may be gone by then. Only
+        // when someone watches, so the moving loop itself pays nothing.
+        let bases: Vec<(u64, NonNull<u8>)> = if self.watching {
+            self.regions
+                .iter()
+                .map(|region| (region.id, region.chunk.start()))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let report = self.compact_quietly(max_bytes);
+        if self.watching {
+            let address = |place: Place| {
+                bases.iter().find(|(id, _)| *id == place.region).map_or(
+                    core::ptr::null(),
+                    |(_, base)| {
+                        // Only an address for the observer: never read.
+                        base.as_ptr().cast_const().wrapping_add(place.offset)
+                    },
+                )
+            };
+            for relocation in &report.relocations {
+                self.observer.relocated(
+                    address(relocation.from),
+                    address(relocation.to),
+                    relocation.size,
+                );
+            }
+        }
+        self.observer.defragmented(
+            report.bytes_moved,
+            report.relocations.len(),
+            report.complete,
+        );
+        report
+    }
+
+    /// [`compact`](Self::compact) without the observer. The block lists
+    /// are rewritten in place: a block's new entry never lies after its
+    /// old one in list order.
+    fn compact_quietly(&mut self, max_bytes: usize) -> Defragmentation {
         let before = (self.bytes_in_use(), self.reserved_bytes());
         let count = self.regions.len();
         if count == 0 {
@@ -180,11 +222,17 @@ impl HandleHeap {
 
     /// Sets each region's top after its last block, frees regions left
     /// empty, and renumbers the regions the slots point at when some went.
+    /// With the `debug` feature, the bytes between the new top and the old
+    /// (stale copies of values that moved down) are poisoned.
     fn settle_regions(&mut self) {
         for region in &mut self.regions {
-            region.top = region.blocks.last().map_or(0, |last| {
+            let top = region.blocks.last().map_or(0, |last| {
                 last.offset + self.slots.cold[last.slot as usize].layout.size()
             });
+            if cfg!(feature = "debug") && top < region.top {
+                poison(region.at(top), region.top - top);
+            }
+            region.top = top;
         }
         if self.regions.iter().all(|region| !region.blocks.is_empty()) {
             return;

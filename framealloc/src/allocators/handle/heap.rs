@@ -18,6 +18,7 @@ use super::key::Handle;
 use super::slots::Slots;
 use crate::allocators::frame::chunk::{CHUNK_ALIGN, Chunk, charged_chunk};
 use crate::budget::BudgetManager;
+use crate::diagnostics::{Intent, Site};
 use crate::error::AllocError;
 
 /// The first region; each later one is as large as all the others
@@ -85,6 +86,9 @@ pub(crate) struct HeapFigures {
 pub(crate) struct HandleHeap {
     /// Hears of allocations, frees and moves.
     pub(crate) observer: Arc<crate::diagnostics::Observer>,
+    /// `observer.watches_allocations()`, read once: when false (nothing
+    /// watches), allocations and frees skip the observer after one branch.
+    pub(crate) watching: bool,
     pub(crate) slots: Slots,
     pub(crate) regions: Vec<Region>,
     /// Per slot, the destructor of its live value (for types with drop
@@ -124,6 +128,7 @@ impl HandleHeap {
         observer: Arc<crate::diagnostics::Observer>,
     ) -> HandleHeap {
         HandleHeap {
+            watching: observer.watches_allocations(),
             observer,
             slots: Slots::new(allocator),
             regions: Vec::new(),
@@ -142,10 +147,13 @@ impl HandleHeap {
             && self.slots.hot[slot].ptr == self.regions[region].at(block.offset)
     }
 
-    /// Moves `value` into the newest region (or a new one) and names it.
+    /// Moves `value` into the newest region (or a new one) and names it;
+    /// a watching observer hears of it with `site` (zero-sized values,
+    /// which take no memory, are not reported).
     pub(crate) fn alloc<T: Send + Sync + 'static>(
         &mut self,
         value: T,
+        site: Site,
     ) -> Result<Handle<T>, AllocError> {
         if !self.slots.has_room() {
             return Err(AllocError::HandleSlotsExhausted {
@@ -179,6 +187,10 @@ impl HandleHeap {
         }
         self.figures.allocations += 1;
         self.figures.live_bytes += layout.size();
+        if self.watching && layout.size() != 0 {
+            self.observer
+                .alloc(ptr.as_ptr(), layout.size(), Intent::Handle, self.tag, site);
+        }
         Ok(Handle::from_raw(raw))
     }
 
@@ -262,7 +274,15 @@ impl HandleHeap {
         // SAFETY: a live `T` (as in `get`); the slot is vacated next, so
         // the value is never read or dropped again from here.
         let value = unsafe { ptr.read() };
+        let size = size_of::<T>();
+        // The bytes left behind are a stale copy of a value now owned by
+        // the caller: poisoned before the block can be reused.
+        poison(ptr.cast(), size);
         self.forget_block(index);
+        if self.watching && size != 0 {
+            self.observer
+                .free(ptr.as_ptr().cast(), size, Intent::Handle);
+        }
         Some(value)
     }
 
@@ -319,15 +339,51 @@ impl HandleHeap {
     }
 }
 
+/// With the `debug` feature, fills the `len` bytes at `memory` (a value's
+/// block whose value moved out or was dropped, or the stale copies a
+/// defragmentation left above a region's new top) with
+/// [`FREED_BYTE`](crate::diagnostics::FREED_BYTE), so a read through an
+/// address kept from [`resolve`](super::HandleAllocator::resolve) shows
+/// the pattern.
+///
+/// The memory must lie inside one of the heap's regions and hold no live
+/// value; zero-sized values pass a dangling pointer and `len` 0.
+#[inline]
+pub(crate) fn poison(memory: NonNull<u8>, len: usize) {
+    #[cfg(feature = "debug")]
+    // SAFETY: the callers pass `len` bytes of a region that no live value
+    // uses (see above); a `len` of 0 writes nothing.
+    unsafe {
+        memory
+            .as_ptr()
+            .write_bytes(crate::diagnostics::FREED_BYTE, len);
+    }
+    #[cfg(not(feature = "debug"))]
+    let _ = (memory, len);
+}
+
 impl Drop for HandleHeap {
-    /// Drops every live value, in slot order. A panicking destructor does
-    /// not stop the others; the first panic resumes once all have run.
+    /// Drops every live value, in slot order, poisoning its bytes after
+    /// (`debug`) and telling a watching observer of each free. A panicking
+    /// destructor does not stop the others; the first panic resumes once
+    /// all have run.
     fn drop(&mut self) {
         let mut first_panic = None;
+        // Values without drop glue need a visit only to be reported or
+        // poisoned.
+        let visit_all = self.watching || cfg!(feature = "debug");
         for index in 0..self.slots.hot.len() {
             let hot = self.slots.hot[index];
-            if let (true, Some(&Some(drop))) = (hot.stamp != 0, self.drops.get(index)) {
-                self.slots.vacate(index);
+            if hot.stamp == 0 {
+                continue;
+            }
+            let drop = self.drops.get(index).copied().flatten();
+            if drop.is_none() && !visit_all {
+                continue;
+            }
+            let size = self.slots.cold[index].layout.size();
+            self.slots.vacate(index);
+            if let Some(drop) = drop {
                 let outcome = std::panic::catch_unwind(|| {
                     // SAFETY: a live slot holds an initialised value of the
                     // type `drop` was made for; it was vacated, so it is
@@ -337,6 +393,10 @@ impl Drop for HandleHeap {
                 if let Err(payload) = outcome {
                     first_panic.get_or_insert(payload);
                 }
+            }
+            poison(hot.ptr, size);
+            if self.watching && size != 0 {
+                self.observer.free(hot.ptr.as_ptr(), size, Intent::Handle);
             }
         }
         if let Some(payload) = first_panic {

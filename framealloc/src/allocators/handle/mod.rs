@@ -224,8 +224,11 @@ impl HandleAllocator {
     /// assert_eq!(handles.get(h).unwrap(), "sword");
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn alloc<T: Send + Sync + 'static>(&mut self, value: T) -> Result<Handle<T>, AllocError> {
-        self.heap.alloc(value).map_err(crate::error::reported)
+        self.heap
+            .alloc(value, crate::diagnostics::site())
+            .map_err(crate::error::reported)
     }
 
     /// The value `handle` names, or `None` (and FA401) when it was freed or
