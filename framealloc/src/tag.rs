@@ -2,7 +2,8 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::Mutex;
+
+use crate::allocators::sync::{StaticMutex, lock_static};
 
 /// The most distinct tag names a process may create.
 ///
@@ -11,7 +12,7 @@ use std::sync::Mutex;
 /// ```
 pub const MAX_TAGS: usize = 255;
 
-static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+static NAMES: StaticMutex<Vec<&'static str>> = StaticMutex::new(Vec::new());
 
 thread_local! {
     /// 0 = untagged, otherwise a tag's id.
@@ -68,9 +69,7 @@ impl AllocationTag {
     /// assert!(framealloc::AllocationTag::try_new("physics").is_some());
     /// ```
     pub fn try_new(name: &'static str) -> Option<AllocationTag> {
-        let mut names = NAMES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut names = lock_static(&NAMES);
         let index = match names.iter().position(|known| *known == name) {
             Some(index) => index,
             None if names.len() < MAX_TAGS => {
@@ -90,9 +89,7 @@ impl AllocationTag {
     /// assert_eq!(framealloc::AllocationTag::new("ai").name(), "ai");
     /// ```
     pub fn name(self) -> &'static str {
-        let names = NAMES
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let names = lock_static(&NAMES);
         names.get(self.id as usize - 1).copied().unwrap_or("?")
     }
 

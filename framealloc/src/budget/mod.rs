@@ -2,12 +2,13 @@
 //! heap intents (and on frame chunk growth), with events for monitoring.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, RwLock};
 
 pub use crate::tag::MAX_TAGS;
 pub(crate) use crate::tag::current_index as current_tag_index;
 
+use crate::allocators::sync::{RwLock, read, write};
 use crate::error::AllocError;
 use crate::tag::AllocationTag;
 
@@ -319,10 +320,7 @@ impl BudgetManager {
     /// ```
     pub fn on_event(&self, listener: impl Fn(&BudgetEvent) + Send + Sync + 'static) -> ListenerId {
         let id = ListenerId(self.next_listener.fetch_add(1, Ordering::Relaxed));
-        let mut listeners = self
-            .listeners
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut listeners = write(&self.listeners);
         listeners.push((id, Arc::new(listener)));
         self.has_listeners.store(true, Ordering::Release);
         id
@@ -340,10 +338,7 @@ impl BudgetManager {
     /// ```
     pub fn remove_listener(&self, id: ListenerId) -> bool {
         let removed = {
-            let mut listeners = self
-                .listeners
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut listeners = write(&self.listeners);
             let index = listeners.iter().position(|(each, _)| *each == id);
             let removed = index.map(|index| listeners.remove(index));
             self.has_listeners
@@ -368,10 +363,7 @@ impl BudgetManager {
         }
         // Clone the list so a listener may register or remove one without
         // deadlocking.
-        let listeners: Vec<Listener> = self
-            .listeners
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let listeners: Vec<Listener> = read(&self.listeners)
             .iter()
             .map(|(_, listener)| listener.clone())
             .collect();

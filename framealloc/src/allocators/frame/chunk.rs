@@ -9,8 +9,9 @@
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use crate::allocators::sync::{Mutex, lock};
 use crate::budget::{BudgetManager, Events};
 use crate::error::AllocError;
 
@@ -246,12 +247,4 @@ impl ChunkPool {
         let free = lock(&self.free);
         (free.len(), free.iter().map(Chunk::capacity).sum())
     }
-}
-
-/// Locks a mutex, ignoring poisoning: every critical section in this crate
-/// leaves its data consistent before anything that can panic.
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

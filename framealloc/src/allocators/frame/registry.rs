@@ -16,11 +16,11 @@
 #![expect(unsafe_code, reason = "arenas are owned through raw pointers, one thread at a time")]
 
 use core::ptr::NonNull;
-use std::sync::Mutex;
 use std::thread::{self, Thread};
 
 use super::arena::{Arena, Published};
-use super::chunk::{ArenaLimits, ChunkPool, lock};
+use super::chunk::{ArenaLimits, ChunkPool};
+use crate::allocators::sync::{Mutex, get_mut, lock};
 
 pub(crate) struct FrameMemory {
     /// The allocator's id: unique for the life of the process.
@@ -211,10 +211,7 @@ impl ArenaSet {
 
 impl Drop for FrameMemory {
     fn drop(&mut self) {
-        let set = self
-            .arenas
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let set = get_mut(&mut self.arenas);
         for arena in set.all.drain(..) {
             // SAFETY: every pointer in `all` came from `Box::leak` in `adopt`
             // and is freed only here. `&mut self` proves no `SmartAlloc`

@@ -1,10 +1,10 @@
 //! What each group has allocated, and the registry of an allocator's live
 //! groups that `stats()` reads.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use crate::allocators::counter::Counter;
-use crate::allocators::frame::chunk::lock;
+use crate::allocators::sync::{Mutex, lock};
 use crate::budget::BudgetManager;
 
 /// One group's counters. Only the thread holding the group writes them

@@ -69,7 +69,7 @@ use std::sync::Arc;
 use super::heap::{HeapFigures, LocalHeap, heap_of};
 use super::page::{self, PageHeader};
 use super::size_class::CLASSES;
-use crate::allocators::sync::{AtomicBool, Mutex, lock};
+use crate::allocators::sync::{AtomicBool, Mutex, get_mut, lock};
 
 pub(crate) struct PoolState {
     pub(crate) id: u64,
@@ -508,19 +508,13 @@ impl Release {
 
 impl Drop for PoolState {
     fn drop(&mut self) {
-        let heaps = self
-            .heaps
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let heaps = get_mut(&mut self.heaps);
         for heap in heaps.all.drain(..) {
             // SAFETY: from `Box::leak` in `adopt`; the last strong count is
             // gone, so no thread uses it.
             drop(unsafe { Box::from_raw(heap.as_ptr()) });
         }
-        let pages = self
-            .pages
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pages = get_mut(&mut self.pages);
         for page in pages.all.drain(..) {
             // SAFETY: from `allocate_page`, freed once; no slot is live (no
             // box holds a strong count any more).

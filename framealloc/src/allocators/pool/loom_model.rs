@@ -16,6 +16,7 @@ use super::lifecycle::PoolState;
 use super::owned::OwnedHeap;
 use crate::allocators::lease::Lessor;
 use crate::budget::BudgetManager;
+use crate::diagnostics::Observer;
 
 /// A heap pointer a model thread may hold: the heap outlives the free
 /// that holds it (that free's block keeps it alive).
@@ -36,7 +37,12 @@ impl HeapPtr {
 /// An allocator's pool state whose only heap is idle (its thread
 /// exited) with `blocks` live heap-intent blocks of 16 bytes.
 fn idle_heap_with(blocks: usize) -> (Arc<PoolState>, HeapPtr, Weak<PoolState>) {
-    let state = Arc::new(PoolState::new(1, 0, Arc::new(BudgetManager::new(false))));
+    let state = Arc::new(PoolState::new(
+        1,
+        0,
+        Arc::new(BudgetManager::new(false)),
+        Observer::detached(),
+    ));
     let heap = PoolState::adopt(&state, 8);
     // SAFETY: adopted just above, by this (model) thread.
     let heap_ref = unsafe { heap.as_ref() };
@@ -109,7 +115,12 @@ fn the_owner_leaving_races_the_last_free_after_the_close_released_once() {
     // free after the close released the heap in between, and the owner
     // released it again (its strong count given back twice).
     loom::model(|| {
-        let state = Arc::new(PoolState::new(1, 0, Arc::new(BudgetManager::new(false))));
+        let state = Arc::new(PoolState::new(
+            1,
+            0,
+            Arc::new(BudgetManager::new(false)),
+            Observer::detached(),
+        ));
         let heap = PoolState::adopt(&state, 8);
         // SAFETY: adopted just above, by this (model) thread.
         let heap_ref = unsafe { heap.as_ref() };

@@ -7,13 +7,13 @@
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use super::memory;
 use super::slot::{self, EVICTED, FREE, LOADING, READY, RESERVED, Slot};
 use super::store::SlotStore;
 use super::{Eviction, StreamId, StreamPriority};
-use crate::allocators::frame::chunk::lock;
+use crate::allocators::sync::{Mutex, get_mut, lock};
 use crate::budget::{BudgetManager, Events};
 use crate::error::AllocError;
 
@@ -340,10 +340,7 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let table = self
-            .table
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let table = get_mut(&mut self.table);
         let entries = table.entries.clone();
         for (index, slot) in self.slots.made().take(entries.len()) {
             let block = slot.address.swap(core::ptr::null_mut(), Ordering::Relaxed);

@@ -200,7 +200,7 @@ impl StreamingAllocator {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn begin_load(&self, id: StreamId) -> Result<LoadWriter, AllocError> {
-        let _table = crate::allocators::frame::chunk::lock(&self.inner.table);
+        let _table = crate::allocators::sync::lock(&self.inner.table);
         let (slot, word) = self.inner.find(id).ok_or_else(|| inner::unknown(id))?;
         let bytes =
             memory::start_load(slot, word).ok_or_else(|| inner::busy(id, word, "loaded"))?;
@@ -376,7 +376,7 @@ impl StreamingAllocator {
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
     pub fn stats(&self) -> StreamingStats {
-        let table = crate::allocators::frame::chunk::lock(&self.inner.table);
+        let table = crate::allocators::sync::lock(&self.inner.table);
         let mut stats = StreamingStats {
             budget: self.inner.budget,
             used: table.used,
