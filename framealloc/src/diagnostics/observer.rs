@@ -74,6 +74,16 @@ impl Observer {
         self.profiler.is_some() || cfg!(feature = "debug")
     }
 
+    /// Whether the frame arenas report chunk growth and resets (and, with
+    /// the `debug` feature, poison reset memory). Read once, when the
+    /// allocator is built, and cached by the arenas: a frame's end then
+    /// costs one predictable branch when nothing watches. Frame fast paths
+    /// never depend on it, so it may be wider than
+    /// [`watches_allocations`](Self::watches_allocations).
+    pub(crate) fn watches_frames(&self) -> bool {
+        self.watches_allocations()
+    }
+
     /// Memory handed out.
     #[cold]
     pub(crate) fn alloc(&self, ptr: *const u8, size: usize, intent: Intent, tag: u32, site: Site) {

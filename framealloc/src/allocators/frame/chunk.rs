@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::allocators::sync::{Mutex, lock};
 use crate::budget::{BudgetManager, Events};
+use crate::diagnostics::Intent;
 use crate::error::AllocError;
 
 /// Every chunk is aligned at least this much. It keeps the start of a chunk on
@@ -165,6 +166,11 @@ pub(crate) struct ArenaLimits {
     pub(crate) budgets: Option<Arc<BudgetManager>>,
     /// Hears of chunk growth and resets.
     pub(crate) observer: Arc<crate::diagnostics::Observer>,
+    /// `observer.watches_frames()`, read once: whether chunks and resets
+    /// are reported (and, with `debug`, reset memory poisoned). A frame's
+    /// end tests it, so with nothing watching that costs one predictable
+    /// branch and no call.
+    pub(crate) watching: bool,
 }
 
 impl ArenaLimits {
@@ -196,6 +202,39 @@ impl ArenaLimits {
                     requested: capacity,
                 })
             }
+        }
+    }
+
+    /// Reports a chunk the system just handed to an arena, when watched.
+    ///
+    /// Frame chunks are reported as the system memory they are: `Alloc`
+    /// when the global allocator hands one over, `Free` when it goes back
+    /// (a merge at a reset, [`SmartAlloc::trim`](crate::SmartAlloc::trim),
+    /// the allocator's drop). Moving through the shared chunk pool from one
+    /// arena to another is not an event: the chunk stays the allocator's
+    /// frame memory, so every `Alloc` has exactly one `Free`.
+    #[cold]
+    pub(super) fn chunk_taken(&self, start: NonNull<u8>, capacity: usize) {
+        if self.watching {
+            self.observer
+                .alloc(start.as_ptr(), capacity, Intent::Frame, 0, None);
+        }
+    }
+
+    /// Reports `chunks` freed, when watched, and frees them (each `Free`
+    /// comes before its memory goes back to the system).
+    #[cold]
+    pub(super) fn free_chunks(&self, chunks: impl IntoIterator<Item = Chunk>) {
+        for chunk in chunks {
+            self.chunk_given_back(chunk.start(), chunk.capacity());
+            drop(chunk);
+        }
+    }
+
+    /// Reports a chunk about to go back to the system, when watched.
+    pub(super) fn chunk_given_back(&self, start: NonNull<u8>, capacity: usize) {
+        if self.watching {
+            self.observer.free(start.as_ptr(), capacity, Intent::Frame);
         }
     }
 
@@ -236,10 +275,10 @@ impl ChunkPool {
         lock(&self.free).extend(chunks);
     }
 
-    /// Frees every pooled chunk; returns how many bytes went back.
-    pub(crate) fn release_all(&self) -> usize {
-        let drained: Vec<Chunk> = core::mem::take(&mut *lock(&self.free));
-        drained.iter().map(Chunk::capacity).sum()
+    /// Takes every pooled chunk out (to be freed by the caller, outside
+    /// the lock).
+    pub(crate) fn take_all(&self) -> Vec<Chunk> {
+        core::mem::take(&mut *lock(&self.free))
     }
 
     /// Number and total bytes of the pooled chunks.

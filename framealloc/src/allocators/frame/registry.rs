@@ -96,6 +96,7 @@ impl FrameMemory {
                 cap,
                 first_chunk,
                 budgets,
+                watching: observer.watches_frames(),
                 observer,
             },
             arenas: Mutex::default(),
@@ -113,7 +114,7 @@ impl FrameMemory {
             set.set_holder(arena, Some(holder));
             return arena;
         }
-        let arena = NonNull::from(Box::leak(Box::new(Arena::new())));
+        let arena = NonNull::from(Box::leak(Box::new(Arena::new(set.all.len()))));
         set.all.push(arena);
         set.holders.push(Some(holder));
         arena
@@ -197,7 +198,10 @@ impl FrameMemory {
     /// Gives the spare chunks of the shared pool back to the global
     /// allocator; returns the bytes given back.
     pub(crate) fn release_pooled_chunks(&self) -> usize {
-        self.limits.pool.release_all()
+        let drained = self.limits.pool.take_all();
+        let bytes = drained.iter().map(super::chunk::Chunk::capacity).sum();
+        self.limits.free_chunks(drained);
+        bytes
     }
 }
 
@@ -212,11 +216,21 @@ impl ArenaSet {
 impl Drop for FrameMemory {
     fn drop(&mut self) {
         let set = get_mut(&mut self.arenas);
+        let limits = &self.limits;
         for arena in set.all.drain(..) {
+            if limits.watching {
+                // SAFETY: as below: the arena is live, and no frame (so no
+                // other user of it) remains.
+                let owned = unsafe { arena.as_ref() };
+                owned.for_each_chunk(|start, capacity| limits.chunk_given_back(start, capacity));
+            }
             // SAFETY: every pointer in `all` came from `Box::leak` in `adopt`
             // and is freed only here. `&mut self` proves no `SmartAlloc`
             // handle, and so no `Frame`, still refers to it.
             drop(unsafe { Box::from_raw(arena.as_ptr()) });
         }
+        // The pooled chunks would go with `limits`; freed here, they are
+        // reported too, so every chunk's `Alloc` has its `Free`.
+        self.release_pooled_chunks();
     }
 }

@@ -87,6 +87,9 @@ pub(crate) struct Arena {
     allocations_at_reset: Cell<u64>,
     chunks: RefCell<ChunkList>,
     pub(crate) published: Published,
+    /// Its position among its allocator's arenas (`FrameStats::per_arena`),
+    /// named by `FrameReset` events.
+    index: usize,
 }
 
 #[derive(Default)]
@@ -97,7 +100,8 @@ struct ChunkList {
 }
 
 impl Arena {
-    pub(crate) fn new() -> Arena {
+    /// A new arena, the allocator's `index`-th.
+    pub(crate) fn new(index: usize) -> Arena {
         let nowhere = NonNull::<u64>::dangling().cast::<u8>();
         Arena {
             cursor: Cell::new(nowhere),
@@ -112,6 +116,7 @@ impl Arena {
             allocations_at_reset: Cell::new(0),
             chunks: RefCell::new(ChunkList::default()),
             published: Published::default(),
+            index,
         }
     }
 
@@ -184,12 +189,20 @@ impl Arena {
         // Budget events wait until the allocation is done and nothing is
         // borrowed: a listener may open a frame on this very arena.
         let mut events = Events::default();
+        // A chunk the system just handed over, reported once the arena is
+        // consistent and nothing is borrowed (a callback may open a frame).
+        let mut fresh = None;
         if !reuse {
             // No borrow is held while a chunk is acquired: diagnostics sinks
             // run on the refusal path and may open a frame here too.
             let reserved = self.chunks.borrow().reserved;
             let chunk = match self.acquire_chunk(reserved, layout, limits, &mut events) {
-                Ok(chunk) => chunk,
+                Ok((chunk, from_system)) => {
+                    if from_system {
+                        fresh = Some((chunk.start(), chunk.capacity()));
+                    }
+                    chunk
+                }
                 Err(error) => {
                     limits.emit(events);
                     return Err(reported(error));
@@ -212,16 +225,21 @@ impl Arena {
             })
         });
         limits.emit(events);
+        if let Some((start, capacity)) = fresh {
+            limits.chunk_taken(start, capacity);
+        }
         result
     }
 
+    /// A chunk for `layout`: from the shared pool (`false`) or fresh from
+    /// the system (`true`).
     fn acquire_chunk(
         &self,
         reserved: usize,
         layout: Layout,
         limits: &ArenaLimits,
         events: &mut Events,
-    ) -> Result<Chunk, AllocError> {
+    ) -> Result<(Chunk, bool), AllocError> {
         // The bump path rounds every size up to `MIN_ALIGN`, so every
         // comparison below uses the rounded size: a chunk sized to the raw
         // request could not hold it.
@@ -237,13 +255,13 @@ impl Arena {
             });
         }
         if let Some(chunk) = limits.pool.take(need, align, room) {
-            return Ok(chunk);
+            return Ok((chunk, false));
         }
         let growth = reserved.clamp(limits.first_chunk, MAX_GROWTH_CHUNK.max(limits.first_chunk));
         let capacity = growth.max(need).min(room);
         let chunk = limits.new_chunk(capacity, align.max(CHUNK_ALIGN), events)?;
         self.published.chunk_allocations.add(1);
-        Ok(chunk)
+        Ok((chunk, true))
     }
 
     fn enter_chunk(&self, chunk: &Chunk, entered: usize) {
@@ -272,6 +290,14 @@ impl Arena {
         Mark {
             allocations: self.allocations.get(),
             position: self.position(),
+        }
+    }
+
+    /// Calls `visit` with the start and size of every chunk the arena
+    /// holds (to report them freed as the allocator drops).
+    pub(crate) fn for_each_chunk(&self, mut visit: impl FnMut(NonNull<u8>, usize)) {
+        for chunk in &self.chunks.borrow().chunks {
+            visit(chunk.start(), chunk.capacity());
         }
     }
 
