@@ -124,21 +124,29 @@ impl Observer {
 
     /// Group `group` (its id) was freed.
     #[cold]
-    pub(crate) fn group_freed(&self, name: &'static str, bytes: usize, group: u64) {
+    pub(crate) fn group_freed(&self, name: &Arc<str>, bytes: usize, group: u64) {
         #[cfg(feature = "debug")]
         self.leaks.group_freed(group);
-        let _ = group;
-        self.dispatch(&MemoryEvent::GroupFreed { name, bytes });
+        // The event shares the group's name (one reference count more while
+        // the callback runs), made only when a profiler listens.
+        if self.profiler.is_some() {
+            self.dispatch(&MemoryEvent::GroupFreed {
+                name: name.clone(),
+                bytes,
+                id: group,
+            });
+        }
     }
 
     /// With the `debug` feature: a value was placed in group `group` (its
     /// call site is recorded for the leak report until the group is freed).
-    /// Profilers see group chunks, not values.
+    /// Profilers see group chunks, not values. Only with `debug`: without
+    /// it, placing a group value reports nothing (the group fast path stays
+    /// a bump).
+    #[cfg(feature = "debug")]
     #[cold]
     pub(crate) fn group_value(&self, ptr: *const u8, size: usize, group: u64, site: Site) {
-        #[cfg(feature = "debug")]
         self.leaks.group_value(ptr.addr(), size, group, site);
-        let _ = (ptr, size, group, site);
     }
 
     /// What is alive, by call site (feature `debug`).

@@ -10,7 +10,12 @@ use crate::AllocationTag;
 #[non_exhaustive]
 pub enum Intent {
     /// A frame arena's chunk (frame values themselves are not reported one
-    /// by one: a frame allocation is a pointer bump).
+    /// by one: a frame allocation is a pointer bump). `Alloc` when the
+    /// system hands a chunk over, `Free` when it goes back (a merge at a
+    /// reset, [`SmartAlloc::trim`](crate::SmartAlloc::trim), the
+    /// allocator's drop); a spare chunk passing from one thread's arena to
+    /// another's through the allocator's chunk pool stays frame memory, and
+    /// is no event. Each outermost frame's end is a `FrameReset`.
     Frame,
     /// A pool slot (`pool_box`, `pool_alloc`).
     Pool,
@@ -59,7 +64,7 @@ impl Intent {
 /// `Relocated` value); they are never to be dereferenced. Variants are
 /// `#[non_exhaustive]`, so a `match` names the fields it reads and ends
 /// with `..`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MemoryEvent {
     /// Memory handed out: a pool slot, a heap block, a frame or group
@@ -105,13 +110,20 @@ pub enum MemoryEvent {
         /// The bytes the frame had used.
         bytes: usize,
     },
-    /// A group was freed: every value in it is gone at once.
+    /// A group was freed: every value in it is gone at once. It comes
+    /// after the values' destructors ran and before the `Free` of each of
+    /// the group's chunks.
     #[non_exhaustive]
     GroupFreed {
-        /// The group's name.
-        name: &'static str,
-        /// The bytes its values used.
+        /// The group's name (shared with the group: names are made at run
+        /// time, so this is an `Arc<str>` and `MemoryEvent` is `Clone`, not
+        /// `Copy`).
+        name: Arc<str>,
+        /// The bytes its values used ([`GroupStats::bytes`](crate::GroupStats::bytes)).
         bytes: usize,
+        /// The group's id ([`GroupStats::id`](crate::GroupStats::id)): names
+        /// need not be unique.
+        id: u64,
     },
 }
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use super::figures::GroupFigures;
 use crate::allocators::frame::chunk::{CHUNK_ALIGN, Chunk, charged_chunk};
 use crate::budget::BudgetManager;
+use crate::diagnostics::{Intent, Observer};
 use crate::error::AllocError;
 
 /// The first chunk of a group; each later chunk doubles, up to
@@ -42,6 +43,9 @@ pub(crate) struct GroupArena {
     budget: Option<Arc<BudgetManager>>,
     tag: u32,
     pub(crate) figures: Arc<GroupFigures>,
+    /// Hears of chunks taken and given back, the group's free, and (with
+    /// `debug`) each value placed.
+    observer: Arc<Observer>,
 }
 
 // SAFETY: the arena owns its chunks and the values in them like a
@@ -56,6 +60,7 @@ impl GroupArena {
         budget: Option<Arc<BudgetManager>>,
         tag: u32,
         figures: Arc<GroupFigures>,
+        observer: Arc<Observer>,
     ) -> GroupArena {
         GroupArena {
             cursor: Cell::new(NonNull::dangling()),
@@ -66,6 +71,7 @@ impl GroupArena {
             budget,
             tag,
             figures,
+            observer,
         }
     }
 
@@ -125,22 +131,46 @@ impl GroupArena {
             })?;
         let capacity = need.max(self.next_chunk.get());
         let chunk = charged_chunk(self.budget.as_ref(), self.tag, capacity, layout.align())?;
-        self.cursor.set(chunk.start());
+        let (start, capacity) = (chunk.start(), chunk.capacity());
+        self.cursor.set(start);
         self.end.set(chunk.end());
-        self.figures.count_chunk(chunk.capacity());
+        self.figures.count_chunk(capacity);
         self.next_chunk
             .set(self.next_chunk.get().saturating_mul(2).min(MAX_CHUNK));
         self.chunks.borrow_mut().push(chunk);
+        // Reported with the arena consistent and nothing borrowed. The tag
+        // is the one the chunk is charged to (0 when budgets are off).
+        self.observer
+            .alloc(start.as_ptr(), capacity, Intent::Group, self.tag, None);
         // The fresh chunk holds the request: it was sized and aligned for it.
         self.bump_in_chunk(layout).ok_or(AllocError::Internal {
             what: "a fresh group chunk could not hold the allocation it was sized for",
         })
     }
 
+    /// With `debug`: `size` bytes at `ptr` now hold a value, slice or
+    /// string, made at the caller's call site (recorded for the leak
+    /// report until the group is freed). Zero-sized ones take no memory
+    /// and are not recorded.
+    #[cfg(feature = "debug")]
+    #[track_caller]
+    #[inline(always)]
+    fn placed(&self, ptr: NonNull<u8>, size: usize) {
+        if size != 0 {
+            self.observer.group_value(
+                ptr.as_ptr(),
+                size,
+                self.figures.id,
+                crate::diagnostics::site(),
+            );
+        }
+    }
+
     /// Moves `value` into the group, which drops it when it is freed. The
     /// value lives as long as the arena, which `&self` borrows (the arena
     /// frees memory only when it is dropped).
     #[inline(always)]
+    #[cfg_attr(feature = "debug", track_caller)]
     #[expect(clippy::mut_from_ref, reason = "fresh memory per call, like `Box::leak`")]
     pub(crate) fn put<T: Send + 'static>(&self, value: T) -> Result<&mut T, AllocError> {
         let mut slot = if core::mem::needs_drop::<T>() {
@@ -151,6 +181,8 @@ impl GroupArena {
             unsafe { slot.write(value) };
             slot
         };
+        #[cfg(feature = "debug")]
+        self.placed(slot.cast(), size_of::<T>());
         // SAFETY: an initialised `T` that only this reference reaches, in
         // memory freed only when the arena drops, after `&self` ends.
         Ok(unsafe { slot.as_mut() })
@@ -169,6 +201,7 @@ impl GroupArena {
     /// Fills `len` fresh slots with `make(i)` and hands them out as a slice
     /// the group drops when it is freed. If `make` panics, the values made
     /// so far are dropped at once and the slots stay unused.
+    #[cfg_attr(feature = "debug", track_caller)]
     #[expect(clippy::mut_from_ref, reason = "fresh memory per call, like `Box::leak`")]
     pub(crate) fn fill<T: Send + 'static>(
         &self,
@@ -208,6 +241,8 @@ impl GroupArena {
             // `RunList::reserve` gave for `run`; the group owns them now.
             unsafe { self.runs.commit::<T>(self, run, start, len) };
         }
+        #[cfg(feature = "debug")]
+        self.placed(start.cast(), len * size_of::<T>());
         let mut slice = NonNull::slice_from_raw_parts(start, len);
         // SAFETY: `len` initialised values only this reference reaches, in
         // memory freed only when the arena drops, after `&self` ends.
@@ -215,9 +250,12 @@ impl GroupArena {
     }
 
     /// Copies `values` into the group (no destructor to record: `Copy`).
+    #[cfg_attr(feature = "debug", track_caller)]
     #[expect(clippy::mut_from_ref, reason = "fresh memory per call, like `Box::leak`")]
     pub(crate) fn copy_slice<T: Copy>(&self, values: &[T]) -> Result<&mut [T], AllocError> {
         let start = self.slots::<T>(values.len())?;
+        #[cfg(feature = "debug")]
+        self.placed(start.cast(), size_of_val(values));
         // SAFETY: the fresh block holds `values.len()` `T`s and cannot
         // overlap `values`, which is live memory elsewhere.
         unsafe { start.copy_from_nonoverlapping(NonNull::from(values).cast(), values.len()) };
@@ -228,6 +266,7 @@ impl GroupArena {
     }
 
     /// Copies `text` into the group.
+    #[cfg_attr(feature = "debug", track_caller)]
     #[expect(clippy::mut_from_ref, reason = "fresh memory per call, like `Box::leak`")]
     pub(crate) fn copy_str(&self, text: &str) -> Result<&mut str, AllocError> {
         let bytes = self.copy_slice(text.as_bytes())?;
@@ -299,12 +338,46 @@ impl Drop for GroupArena {
     /// the arena owned, can memory die.
     fn drop(&mut self) {
         let first_panic = self.runs.drop_all();
-        // The chunks go back to the system (and their budget charges with
-        // them) as the vector drops.
-        drop(core::mem::take(self.chunks.get_mut()));
+        let figures = &self.figures;
+        self.observer
+            .group_freed(&figures.name, figures.bytes() as usize, figures.id);
+        for chunk in core::mem::take(self.chunks.get_mut()) {
+            // SAFETY: a chunk this arena owns, about to be freed: every
+            // value in it was dropped above, and what the group handed out
+            // borrowed the group, so nothing uses its bytes.
+            #[cfg(feature = "debug")]
+            unsafe {
+                poison(&chunk);
+            }
+            // Reported before the memory goes back, so its address cannot
+            // have been handed out again yet.
+            self.observer
+                .free(chunk.start().as_ptr(), chunk.capacity(), Intent::Group);
+            // The chunk goes back to the system (and its budget charge
+            // with it).
+            drop(chunk);
+        }
         if let Some(payload) = first_panic {
             std::panic::resume_unwind(payload);
         }
+    }
+}
+
+/// Fills `chunk` with [`FREED_BYTE`](crate::diagnostics::FREED_BYTE)
+/// (feature `debug`), so a value read through a pointer kept past its
+/// group's free shows `0xDD` bytes until the system reuses the memory.
+///
+/// # Safety
+///
+/// - nothing uses the chunk's bytes (no value in it is alive or borrowed).
+#[cfg(feature = "debug")]
+unsafe fn poison(chunk: &Chunk) {
+    // SAFETY: the chunk's whole block, from its own pointer; unused
+    // (forwarded from the caller).
+    unsafe {
+        chunk
+            .start()
+            .write_bytes(crate::diagnostics::FREED_BYTE, chunk.capacity());
     }
 }
 

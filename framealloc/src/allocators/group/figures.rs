@@ -48,6 +48,11 @@ impl GroupFigures {
         );
     }
 
+    /// Bytes handed out so far (`GroupStats::bytes`).
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.get()
+    }
+
     pub(crate) fn count_chunk(&self, capacity: usize) {
         self.chunks.add(1);
         self.reserved.add(capacity as u64);

@@ -73,7 +73,7 @@ impl Groups {
             (None, 0)
         };
         Group {
-            arena: GroupArena::new(budget, tag, figures),
+            arena: GroupArena::new(budget, tag, figures, self.registry.observer.clone()),
             registry: self.registry.clone(),
         }
     }
@@ -119,6 +119,7 @@ impl Groups {
     /// assert_eq!(err.code(), "FA201");
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn alloc_val<'g, T: Send + 'static>(
         &self,
         group: &'g Group,
@@ -145,6 +146,12 @@ impl Groups {
     /// ```
     pub fn stats(&self) -> GroupsStats {
         self.registry.stats()
+    }
+
+    /// The figures of [`stats`](Self::stats) without `per_group`, read
+    /// without allocating.
+    pub(crate) fn totals(&self) -> GroupsStats {
+        self.registry.totals()
     }
 }
 
@@ -255,6 +262,7 @@ impl Group {
     /// assert_eq!(err.code(), "FA301");
     /// ```
     #[inline]
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn try_alloc<T: Send + 'static>(&self, value: T) -> Result<&mut T, AllocError> {
         self.arena.put(value).map_err(crate::error::reported)
     }
@@ -302,6 +310,7 @@ impl Group {
     /// let err = group.try_alloc_slice_fill_with(usize::MAX, |_| 0u64).unwrap_err();
     /// assert_eq!(err.code(), "FA004");
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn try_alloc_slice_fill_with<T: Send + 'static>(
         &self,
         len: usize,
