@@ -252,8 +252,8 @@ fn trim_reports_the_pooled_chunks_it_frees() {
 
 /// Every chunk `Alloc` has exactly one `Free` once the allocator is gone
 /// (frame chunks held by the arenas of two threads, group chunks), except
-/// the chunk of a group that was forgotten; each thread's resets name its
-/// arena.
+/// the chunk of a group still alive, freed with the group; each thread's
+/// resets name its arena.
 #[test]
 fn every_chunk_reported_taken_is_reported_freed_by_the_drop() {
     let (hooks, log) = recording();
@@ -268,11 +268,10 @@ fn every_chunk_reported_taken_is_reported_freed_by_the_drop() {
     });
     let kept = alloc.groups().create_group("kept");
     let kept_chunk = core::ptr::from_mut(kept.alloc(3u16)).addr();
-    core::mem::forget(kept); // its chunk is never freed, nor reported freed
     let group = alloc.groups().create_group("g");
     group.alloc_slice_fill_with(100_000, |i| i as u8); // one chunk of its size
     drop(group);
-    drop(alloc);
+    drop(alloc); // `kept` outlives the allocator's handles
     let events = take(&log);
     let resets: Vec<&Seen> = events
         .iter()
@@ -290,20 +289,35 @@ fn every_chunk_reported_taken_is_reported_freed_by_the_drop() {
     );
     let mut live = Vec::new();
     let mut freed = Vec::new();
-    for event in events {
-        match event {
-            Seen::Alloc { addr, size, .. } => live.push((addr, size)),
-            Seen::Free { addr, size, .. } => {
-                let index = live.iter().position(|&chunk| chunk == (addr, size));
-                live.swap_remove(index.expect("a free of a chunk reported taken"));
-                freed.push(size);
+    let mut pair = |events: Vec<Seen>| {
+        for event in events {
+            match event {
+                Seen::Alloc { addr, size, .. } => live.push((addr, size)),
+                Seen::Free { addr, size, .. } => {
+                    let index = live.iter().position(|&chunk| chunk == (addr, size));
+                    live.swap_remove(index.expect("a free of a chunk reported taken"));
+                    freed.push(size);
+                }
+                _ => {}
             }
-            _ => {}
         }
-    }
-    assert_eq!(live, [(kept_chunk, 64 << 10)]);
-    freed.sort_unstable();
-    assert_eq!(freed, [4096, 8000, 100_000]);
+    };
+    pair(events);
+    let id = kept.stats().id;
+    drop(kept);
+    let last = take(&log);
+    assert_eq!(
+        last[0],
+        Seen::GroupFreed {
+            name: "kept".into(),
+            bytes: 2,
+            id
+        }
+    );
+    pair(last);
+    assert_eq!(live, [], "every chunk taken was given back");
+    // In order: the group, then the arenas in creation order, then `kept`.
+    assert_eq!(freed, [100_000, 8000, 4096, 64 << 10]);
 }
 
 fn group_chunk(addr: usize, size: usize, tag: Option<AllocationTag>) -> Seen {
