@@ -23,6 +23,8 @@ pub struct AllocConfig {
     budgets: bool,
     streaming_budget: usize,
     profiler_hooks: Option<crate::diagnostics::ProfilerHooks>,
+    diagnostics_hooks: Option<crate::diagnostics::DiagnosticsHooks>,
+    snapshot_history: usize,
 }
 
 /// The defaults, as constants:
@@ -46,6 +48,10 @@ impl AllocConfig {
     pub const DEFAULT_POOL_MAX_SIZE: usize = 4 << 10;
     /// Default budget of [`SmartAlloc::streaming`](crate::SmartAlloc::streaming): 256 MiB.
     pub const DEFAULT_STREAMING_BUDGET: usize = 256 << 20;
+    /// Default length of the snapshot history
+    /// ([`with_snapshot_history`](Self::with_snapshot_history)): 300 frames,
+    /// five seconds at 60 frames a second.
+    pub const DEFAULT_SNAPSHOT_HISTORY: usize = 300;
 
     /// Sets the budget of the allocator's streaming allocator
     /// ([`SmartAlloc::streaming`](crate::SmartAlloc::streaming)): the most
@@ -90,6 +96,64 @@ impl AllocConfig {
     /// ```
     pub fn profiler_hooks(&self) -> Option<&crate::diagnostics::ProfilerHooks> {
         self.profiler_hooks.as_ref()
+    }
+
+    /// Attaches [`DiagnosticsHooks`](crate::diagnostics::DiagnosticsHooks)
+    /// (listeners added before or after), so a debug UI made before the
+    /// allocator hears its frames, budget events and evictions. Without
+    /// this the allocator makes its own hooks;
+    /// [`SmartAlloc::diagnostics_hooks`](crate::SmartAlloc::diagnostics_hooks)
+    /// reaches them either way. Building the allocator sizes (and clears)
+    /// the hooks' snapshot history.
+    ///
+    /// ```
+    /// use framealloc::diagnostics::DiagnosticsHooks;
+    /// let hooks = DiagnosticsHooks::new();
+    /// let config = framealloc::AllocConfig::default().with_diagnostics_hooks(hooks.clone());
+    /// let alloc = framealloc::SmartAlloc::new(config);
+    /// assert!(alloc.diagnostics_hooks().same(&hooks));
+    /// ```
+    #[must_use]
+    pub fn with_diagnostics_hooks(mut self, hooks: crate::diagnostics::DiagnosticsHooks) -> Self {
+        self.diagnostics_hooks = Some(hooks);
+        self
+    }
+
+    /// The diagnostics hooks attached, if any.
+    ///
+    /// ```
+    /// assert!(framealloc::AllocConfig::default().diagnostics_hooks().is_none());
+    /// ```
+    pub fn diagnostics_hooks(&self) -> Option<&crate::diagnostics::DiagnosticsHooks> {
+        self.diagnostics_hooks.as_ref()
+    }
+
+    /// Sets how many engine frames of
+    /// [`MemorySnapshot`](crate::diagnostics::MemorySnapshot)s the
+    /// allocator's diagnostics hooks keep for memory graphs (each
+    /// [`SmartAlloc::advance_frame`](crate::SmartAlloc::advance_frame)
+    /// records one). The ring is allocated when the allocator is built: 88
+    /// bytes a frame, plus 2,040 with budgets on (the bytes of every tag).
+    /// 0 records nothing.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default().with_snapshot_history(600);
+    /// assert_eq!(config.snapshot_history(), 600);
+    /// ```
+    #[must_use]
+    pub fn with_snapshot_history(mut self, frames: usize) -> Self {
+        self.snapshot_history = frames;
+        self
+    }
+
+    /// How many frames of snapshots the allocator keeps.
+    ///
+    /// ```
+    /// let config = framealloc::AllocConfig::default();
+    /// assert_eq!(config.snapshot_history(), framealloc::AllocConfig::DEFAULT_SNAPSHOT_HISTORY);
+    /// ```
+    pub fn snapshot_history(&self) -> usize {
+        self.snapshot_history
     }
 
     /// The streaming budget in force.
@@ -217,6 +281,8 @@ impl Default for AllocConfig {
             budgets: false,
             streaming_budget: Self::DEFAULT_STREAMING_BUDGET,
             profiler_hooks: None,
+            diagnostics_hooks: None,
+            snapshot_history: Self::DEFAULT_SNAPSHOT_HISTORY,
         }
     }
 }

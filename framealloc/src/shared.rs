@@ -37,6 +37,11 @@ impl Shared {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let budgets = Arc::new(BudgetManager::new(config.budgets_enabled()));
         let observer = Observer::new(&config);
+        if budgets.is_enabled() {
+            // Budget events reach the allocator's diagnostics hooks too.
+            let hooks = observer.diagnostics().hooks().clone();
+            budgets.on_event(move |event| hooks.forward_budget(event));
+        }
         let frames = Arc::new(FrameMemory::new(
             id,
             config.frame_arena_size(),

@@ -158,7 +158,11 @@ impl SmartAlloc {
 
     /// Ends the engine's current frame: adds one to
     /// [`frame_number`](Self::frame_number) and returns the new number.
-    /// Every clone of this allocator sees the same counter.
+    /// Every clone of this allocator sees the same counter. It records the
+    /// ended frame's [`MemorySnapshot`](crate::diagnostics::MemorySnapshot)
+    /// and sends `FrameEnd` and `FrameBegin` to the
+    /// [`diagnostics_hooks`](Self::diagnostics_hooks), with no system
+    /// allocation; call it from one thread.
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::with_defaults();
@@ -167,10 +171,29 @@ impl SmartAlloc {
     /// assert_eq!(clone.frame_number(), 1);
     /// ```
     pub fn advance_frame(&self) -> u64 {
-        self.shared
+        let ended = self
+            .shared
             .frame_number
-            .fetch_add(1, core::sync::atomic::Ordering::Relaxed)
-            + 1
+            .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
+        // The frame's snapshot and the hooks' FrameEnd/FrameBegin events.
+        let hooks = self.shared.observer.diagnostics();
+        if hooks.wants_figures() {
+            let figures = crate::stats::frame_figures(&self.shared);
+            let budgets = &self.shared.budgets;
+            hooks.frame_ended(ended, figures, |tag| budgets.usage(tag).used as u64);
+        }
+        ended + 1
+    }
+
+    /// The allocator's [`DiagnosticsHooks`](crate::diagnostics::DiagnosticsHooks):
+    /// the ones given to `AllocConfig::with_diagnostics_hooks`, else its own.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// alloc.diagnostics_hooks().add_listener(|event| eprintln!("{event:?}"));
+    /// ```
+    pub fn diagnostics_hooks(&self) -> &crate::diagnostics::DiagnosticsHooks {
+        self.shared.observer.diagnostics().hooks()
     }
 
     /// The frame intent's arenas, for the Bevy plugin's per-frame figures.

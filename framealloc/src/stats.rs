@@ -301,3 +301,66 @@ impl AllocStats {
         }
     }
 }
+
+/// The figures of [`AllocStats`] that a [`MemorySnapshot`] holds, read
+/// under the same locks but without allocating: diagnostics read them at
+/// the end of every engine frame, where a warm game must make no system
+/// allocation.
+///
+/// [`MemorySnapshot`]: crate::diagnostics::MemorySnapshot
+pub(crate) fn frame_figures(shared: &Shared) -> crate::diagnostics::FrameFigures {
+    let frames = shared.frames.report();
+    let (mut pool, mut heap) = (IntentStats::default(), IntentStats::default());
+    shared.pools.for_each_heap(|_, figures| {
+        pool.allocations += figures.pool_allocs;
+        pool.deallocations += figures.pool_frees;
+        pool.live_bytes += figures.pool_live_bytes;
+        heap.allocations += figures.heap_allocs;
+        heap.deallocations += figures.heap_frees;
+        heap.live_bytes += figures.heap_live_bytes;
+    });
+    let (pool_pages, _) = shared.pools.page_counts();
+    let groups = shared.groups.totals();
+    let streaming = shared.streaming.stats();
+    let budgets = &shared.budgets;
+    let global = budgets.is_enabled().then(|| budgets.global_usage());
+    let global = global.and_then(|usage| {
+        let limit = match (usage.soft_limit, usage.hard_limit) {
+            (Some(soft), Some(hard)) => Some(soft.min(hard)),
+            (soft, hard) => soft.or(hard),
+        };
+        limit.map(|limit| (usage.used, limit))
+    });
+    let snapshot = crate::diagnostics::MemorySnapshot {
+        frame_number: 0,
+        // The running total: the hooks turn it into this frame's bytes.
+        frame_bytes: frames.bytes,
+        frame_reserved_bytes: frames.reserved_bytes,
+        pool_bytes: pool.live_bytes,
+        heap_bytes: heap.live_bytes,
+        group_bytes: groups.bytes,
+        group_reserved_bytes: groups.reserved_bytes,
+        streaming_bytes: streaming.used as u64,
+        // Pool pages are 64 KiB each.
+        reserved_bytes: frames.reserved_bytes
+            + frames.pooled_bytes as u64
+            + (pool_pages as u64) * (64 << 10)
+            + heap.live_bytes
+            + groups.reserved_bytes
+            + streaming.used as u64,
+        allocation_count: frames.allocations
+            + pool.allocations
+            + heap.allocations
+            + groups.allocations,
+        deallocation_count: frames.allocations
+            + pool.deallocations
+            + heap.deallocations
+            + groups.deallocations,
+    };
+    crate::diagnostics::FrameFigures {
+        snapshot,
+        streaming_evictions: streaming.evictions,
+        streaming_budget: streaming.budget,
+        global,
+    }
+}

@@ -31,6 +31,9 @@ pub(super) fn emit(diagnostic: Diagnostic, strict: Strict) {
             diagnostic.kind
         )
     });
+    // Debug UIs listening through `DiagnosticsHooks` see every diagnostic
+    // (one atomic load when none listens).
+    super::hooks::forward_diagnostic(&diagnostic);
     deliver(diagnostic);
     if let Some(message) = message {
         panic!("{message}");

@@ -62,6 +62,8 @@ mod codes;
 mod context;
 mod diagnostic;
 mod emit;
+mod history;
+mod hooks;
 #[cfg(feature = "debug")]
 mod leaks;
 mod macros;
@@ -73,6 +75,8 @@ mod strict;
 pub use codes::{CODES, CodeInfo, lookup};
 pub use context::{DiagContext, bevy_context, set_bevy_context};
 pub use diagnostic::{Diagnostic, DiagnosticKind};
+pub use history::{MemoryGraphData, MemorySnapshot};
+pub use hooks::{DiagnosticsEvent, DiagnosticsHooks, HookId};
 #[cfg(feature = "debug")]
 pub use leaks::{LeakReport, LeakSite};
 pub use profiler::{Intent, MemoryEvent, ProfilerHooks};
@@ -110,6 +114,7 @@ pub use emit::__emit_code;
 
 pub(crate) use context::{ThreadFrames, set_frame_source};
 pub(crate) use emit::{report, report_during_teardown};
+pub(crate) use hooks::FrameFigures;
 pub(crate) use observer::{Observer, Site, run_hook, site};
 pub(crate) use sink::panic_message;
 

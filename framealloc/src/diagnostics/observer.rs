@@ -46,6 +46,8 @@ thread_local! {
 #[derive(Default)]
 pub(crate) struct Observer {
     profiler: Option<ProfilerHooks>,
+    /// The allocator's `DiagnosticsHooks` and its frame-end state.
+    diagnostics: super::hooks::Attached,
     /// Live allocations and their call sites (feature `debug`).
     #[cfg(feature = "debug")]
     leaks: super::leaks::LeakTracker,
@@ -54,10 +56,12 @@ pub(crate) struct Observer {
 impl Observer {
     /// The observer of an allocator built with `config`.
     pub(crate) fn new(config: &crate::AllocConfig) -> Arc<Observer> {
-        Arc::new(Observer {
+        let mut observer = Observer {
             profiler: config.profiler_hooks().cloned(),
             ..Observer::default()
-        })
+        };
+        observer.diagnostics = super::hooks::Attached::new(config);
+        Arc::new(observer)
     }
 
     /// An observer that watches nothing, for engines made on their own.
@@ -159,7 +163,12 @@ impl Observer {
     /// back (the profiler hears a `Free` from the streaming engine itself).
     #[cold]
     pub(crate) fn evicted(&self, id: u64, bytes: usize) {
-        let _ = (id, bytes);
+        self.diagnostics.evicted(id, bytes);
+    }
+
+    /// The allocator's diagnostics hooks (frame ends, budget events).
+    pub(crate) fn diagnostics(&self) -> &super::hooks::Attached {
+        &self.diagnostics
     }
 
     /// A thread heap refilled a size class from a page (slow path; for

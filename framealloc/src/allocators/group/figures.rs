@@ -207,4 +207,23 @@ impl GroupRegistry {
             per_group,
         }
     }
+
+    /// [`stats`](Self::stats) without `per_group`, and without allocating
+    /// (diagnostics read it at every engine frame's end).
+    pub(crate) fn totals(&self) -> GroupsStats {
+        let state = lock(&self.state);
+        let mut totals = GroupsStats {
+            live_groups: state.0.len(),
+            groups_freed: state.1.groups,
+            allocations: state.1.allocations,
+            deallocations: state.1.allocations,
+            ..GroupsStats::default()
+        };
+        for group in &state.0 {
+            totals.allocations += group.allocations.get();
+            totals.bytes += group.bytes.get();
+            totals.reserved_bytes += group.reserved.get();
+        }
+        totals
+    }
 }
