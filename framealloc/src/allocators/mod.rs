@@ -9,7 +9,7 @@
 //! | `streaming` | the streaming intent: budgeted asset bytes, loads, pins, eviction |
 //! | `lease` | per-thread leases of arenas and heaps (one mechanism for both) |
 //! | `counter` | single-writer counters for statistics |
-//! | `sync` | the pool lifecycle's locks and atomics (loom's in model tests) |
+//! | `sync` | the slow-path locks and shared atomics: std's, parking_lot's (feature `parking_lot`) or loom's (model tests) |
 //!
 //! Each intent's `mod.rs` is its safe face. `unsafe` code lives only in the
 //! leaf files that opt in with `#![expect(unsafe_code, reason = "…")]` at
