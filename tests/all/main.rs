@@ -6,6 +6,8 @@
 
 mod budgets;
 mod counting;
+#[cfg(feature = "debug")]
+mod debug_feature;
 mod diagnostics_context;
 mod diagnostics_macros;
 mod diagnostics_paths;

@@ -24,7 +24,7 @@ use core::panic::Location;
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::observer::Site;
+use super::Site;
 use super::profiler::Intent;
 use crate::AllocationTag;
 

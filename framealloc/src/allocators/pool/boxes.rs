@@ -336,3 +336,50 @@ fn fill_uninit<T>(ptr: NonNull<MaybeUninit<T>>) {
     #[cfg(not(feature = "debug"))]
     let _ = ptr;
 }
+
+#[cfg(all(test, feature = "debug"))]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::lifecycle::PoolState;
+    use super::super::size_class::CLASSES;
+    use super::*;
+    use crate::diagnostics::{FREED_BYTE, Observer};
+
+    /// A freed slot is filled with `FREED_BYTE` before it goes back on the
+    /// free list (whose link then takes its first word). The bytes are read
+    /// only once the pool has handed the same slot out again, so they are
+    /// read through a live allocation, never through freed memory.
+    #[test]
+    fn a_freed_slot_holds_freed_bytes_when_handed_out_again() {
+        let budgets = Arc::new(crate::budget::BudgetManager::new(false));
+        let state = Arc::new(PoolState::new(
+            1 << 40,
+            CLASSES,
+            budgets,
+            Observer::detached(),
+        ));
+        let pools = Pools {
+            state: &state,
+            fast_key: state.fast_key,
+        };
+        let (first, raw) = allocate_pool::<[u8; 64]>(pools).unwrap();
+        // SAFETY: fresh memory for a `[u8; 64]`.
+        unsafe { first.as_ptr().write([0x11; 64]) };
+        // SAFETY: an allocation for a `[u8; 64]`, which needs no drop; freed
+        // once, and not used afterwards.
+        unsafe { raw.free::<[u8; 64]>() };
+        let (again, raw) = allocate_pool::<[u8; 64]>(pools).unwrap();
+        assert_eq!(again, first, "the freed slot comes back first");
+        let link = size_of::<usize>();
+        let tail = again.cast::<u8>().as_ptr().wrapping_add(link);
+        // SAFETY: `tail` lies `link` bytes into the live 64-byte slot just
+        // allocated; those bytes were written (`0x11`, then the poison) and
+        // not since, so they are initialised.
+        let bytes = unsafe { core::slice::from_raw_parts(tail, 64 - link) };
+        assert!(bytes.iter().all(|&b| b == FREED_BYTE), "{bytes:?}");
+        // SAFETY: as above, freed once.
+        unsafe { raw.free::<[u8; 64]>() };
+        state.close();
+    }
+}
