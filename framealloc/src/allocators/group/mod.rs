@@ -153,12 +153,6 @@ impl Groups {
     pub(crate) fn totals(&self) -> GroupsStats {
         self.registry.totals()
     }
-
-    /// The figures of [`stats`](Self::stats) without `per_group`, read
-    /// without allocating.
-    pub(crate) fn totals(&self) -> GroupsStats {
-        self.registry.totals()
-    }
 }
 
 impl core::fmt::Debug for Groups {
