@@ -1,6 +1,6 @@
 //! The `debug` feature (`cargo test --test all --features debug`): the leak
-//! report names the line of every live pool, heap, group and handle
-//! allocation, grouped by site; fresh `*_uninit` memory reads `0xCD`; and
+//! report names the line of every live pool, heap, group, handle and
+//! streaming allocation, grouped by site; fresh `*_uninit` memory reads `0xCD`; and
 //! nothing the allocator reports changes.
 //!
 //! FA203 (a free of memory that is not live) cannot be reached through the
@@ -13,7 +13,7 @@
 use std::mem::MaybeUninit;
 
 use framealloc::diagnostics::{Capture, Intent, LeakReport, UNINIT_BYTE};
-use framealloc::{AllocationTag, HeapBox, PoolBox, SmartAlloc};
+use framealloc::{AllocConfig, AllocationTag, HeapBox, PoolBox, SmartAlloc, StreamPriority};
 
 /// A report's entries as (line, intent, count, bytes), in report order;
 /// every entry must name this file.
@@ -217,6 +217,43 @@ fn handles_are_listed_until_freed_and_followed_when_moved() {
     drop(handles); // dropping the allocator frees what it holds
     assert!(alloc.leak_report().is_empty());
     let _ = last;
+}
+
+#[test]
+fn streamed_assets_are_listed_until_evicted_or_released() {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_streaming_budget(1000));
+    let streaming = alloc.streaming();
+    let capture = Capture::start();
+    let sky = streaming.reserve(400, StreamPriority::Low).unwrap();
+    let line_sky = line!() - 1;
+    let hero = streaming.reserve(300, StreamPriority::High).unwrap();
+    let line_hero = line!() - 1;
+    assert_eq!(
+        sites(&alloc.leak_report()),
+        [
+            (line_sky, Intent::Streaming, 1, 400),
+            (line_hero, Intent::Streaming, 1, 300),
+        ]
+    );
+    streaming.begin_load(sky).unwrap().finish();
+    let boss = streaming.reserve(500, StreamPriority::High).unwrap(); // evicts the sky
+    let line_boss = line!() - 1;
+    assert_eq!(
+        sites(&alloc.leak_report()),
+        [
+            (line_boss, Intent::Streaming, 1, 500),
+            (line_hero, Intent::Streaming, 1, 300),
+        ]
+    );
+    streaming.release(hero).unwrap();
+    streaming.release(sky).unwrap(); // evicted already: no bytes left
+    assert_eq!(
+        sites(&alloc.leak_report()),
+        [(line_boss, Intent::Streaming, 1, 500)]
+    );
+    streaming.release(boss).unwrap();
+    assert!(alloc.leak_report().is_empty());
+    assert!(capture.finish().is_empty(), "no FA203");
 }
 
 #[test]
