@@ -24,6 +24,7 @@ mod group_model;
 mod handle_basics;
 mod handle_model;
 mod observe_frame_group;
+mod observe_handle_streaming;
 mod observe_pool_heap;
 mod pool_basics;
 mod pool_lifecycle;

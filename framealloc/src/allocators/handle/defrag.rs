@@ -54,55 +54,16 @@ impl Run {
 
 impl HandleHeap {
     /// Compacts the heap, moving at most `max_bytes` of values (all of them
-    /// for `usize::MAX`), then tells the observer: one `relocated` per
-    /// value moved (when it watches) and `defragmented` once.
-    pub(crate) fn compact(&mut self, max_bytes: usize) -> Defragmentation {
-        // Each region's start by id, for the addresses of the moves: the
-        // report names places, and regions may be gone by then. Only
-        // when someone watches, so the moving loop itself pays nothing.
-        let bases: Vec<(u64, NonNull<u8>)> = if self.watching {
-            self.regions
-                .iter()
-                .map(|region| (region.id, region.chunk.start()))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let report = self.compact_quietly(max_bytes);
-        if self.watching {
-            let address = |place: Place| {
-                bases.iter().find(|(id, _)| *id == place.region).map_or(
-                    core::ptr::null(),
-                    |(_, base)| {
-                        // Only an address for the observer: never read.
-                        base.as_ptr().cast_const().wrapping_add(place.offset)
-                    },
-                )
-            };
-            for relocation in &report.relocations {
-                self.observer.relocated(
-                    address(relocation.from),
-                    address(relocation.to),
-                    relocation.size,
-                );
-            }
-        }
-        self.observer.defragmented(
-            report.bytes_moved,
-            report.relocations.len(),
-            report.complete,
-        );
-        report
-    }
-
-    /// [`compact`](Self::compact) without the observer. The block lists
+    /// for `usize::MAX`), and tells the observer: one `relocated` per value
+    /// moved (when it watches) and `defragmented` once. The block lists
     /// are rewritten in place: a block's new entry never lies after its
     /// old one in list order.
-    fn compact_quietly(&mut self, max_bytes: usize) -> Defragmentation {
+    pub(crate) fn compact(&mut self, max_bytes: usize) -> Defragmentation {
         let before = (self.bytes_in_use(), self.reserved_bytes());
         let count = self.regions.len();
         if count == 0 {
             self.figures.defragmentations += 1;
+            self.observer.defragmented(0, 0, true);
             return Defragmentation {
                 complete: true,
                 ..Defragmentation::default()
@@ -206,9 +167,17 @@ impl HandleHeap {
             // SAFETY: as in `extend_run`.
             unsafe { run.copy() };
         }
+        if self.watching {
+            // Before empty regions go back: while their memory cannot be
+            // handed out again, an address names one value (the `debug`
+            // leak tracker follows values by address).
+            self.report_relocations(&relocations);
+        }
         self.settle_regions();
         self.figures.defragmentations += 1;
         self.figures.bytes_moved += moved as u64;
+        self.observer
+            .defragmented(moved, relocations.len(), !stopped);
         Defragmentation {
             relocations,
             bytes_moved: moved,
@@ -217,6 +186,28 @@ impl HandleHeap {
             reserved_before: before.1,
             reserved_after: self.reserved_bytes(),
             complete: !stopped,
+        }
+    }
+
+    /// Tells the observer of each move, in the order they were made (every
+    /// region they name is still held).
+    #[cold]
+    #[inline(never)]
+    fn report_relocations(&self, relocations: &[Relocation]) {
+        let address = |place: Place| {
+            self.regions
+                .iter()
+                .find(|region| region.id == place.region)
+                .map_or(core::ptr::null(), |region| {
+                    region.at(place.offset).as_ptr().cast_const()
+                })
+        };
+        for relocation in relocations {
+            self.observer.relocated(
+                address(relocation.from),
+                address(relocation.to),
+                relocation.size,
+            );
         }
     }
 

@@ -15,6 +15,7 @@ use super::store::SlotStore;
 use super::{Eviction, StreamId, StreamPriority};
 use crate::allocators::sync::{Mutex, get_mut, lock};
 use crate::budget::{BudgetManager, Events};
+use crate::diagnostics::{Intent, Site};
 use crate::error::AllocError;
 
 /// Per slot, what only the lock holder reads.
@@ -36,6 +37,44 @@ pub(crate) struct Table {
 }
 
 type Listener = Arc<dyn Fn(&Eviction) + Send + Sync>;
+
+/// An eviction made under the table lock, reported (and its bytes given
+/// back) once the lock is released.
+struct Gone {
+    eviction: Eviction,
+    bytes: Option<Taken>,
+}
+
+/// An asset's bytes, taken out of their slot under the table lock: the
+/// slot no longer names them, no pin or loader can reach them, and the
+/// table and budgets no longer count them. They go back to the system
+/// through [`give_back`](Self::give_back) once the lock is released, after
+/// the observer hears of the free, so no other allocation can sit at
+/// their address when it does.
+#[must_use]
+struct Taken {
+    block: NonNull<u8>,
+    size: usize,
+}
+
+impl Taken {
+    /// Reports the free, then frees the bytes (poisoned first with the
+    /// `debug` feature).
+    fn give_back(self, observer: &crate::diagnostics::Observer) {
+        observer.free(self.block.as_ptr(), self.size, Intent::Streaming);
+        // SAFETY: the block came from `allocate_zeroed(size)` in `reserve`;
+        // taking it out of its slot (`take_bytes`, or the allocator's drop)
+        // left no pin and no loader, and made this its one owner.
+        unsafe { memory::free(self.block, self.size) };
+    }
+}
+
+/// A reservation made under the table lock, reported once it is released.
+struct Reserved {
+    id: StreamId,
+    block: *const u8,
+    tag: u32,
+}
 
 pub(crate) struct Inner {
     /// Hears of reservations, evictions and releases.
@@ -82,24 +121,31 @@ impl Inner {
 
     /// Reserves `size` bytes at `priority`, evicting ready, unpinned
     /// assets (lowest priority first, then least recently accessed) until
-    /// the request fits.
+    /// the request fits. Once the table lock is released, the observer
+    /// hears of each eviction (then the eviction listeners), then of the
+    /// new asset's memory, with `site`: a callback that calls back into
+    /// this allocator finds it unlocked.
     pub(crate) fn reserve(
         &self,
         size: usize,
         priority: StreamPriority,
+        site: Site,
     ) -> Result<StreamId, AllocError> {
         let mut evicted = Vec::new();
         let result = self.reserve_locked(size, priority, &mut evicted);
-        self.announce(&evicted);
-        result
+        self.announce(evicted);
+        let reserved = result?;
+        self.observer
+            .alloc(reserved.block, size, Intent::Streaming, reserved.tag, site);
+        Ok(reserved.id)
     }
 
     fn reserve_locked(
         &self,
         size: usize,
         priority: StreamPriority,
-        evicted: &mut Vec<Eviction>,
-    ) -> Result<StreamId, AllocError> {
+        evicted: &mut Vec<Gone>,
+    ) -> Result<Reserved, AllocError> {
         let mut table = lock(&self.table);
         if size > self.budget {
             return Err(self.exhausted(&table, size));
@@ -185,9 +231,13 @@ impl Inner {
         if let Some(budgets) = &self.budgets {
             budgets.emit_all(events);
         }
-        Ok(StreamId {
-            index: index as u32,
-            generation,
+        Ok(Reserved {
+            id: StreamId {
+                index: index as u32,
+                generation,
+            },
+            block: block.as_ptr(),
+            tag,
         })
     }
 
@@ -223,7 +273,7 @@ impl Inner {
 
     /// Evicts ready, unpinned slot `index`: frees its bytes (the table
     /// lock is held). `None` if it was pinned or changed meanwhile.
-    fn evict_locked(&self, table: &mut Table, index: usize) -> Option<Eviction> {
+    fn evict_locked(&self, table: &mut Table, index: usize) -> Option<Gone> {
         let slot = self.slots.get(index)?;
         let word = slot.load();
         if slot::state_of(word) != READY || slot::pins_of(word) != 0 {
@@ -233,39 +283,43 @@ impl Inner {
         if !slot.transition(word, slot::word(EVICTED, generation, 0)) {
             return None; // pinned just now
         }
-        let size = self.free_bytes(table, index, slot);
+        let (size, bytes) = self.take_bytes(table, index, slot);
         table.evictions += 1;
         table.bytes_evicted += size as u64;
-        Some(Eviction {
-            id: StreamId {
-                index: index as u32,
-                generation,
+        Some(Gone {
+            eviction: Eviction {
+                id: StreamId {
+                    index: index as u32,
+                    generation,
+                },
+                size,
             },
-            size,
+            bytes,
         })
     }
 
-    /// Frees the bytes of slot `index`, which this caller just moved out of
-    /// `ready` (with no pins), `reserved` or `evicted`.
-    fn free_bytes(&self, table: &mut Table, index: usize, slot: &Slot) -> usize {
+    /// Takes the bytes of slot `index`, which this caller just moved out
+    /// of `ready` (with no pins), `reserved` or `evicted`, and stops
+    /// counting them; the caller gives them back once the lock is
+    /// released. Returns their size and the bytes (none when an evicted
+    /// asset had none left).
+    fn take_bytes(&self, table: &mut Table, index: usize, slot: &Slot) -> (usize, Option<Taken>) {
         let size = slot.size.swap(0, Ordering::Relaxed);
-        let block = slot.address.swap(core::ptr::null_mut(), Ordering::Relaxed);
-        if let Some(block) = NonNull::new(block) {
-            // SAFETY: the block came from `allocate_zeroed(size)` in
-            // `reserve`; the caller's transition left no pin and no loader,
-            // and the swap above makes this the only free.
-            unsafe { memory::free(block, size) };
+        // The swap makes this caller the bytes' one owner.
+        let block = NonNull::new(slot.address.swap(core::ptr::null_mut(), Ordering::Relaxed));
+        if block.is_some() {
             table.used -= size;
             if let Some(budgets) = &self.budgets {
                 budgets.release(table.entries[index].tag, size);
             }
         }
-        size
+        (size, block.map(|block| Taken { block, size }))
     }
 
-    /// `evict(id)`: a ready, unpinned asset's bytes go now.
+    /// `evict(id)`: a ready, unpinned asset's bytes go now (reported once
+    /// the lock is released).
     pub(crate) fn evict(&self, id: StreamId) -> Result<Eviction, AllocError> {
-        let eviction = {
+        let gone = {
             let mut table = lock(&self.table);
             let (_, word) = self.find(id).ok_or_else(|| unknown(id))?;
             if slot::state_of(word) != READY || slot::pins_of(word) != 0 {
@@ -274,12 +328,22 @@ impl Inner {
             self.evict_locked(&mut table, id.index as usize)
                 .ok_or_else(|| busy(id, word, "evicted"))?
         };
-        self.announce(core::slice::from_ref(&eviction));
+        let eviction = gone.eviction;
+        self.announce(vec![gone]);
         Ok(eviction)
     }
 
-    /// `release(id)`: the asset's bytes (if any) and its id go.
+    /// `release(id)`: the asset's bytes (if any) and its id go. The
+    /// observer hears of the bytes (an evicted asset has none left) once
+    /// the lock is released.
     pub(crate) fn release(&self, id: StreamId) -> Result<(), AllocError> {
+        if let Some(bytes) = self.release_locked(id)? {
+            bytes.give_back(&self.observer);
+        }
+        Ok(())
+    }
+
+    fn release_locked(&self, id: StreamId) -> Result<Option<Taken>, AllocError> {
         let mut table = lock(&self.table);
         let (slot, word) = self.find(id).ok_or_else(|| unknown(id))?;
         let state = slot::state_of(word);
@@ -297,20 +361,31 @@ impl Inner {
         if !slot.transition(word, slot::word(FREE, next, 0)) {
             return Err(busy(id, word, "released"));
         }
-        self.free_bytes(&mut table, id.index as usize, slot);
+        let (_, bytes) = self.take_bytes(&mut table, id.index as usize, slot);
         if !retire {
             table.free.push(id.index);
         }
-        Ok(())
+        Ok(bytes)
     }
 
-    /// Calls the eviction listeners (no lock held).
-    fn announce(&self, evicted: &[Eviction]) {
+    /// Gives back each evicted asset's bytes (the observer hears a `Free`,
+    /// then the eviction), then calls the eviction listeners; no lock is
+    /// held.
+    fn announce(&self, evicted: Vec<Gone>) {
         if evicted.is_empty() {
             return;
         }
+        let mut evictions = Vec::with_capacity(evicted.len());
+        for gone in evicted {
+            if let Some(bytes) = gone.bytes {
+                bytes.give_back(&self.observer);
+            }
+            let Eviction { id, size } = gone.eviction;
+            self.observer.evicted(id.to_bits(), size);
+            evictions.push(gone.eviction);
+        }
         let listeners: Vec<Listener> = lock(&self.listeners).clone();
-        for eviction in evicted {
+        for eviction in &evictions {
             for listener in &listeners {
                 listener(eviction);
             }
@@ -343,16 +418,18 @@ impl Drop for Inner {
         let table = get_mut(&mut self.table);
         let entries = table.entries.clone();
         for (index, slot) in self.slots.made().take(entries.len()) {
+            // Nothing else refers to the allocator any more (`&mut self`:
+            // no guard, no writer), and the swap makes this the bytes' one
+            // owner.
             let block = slot.address.swap(core::ptr::null_mut(), Ordering::Relaxed);
             if let Some(block) = NonNull::new(block) {
                 let size = slot.size.load(Ordering::Relaxed);
-                // SAFETY: nothing else refers to the allocator any more
-                // (`&mut self`: no guard, no writer), and the swap makes
-                // this the only free.
-                unsafe { memory::free(block, size) };
                 if let Some(budgets) = &self.budgets {
                     budgets.release(entries[index].tag, size);
                 }
+                // No lock is held, and no callback can reach an allocator
+                // being dropped.
+                Taken { block, size }.give_back(&self.observer);
             }
         }
     }

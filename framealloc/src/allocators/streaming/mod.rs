@@ -54,6 +54,14 @@ pub struct StreamId {
     generation: u32,
 }
 
+impl StreamId {
+    /// The id as one number, for the observer (`evicted`): the generation
+    /// in the high 32 bits, the slot in the low ones.
+    pub(crate) fn to_bits(self) -> u64 {
+        (u64::from(self.generation) << 32) | u64::from(self.index)
+    }
+}
+
 /// Where an asset is in its life, from [`StreamingAllocator::state`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StreamState {
@@ -179,8 +187,10 @@ impl StreamingAllocator {
     /// assert_eq!(err.code(), "FA402");
     /// # Ok::<(), framealloc::AllocError>(())
     /// ```
+    #[cfg_attr(feature = "debug", track_caller)]
     pub fn reserve(&self, size: usize, priority: StreamPriority) -> Result<StreamId, AllocError> {
-        self.inner.reserve(size, priority)
+        self.inner
+            .reserve(size, priority, crate::diagnostics::site())
     }
 
     /// Starts loading a reserved asset: returns the one [`LoadWriter`]
