@@ -256,17 +256,9 @@ unsafe fn free_slot_slow(page: *const PageHeader, slot: NonNull<u8>, class: usiz
     // SAFETY: as above.
     let heap = unsafe { &*heap_ptr };
     if page_ref.is_budgeted() {
-        // The slot keeps the state alive until its free is counted.
-        let state = PoolState::of(heap);
-        state
-            .observer
-            .free(slot.as_ptr(), CLASS_SIZES[class], Intent::Pool);
-        poison(slot, CLASS_SIZES[class]);
-        if state.budgets_enabled {
-            // SAFETY: a live slot of this budgeted page, held by the caller.
-            let tag = unsafe { page_ref.tag_of(slot) };
-            state.budgets.release(u32::from(tag), CLASS_SIZES[class]);
-        }
+        // SAFETY: a live slot of this budgeted page and `class`, held by the
+        // caller, whose heap is `heap`.
+        unsafe { release_watched_slot(page_ref, heap, slot, class) };
     }
     if heap.owner_word() & !OWNER_FLAGS != current_token() {
         // Before the push: after it, the slot no longer keeps the heap alive.
@@ -278,6 +270,35 @@ unsafe fn free_slot_slow(page: *const PageHeader, slot: NonNull<u8>, class: usiz
     }
     // SAFETY: forwarded; the slot is still live (not pushed).
     unsafe { free_slot_rare(page, heap_ptr, slot, class) }
+}
+
+/// The budgeted part of [`free_slot_slow`], out of line so that the remote
+/// free of an unwatched allocator keeps its small stack frame (P6, P14):
+/// tells the observer, poisons (feature `debug`) and releases the charge.
+///
+/// # Safety
+///
+/// `slot` is a live slot of class `class` in `page`, a budgeted page of
+/// `heap`, held by the caller (who frees it next).
+#[cold]
+#[inline(never)]
+unsafe fn release_watched_slot(
+    page: &PageHeader,
+    heap: &LocalHeap,
+    slot: NonNull<u8>,
+    class: usize,
+) {
+    // The slot keeps the state alive until its free is counted.
+    let state = PoolState::of(heap);
+    state
+        .observer
+        .free(slot.as_ptr(), CLASS_SIZES[class], Intent::Pool);
+    poison(slot, CLASS_SIZES[class]);
+    if state.budgets_enabled {
+        // SAFETY: a live slot of this budgeted page, held by the caller.
+        let tag = unsafe { page.tag_of(slot) };
+        state.budgets.release(u32::from(tag), CLASS_SIZES[class]);
+    }
 }
 
 /// The rest of [`free_slot_slow`]: the owner's free (budgets on, or after
