@@ -9,6 +9,7 @@ mod counting;
 #[cfg(feature = "debug")]
 mod debug_feature;
 mod diagnostics_context;
+mod diagnostics_hooks;
 mod diagnostics_macros;
 mod diagnostics_paths;
 mod diagnostics_strict;
