@@ -549,3 +549,27 @@ fn a_listener_panicking_on_every_event_is_reported_without_recursion() {
     // (FA303, not handed on); the same for FrameBegin.
     assert_eq!(codes, ["FA303"; 4]);
 }
+
+#[test]
+fn the_spec_example_compiles_as_written() {
+    #[expect(unused_mut, reason = "the spec's example binds the hooks mutably")]
+    let mut hooks = DiagnosticsHooks::new();
+    let log: Arc<Mutex<Vec<(u64, usize, usize)>>> = Arc::default();
+    let sink = log.clone();
+    hooks.add_listener(move |event| match event {
+        DiagnosticsEvent::FrameBegin { frame_number } => {
+            sink.lock().unwrap().push((*frame_number, 0, 0));
+        }
+        DiagnosticsEvent::MemoryPressure { current, limit } => {
+            sink.lock().unwrap().push((u64::MAX, *current, *limit));
+        }
+        _ => {}
+    });
+    let alloc = SmartAlloc::new(AllocConfig::default().with_diagnostics_hooks(hooks.clone()));
+    alloc.advance_frame();
+    alloc.advance_frame();
+    // No budget, so no pressure.
+    assert_eq!(*log.lock().unwrap(), [(1, 0, 0), (2, 0, 0)]);
+    let graph_data = hooks.get_memory_graph_data(100);
+    assert_eq!(graph_data.frame_numbers, [0, 1]);
+}
