@@ -289,7 +289,8 @@ fn every_chunk_reported_taken_is_reported_freed_by_the_drop() {
     );
     let mut live = Vec::new();
     let mut freed = Vec::new();
-    let mut pair = |events: Vec<Seen>| {
+    // Matches each `Free` with the live `Alloc` of the same chunk.
+    let pair = |events: Vec<Seen>, live: &mut Vec<(usize, usize)>, freed: &mut Vec<usize>| {
         for event in events {
             match event {
                 Seen::Alloc { addr, size, .. } => live.push((addr, size)),
@@ -302,7 +303,12 @@ fn every_chunk_reported_taken_is_reported_freed_by_the_drop() {
             }
         }
     };
-    pair(events);
+    pair(events, &mut live, &mut freed);
+    assert_eq!(
+        live,
+        [(kept_chunk, 64 << 10)],
+        "only the live group's chunk"
+    );
     let id = kept.stats().id;
     drop(kept);
     let last = take(&log);
@@ -314,7 +320,7 @@ fn every_chunk_reported_taken_is_reported_freed_by_the_drop() {
             id
         }
     );
-    pair(last);
+    pair(last, &mut live, &mut freed);
     assert_eq!(live, [], "every chunk taken was given back");
     // In order: the group, then the arenas in creation order, then `kept`.
     assert_eq!(freed, [100_000, 8000, 4096, 64 << 10]);
@@ -472,11 +478,12 @@ fn reset_frame_memory_reads_freed_bytes() {
     let value = FrameBox::as_ptr(&kept).cast::<u8>();
     let slice = frame.alloc_slice_fill_with(1000, |_| 0x22u8);
     let tail = FrameBox::as_ptr(&slice).cast::<u8>();
-    // SAFETY: live, initialised frame memory.
-    assert_eq!(
-        unsafe { (value.read_volatile(), tail.read_volatile()) },
-        (0x11, 0x22)
-    );
+    // SAFETY: live, initialised frame memory, through the boxes' own
+    // pointers.
+    let written = unsafe { value.read_volatile() };
+    // SAFETY: as above.
+    let filled = unsafe { tail.read_volatile() };
+    assert_eq!((written, filled), (0x11, 0x22));
     let past = frame.alloc(0x66u8);
     let top = FrameBox::as_ptr(&past).addr() + 8; // the frame's last byte, rounded
     drop((kept, slice, past));
@@ -485,7 +492,8 @@ fn reset_frame_memory_reads_freed_bytes() {
         // SAFETY: the arena still holds the chunk (no frame since the
         // reset), and the pointer is the box's own, with the chunk's
         // provenance.
-        assert_eq!(unsafe { value.add(offset).read_volatile() }, FREED_BYTE);
+        let byte = unsafe { value.wrapping_add(offset).read_volatile() };
+        assert_eq!(byte, FREED_BYTE, "offset {offset}");
     }
     // The next frame starts where the last one did.
     assert_eq!(addr_of(&alloc.begin_frame().alloc(0u8)), value.addr());
@@ -516,12 +524,14 @@ fn rewound_scope_memory_reads_freed_bytes() {
     for offset in 0..500 {
         // SAFETY: the frame is open, so its chunks are held; the pointer is
         // the box's own.
-        assert_eq!(unsafe { near.add(offset).read_volatile() }, FREED_BYTE);
+        let byte = unsafe { near.wrapping_add(offset).read_volatile() };
+        assert_eq!(byte, FREED_BYTE, "offset {offset}");
     }
     for offset in 0..4000 {
         // SAFETY: as above (the scope's second chunk stays with the arena
         // until the frame resets).
-        assert_eq!(unsafe { far.add(offset).read_volatile() }, FREED_BYTE);
+        let byte = unsafe { far.wrapping_add(offset).read_volatile() };
+        assert_eq!(byte, FREED_BYTE, "offset {offset}");
     }
     // SAFETY: the frame's own value, still alive.
     assert_eq!(unsafe { before.read_volatile() }, 0x33);
@@ -552,7 +562,7 @@ fn freed_group_chunks_are_poisoned_before_they_go_back() {
             let poisoned = (0..size)
                 // SAFETY: the chunk is reported before it is freed, and the
                 // event's pointer is the chunk's own.
-                .all(|offset| unsafe { ptr.add(offset).read_volatile() } == FREED_BYTE);
+                .all(|offset| unsafe { ptr.wrapping_add(offset).read_volatile() } == FREED_BYTE);
             sink.lock().unwrap().push((size, poisoned));
         }
     });
