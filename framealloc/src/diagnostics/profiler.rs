@@ -1,6 +1,7 @@
 //! `ProfilerHooks`: one callback that sees every allocation and free of an
 //! allocator, for Tracy, Optick or a home-made memory profiler.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use crate::AllocationTag;
@@ -176,7 +177,15 @@ type Callback = Arc<dyn Fn(&MemoryEvent) + Send + Sync>;
 /// ```
 #[derive(Clone, Default)]
 pub struct ProfilerHooks {
-    callback: Arc<RwLock<Option<Callback>>>,
+    slot: Arc<Slot>,
+}
+
+/// The callback, and whether there is one: a watched allocation with no
+/// callback set reads the flag and goes on, with no lock taken.
+#[derive(Default)]
+struct Slot {
+    callback: RwLock<Option<Callback>>,
+    armed: AtomicBool,
 }
 
 impl ProfilerHooks {
@@ -198,10 +207,13 @@ impl ProfilerHooks {
     /// assert!(hooks.has_callback());
     /// ```
     pub fn set_callback(&self, callback: impl Fn(&MemoryEvent) + Send + Sync + 'static) {
-        *self
+        let mut slot = self
+            .slot
             .callback
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Arc::new(callback));
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *slot = Some(Arc::new(callback));
+        self.slot.armed.store(true, Ordering::Release);
     }
 
     /// Removes the callback; events are dropped until another is set.
@@ -214,11 +226,13 @@ impl ProfilerHooks {
     /// assert!(!hooks.clear_callback());
     /// ```
     pub fn clear_callback(&self) -> bool {
-        self.callback
+        let mut slot = self
+            .slot
+            .callback
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .is_some()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.slot.armed.store(false, Ordering::Release);
+        slot.take().is_some()
     }
 
     /// Whether a callback is set.
@@ -234,11 +248,16 @@ impl ProfilerHooks {
     /// assert!(!hooks.same(&framealloc::diagnostics::ProfilerHooks::new()));
     /// ```
     pub fn same(&self, other: &ProfilerHooks) -> bool {
-        Arc::ptr_eq(&self.callback, &other.callback)
+        Arc::ptr_eq(&self.slot, &other.slot)
     }
 
+    /// The callback, if one is set. Without one: a flag read, no lock.
     pub(crate) fn current(&self) -> Option<Callback> {
-        self.callback
+        if !self.slot.armed.load(Ordering::Acquire) {
+            return None;
+        }
+        self.slot
+            .callback
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
