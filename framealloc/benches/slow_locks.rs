@@ -43,7 +43,7 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use framealloc::{SmartAlloc, StreamPriority, StreamingAllocator};
 
 /// The lock implementation the library was compiled with.
@@ -222,4 +222,72 @@ criterion_group!(
     streaming_reserve_release,
     pool_page_cycle
 );
-criterion_main!(benches);
+
+/// `SLOW_LOCKS_COUNT=<case>:<n>`: runs one single-threaded case `n` times
+/// and exits, for `slow_locks_callgrind.sh`, which counts instructions
+/// (independent of the machine's load) as `(Ir(n) - Ir(0)) / n`.
+fn count_mode(spec: &str) {
+    let (case, n) = spec.split_once(':').expect("SLOW_LOCKS_COUNT=<case>:<n>");
+    let n: u64 = n.parse().expect("n is a number");
+    let alloc = SmartAlloc::with_defaults();
+    let streaming = StreamingAllocator::new(1 << 20);
+    let std_mutex = std::sync::Mutex::new(0_u64);
+    let pl_mutex = parking_lot::Mutex::new(0_u64);
+    // Warm every case's state once, outside the counted repetitions'
+    // difference (it is in both Ir(n) and Ir(0)).
+    let warm = alloc.clone();
+    std::thread::spawn(move || drop(warm.begin_frame()))
+        .join()
+        .expect("the warm-up thread does not panic");
+    drop(alloc.pool_box(1_u64));
+    alloc.trim();
+    let mut boxes = Vec::with_capacity(PAGE_BOXES as usize);
+    for _ in 0..n {
+        match case {
+            "raw_std" => *black_box(&std_mutex).lock().expect("never poisoned") += 1,
+            "raw_parking_lot" => *black_box(&pl_mutex).lock() += 1,
+            "spawn_only" => {
+                let handle = alloc.clone();
+                std::thread::spawn(move || drop(black_box(handle)))
+                    .join()
+                    .expect("the thread does not panic");
+            }
+            "spawn_and_begin_frame" => {
+                let handle = alloc.clone();
+                std::thread::spawn(move || drop(black_box(handle.begin_frame())))
+                    .join()
+                    .expect("the thread does not panic");
+            }
+            "trim" => {
+                black_box(alloc.trim());
+            }
+            "group_create_free" => {
+                let groups = alloc.groups();
+                black_box(groups.free_group(groups.create_group("bench")));
+            }
+            "streaming_reserve_release" => {
+                let id = streaming
+                    .reserve(64, StreamPriority::Normal)
+                    .expect("room in the budget");
+                streaming.release(black_box(id)).expect("reserved just now");
+            }
+            "pool_page_cycle" => {
+                for i in 0..PAGE_BOXES {
+                    boxes.push(alloc.pool_box(i).expect("memory"));
+                }
+                boxes.clear();
+                black_box(alloc.trim());
+            }
+            other => panic!("unknown case {other}"),
+        }
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("SLOW_LOCKS_COUNT") {
+        count_mode(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
