@@ -26,6 +26,9 @@
 //! builds, and in release builds with the `diagnostics` feature; captures and
 //! sinks receive diagnostics in every build. Then [strict mode](StrictMode)
 //! may turn it into a panic whose message starts with `[framealloc][FAxxx]`.
+//! Every diagnostic also reaches the listeners of each [`DiagnosticsHooks`]
+//! (from any thread), which a debug UI uses for frame snapshots and memory
+//! graphs too.
 //!
 //! A diagnostic accompanies an [`AllocError`](crate::AllocError), it does not
 //! replace it: `try_*` methods still return the error, and under strict mode
