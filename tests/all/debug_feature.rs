@@ -13,6 +13,8 @@
 use std::mem::MaybeUninit;
 
 use framealloc::diagnostics::{Capture, Intent, LeakReport, UNINIT_BYTE};
+
+use crate::counting::calls_on_this_thread;
 use framealloc::{AllocConfig, AllocationTag, HeapBox, PoolBox, SmartAlloc, StreamPriority};
 
 /// A report's entries as (line, intent, count, bytes), in report order;
@@ -279,6 +281,21 @@ fn uninit_constructors_fill_fresh_memory_with_0xcd() {
     let written = PoolBox::write(slot, [2; 48]);
     assert_eq!(written[47], 2);
     let _: HeapBox<MaybeUninit<[u64; 1000]>> = block;
+}
+
+#[test]
+fn a_steady_churn_of_pool_boxes_makes_no_system_allocation() {
+    let alloc = SmartAlloc::with_defaults();
+    // The tracker's map grows while these are made, to twice their count.
+    let mut boxes: Vec<_> = (0..100u64).map(|i| alloc.pool_box(i).unwrap()).collect();
+    let before = calls_on_this_thread();
+    // Every churn may leave a tombstone in the map; clearing them must
+    // not make it grow.
+    for i in 0..20_000 {
+        boxes[i % 100] = alloc.pool_box(i as u64).unwrap();
+    }
+    assert_eq!(calls_on_this_thread() - before, 0);
+    assert_eq!(alloc.leak_report().total_count(), 100);
 }
 
 /// A fixed workload over every intent; its figures are the ones documented

@@ -44,7 +44,29 @@ struct Record {
 /// the memory, so it needs no provenance.
 #[derive(Default)]
 pub(crate) struct LeakTracker {
-    live: Mutex<HashMap<usize, Record>>,
+    live: Mutex<Live>,
+}
+
+/// The records, and the map's capacity when it last grew.
+#[derive(Default)]
+struct Live {
+    map: HashMap<usize, Record>,
+    /// Kept at least twice the number of records, so that a steady state
+    /// of allocations and frees makes no system allocation: a removal
+    /// leaves a tombstone, and when tombstones use up the spare room the
+    /// map (hashbrown) rehashes in place only while it is at most half
+    /// full; otherwise it grows, allocating.
+    grown: usize,
+}
+
+impl Live {
+    fn insert(&mut self, addr: usize, record: Record) {
+        if 2 * (self.map.len() + 1) > self.grown {
+            self.map.reserve(self.grown.max(32));
+            self.grown = self.map.capacity();
+        }
+        self.map.insert(addr, record);
+    }
 }
 
 /// Whether allocations of `intent` are tracked one by one (see the module
@@ -54,7 +76,7 @@ fn tracked(intent: Intent) -> bool {
 }
 
 impl LeakTracker {
-    fn live(&self) -> MutexGuard<'_, HashMap<usize, Record>> {
+    fn live(&self) -> MutexGuard<'_, Live> {
         // Every critical section below leaves the map consistent.
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -95,7 +117,7 @@ impl LeakTracker {
         if !tracked(intent) {
             return;
         }
-        let removed = self.live().remove(&addr);
+        let removed = self.live().map.remove(&addr);
         match removed {
             None => super::report(
                 "FA203",
@@ -122,7 +144,7 @@ impl LeakTracker {
     /// A value moved from `from` to `to`; its record follows it.
     pub(crate) fn relocated(&self, from: usize, to: usize) {
         let mut live = self.live();
-        if let Some(record) = live.remove(&from) {
+        if let Some(record) = live.map.remove(&from) {
             live.insert(to, record);
         }
     }
@@ -130,14 +152,16 @@ impl LeakTracker {
     /// Group `group` was freed: its values are gone.
     pub(crate) fn group_freed(&self, group: u64) {
         // A scan: group frees are rare, and the debug build pays for it.
-        self.live().retain(|_, record| record.group != Some(group));
+        self.live()
+            .map
+            .retain(|_, record| record.group != Some(group));
     }
 
     /// The live allocations, grouped by call site.
     pub(crate) fn report(&self) -> LeakReport {
         type Key = (Site, Intent, u32);
         let mut sites: HashMap<Key, (usize, usize)> = HashMap::new();
-        for record in self.live().values() {
+        for record in self.live().map.values() {
             let key = (record.site, record.intent, record.tag);
             let (count, bytes) = sites.entry(key).or_default();
             *count += 1;
