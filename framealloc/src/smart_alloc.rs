@@ -182,6 +182,12 @@ impl SmartAlloc {
             let budgets = &self.shared.budgets;
             hooks.frame_ended(ended, figures, |tag| budgets.usage(tag).used as u64);
         }
+        // Tracy's frame mark and plots, the `tracing` event (features
+        // `tracy`, `tracing`): figures read only when one of them reports.
+        let observer = &self.shared.observer;
+        if observer.reports_frame_ends() {
+            observer.frame_ended(ended, crate::stats::frame_figures(&self.shared).snapshot);
+        }
         ended + 1
     }
 

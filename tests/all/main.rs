@@ -34,4 +34,6 @@ mod pool_threads;
 mod streaming_model;
 mod streaming_threads;
 mod support;
+#[cfg(any(feature = "tracy", feature = "tracing"))]
+mod tracy_tracing;
 mod ui;

@@ -23,3 +23,5 @@ pub(crate) mod lease;
 pub(crate) mod pool;
 pub(crate) mod streaming;
 pub(crate) mod sync;
+#[cfg(feature = "tracy")]
+pub(crate) mod tracy_sys;

@@ -487,6 +487,7 @@ fn over_hard_limit(
     if before.saturating_add(bytes) <= limit {
         return None;
     }
+    crate::diagnostics::trace_budget_refused(tag, bytes, before, limit);
     let event = BudgetEvent::HardLimitExceeded {
         tag,
         requested: bytes,

@@ -74,6 +74,8 @@ mod observer;
 mod profiler;
 mod sink;
 mod strict;
+mod trace;
+mod tracy;
 
 pub use codes::{CODES, CodeInfo, lookup};
 pub use context::{DiagContext, bevy_context, set_bevy_context};
@@ -120,6 +122,7 @@ pub(crate) use emit::{report, report_during_teardown};
 pub(crate) use hooks::FrameFigures;
 pub(crate) use observer::{Observer, Site, run_hook, site};
 pub(crate) use sink::panic_message;
+pub(crate) use trace::budget_refused as trace_budget_refused;
 
 /// The guide's examples (`docs/diagnostics.md`), compiled and run as doc
 /// tests.

@@ -51,6 +51,9 @@ pub(crate) struct Observer {
     /// Live allocations and their call sites (feature `debug`).
     #[cfg(feature = "debug")]
     leaks: super::leaks::LeakTracker,
+    /// Whether a Tracy client ran when the allocator was built (feature
+    /// `tracy`; off for detached observers).
+    tracy: super::tracy::TracyState,
 }
 
 impl Observer {
@@ -58,6 +61,7 @@ impl Observer {
     pub(crate) fn new(config: &crate::AllocConfig) -> Arc<Observer> {
         let mut observer = Observer {
             profiler: config.profiler_hooks().cloned(),
+            tracy: super::tracy::TracyState::at_construction(),
             ..Observer::default()
         };
         observer.diagnostics = super::hooks::Attached::new(config);
@@ -75,7 +79,7 @@ impl Observer {
     /// allocator is built: it decides whether the allocator's pool and heap
     /// fast paths can be taken at all.
     pub(crate) fn watches_allocations(&self) -> bool {
-        self.profiler.is_some() || cfg!(feature = "debug")
+        self.profiler.is_some() || cfg!(feature = "debug") || self.tracy.reporting()
     }
 
     /// Whether the frame arenas report chunk growth and resets (and, with
@@ -85,7 +89,8 @@ impl Observer {
     /// never depend on it, so it may be wider than
     /// [`watches_allocations`](Self::watches_allocations).
     pub(crate) fn watches_frames(&self) -> bool {
-        self.watches_allocations()
+        // `tracing`: chunk growth events, if a subscriber wants them now.
+        self.watches_allocations() || super::trace::wants_frames()
     }
 
     /// Memory handed out.
@@ -95,6 +100,8 @@ impl Observer {
         #[cfg(feature = "debug")]
         self.leaks.alloc(ptr.addr(), size, intent, tag, site);
         let _ = site;
+        self.tracy.alloc(ptr, size, intent);
+        super::trace::alloc(size, intent);
         self.dispatch(&MemoryEvent::Alloc {
             ptr,
             size,
@@ -109,6 +116,7 @@ impl Observer {
         // With `debug`: FA203 if nothing live starts at `ptr`.
         #[cfg(feature = "debug")]
         self.leaks.free(ptr.addr(), size, intent);
+        self.tracy.free(ptr, intent);
         self.dispatch(&MemoryEvent::Free { ptr, size, intent });
     }
 
@@ -117,12 +125,14 @@ impl Observer {
     pub(crate) fn relocated(&self, from: *const u8, to: *const u8, size: usize) {
         #[cfg(feature = "debug")]
         self.leaks.relocated(from.addr(), to.addr());
+        self.tracy.relocated(from, to, size);
         self.dispatch(&MemoryEvent::Relocated { from, to, size });
     }
 
     /// A frame arena was reset after a frame that used `bytes`.
     #[cold]
     pub(crate) fn frame_reset(&self, arena: usize, bytes: usize) {
+        self.tracy.frame_reset(bytes);
         self.dispatch(&MemoryEvent::FrameReset { arena, bytes });
     }
 
@@ -163,6 +173,7 @@ impl Observer {
     /// back (the profiler hears a `Free` from the streaming engine itself).
     #[cold]
     pub(crate) fn evicted(&self, id: u64, bytes: usize) {
+        super::trace::evicted(id, bytes);
         self.diagnostics.evicted(id, bytes);
     }
 
@@ -171,17 +182,35 @@ impl Observer {
         &self.diagnostics
     }
 
-    /// A thread heap refilled a size class from a page (slow path; for
-    /// `tracing`).
-    #[cold]
+    /// A thread heap refilled a size class from a new page (slow path;
+    /// for `tracing`). Inlined: without `tracing` it is nothing.
+    #[inline(always)]
     pub(crate) fn refill(&self, class_size: usize) {
-        let _ = class_size;
+        super::trace::refill(class_size);
     }
 
     /// A defragmentation (or step) ended (for `tracing`).
-    #[cold]
+    #[inline(always)]
     pub(crate) fn defragmented(&self, bytes_moved: usize, relocations: usize, complete: bool) {
-        let _ = (bytes_moved, relocations, complete);
+        super::trace::defragmented(bytes_moved, relocations, complete);
+    }
+
+    /// Whether [`frame_ended`](Self::frame_ended) would report anything
+    /// now: a Tracy client ran when the allocator was built, or a `tracing`
+    /// subscriber wants the event. The caller gathers the figures only then.
+    pub(crate) fn reports_frame_ends(&self) -> bool {
+        self.tracy.reporting() || super::trace::wants_frames()
+    }
+
+    /// Engine frame `frame_number` ended (`SmartAlloc::advance_frame`)
+    /// with these figures (`frame_bytes` is not read: it is still the
+    /// frames' running total): a Tracy frame mark and a point on each plot,
+    /// and a `tracing` event.
+    #[cold]
+    pub(crate) fn frame_ended(&self, frame_number: u64, mut snapshot: super::MemorySnapshot) {
+        snapshot.frame_number = frame_number;
+        self.tracy.frame_ended(&snapshot);
+        super::trace::frame_ended(&snapshot);
     }
 
     /// Hands `event` to the profiler callback, unless this thread is inside

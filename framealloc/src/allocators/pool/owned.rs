@@ -132,6 +132,7 @@ impl<'a> OwnedHeap<'a> {
         }
         let page = PoolState::of(self.heap).take_page(class, self.heap)?;
         self.counters.pages.add(1);
+        PoolState::of(self.heap).observer.refill(CLASS_SIZES[class]);
         // SAFETY: a fresh page just initialised for this heap.
         let page_ref = unsafe { page.as_ref() };
         page_ref.next_in_class.set(self.pages[class].get());
