@@ -133,7 +133,7 @@ impl AllocConfig {
     /// allocator's diagnostics hooks keep for memory graphs (each
     /// [`SmartAlloc::advance_frame`](crate::SmartAlloc::advance_frame)
     /// records one). The ring is allocated when the allocator is built: 88
-    /// bytes a frame, plus 2,040 with budgets on (the bytes of every tag).
+    /// bytes a frame, plus 256 with budgets on (the bytes of up to 32 tags).
     /// 0 records nothing.
     ///
     /// ```

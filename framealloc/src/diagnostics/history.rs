@@ -150,7 +150,8 @@ pub struct MemoryGraphData {
     /// Bytes in use per tag, from the allocator's budget meters: only with
     /// budgets on ([`AllocConfig::with_budgets`](crate::AllocConfig::with_budgets)),
     /// and only tags that had bytes in use in one of the frames, in the
-    /// order tags were created.
+    /// order they first had bytes in use. The history follows the first
+    /// [`TRACKED_TAGS`](Self::TRACKED_TAGS) tags that have bytes in use.
     pub tags: Vec<(AllocationTag, Vec<u64>)>,
     /// [`MemorySnapshot::reserved_bytes`] of each frame.
     pub reserved: Vec<u64>,
@@ -159,6 +160,15 @@ pub struct MemoryGraphData {
 }
 
 impl MemoryGraphData {
+    /// How many tags a snapshot history follows: the first 32 to have
+    /// bytes in use while it records (tags are meant for subsystems, so a
+    /// game seldom has more).
+    ///
+    /// ```
+    /// assert_eq!(framealloc::diagnostics::MemoryGraphData::TRACKED_TAGS, 32);
+    /// ```
+    pub const TRACKED_TAGS: usize = TAG_COLUMNS;
+
     /// How many frames the series cover.
     ///
     /// ```
@@ -197,13 +207,20 @@ impl MemoryGraphData {
     }
 }
 
+/// Tags a history follows ([`MemoryGraphData::TRACKED_TAGS`]).
+const TAG_COLUMNS: usize = 32;
+
 /// The ring of snapshots (and of per-tag figures) of one hooks object. Both
 /// rings are allocated when the history is sized, never while recording.
 pub(crate) struct History {
     snapshots: Box<[MemorySnapshot]>,
-    /// `MAX_TAGS` figures per snapshot slot (tag id `i` in column `i - 1`);
-    /// empty when tags are not recorded.
+    /// `TAG_COLUMNS` figures per snapshot slot; empty when tags are not
+    /// recorded.
     tags: Box<[u64]>,
+    /// The column of each tag id, plus one (0: none yet).
+    column_of: [u8; MAX_TAGS + 1],
+    /// The tag of each column given out so far.
+    columns: [Option<AllocationTag>; TAG_COLUMNS],
     /// The slot the next snapshot goes to.
     next: usize,
     /// Snapshots held (at most the capacity).
@@ -217,10 +234,12 @@ impl History {
         History {
             snapshots: vec![MemorySnapshot::default(); capacity].into_boxed_slice(),
             tags: if tags && capacity > 0 {
-                vec![0; capacity * MAX_TAGS].into_boxed_slice()
+                vec![0; capacity * TAG_COLUMNS].into_boxed_slice()
             } else {
                 Box::default()
             },
+            column_of: [0; MAX_TAGS + 1],
+            columns: [None; TAG_COLUMNS],
             next: 0,
             len: 0,
         }
@@ -243,9 +262,29 @@ impl History {
         }
         let slot = self.next;
         self.snapshots[slot] = snapshot;
-        if let Some(row) = self.tags.get_mut(slot * MAX_TAGS..(slot + 1) * MAX_TAGS) {
-            for (column, bytes) in row.iter_mut().enumerate() {
-                *bytes = AllocationTag::from_index(column as u32 + 1).map_or(0, &tag_bytes);
+        if let Some(row) = self
+            .tags
+            .get_mut(slot * TAG_COLUMNS..(slot + 1) * TAG_COLUMNS)
+        {
+            row.fill(0);
+            for index in 1..=MAX_TAGS {
+                let Some(tag) = AllocationTag::from_index(index as u32) else {
+                    continue;
+                };
+                let bytes = tag_bytes(tag);
+                let mut column = usize::from(self.column_of[index]);
+                if column == 0 && bytes > 0 {
+                    // A tag in use for the first time takes the next free
+                    // column, if one is left.
+                    if let Some(free) = self.columns.iter().position(Option::is_none) {
+                        self.columns[free] = Some(tag);
+                        column = free + 1;
+                        self.column_of[index] = column as u8;
+                    }
+                }
+                if column > 0 {
+                    row[column - 1] = bytes;
+                }
             }
         }
         self.next = (slot + 1) % capacity;
@@ -285,13 +324,13 @@ impl History {
             .collect();
         let mut tags = Vec::new();
         if !self.tags.is_empty() {
-            for column in 0..MAX_TAGS {
+            for (column, tag) in self.columns.iter().enumerate() {
+                let Some(tag) = *tag else { break };
                 let values: Vec<u64> = slots
                     .iter()
-                    .map(|&slot| self.tags[slot * MAX_TAGS + column])
+                    .map(|&slot| self.tags[slot * TAG_COLUMNS + column])
                     .collect();
-                let tag = AllocationTag::from_index(column as u32 + 1);
-                if let (Some(tag), true) = (tag, values.iter().any(|&bytes| bytes > 0)) {
+                if values.iter().any(|&bytes| bytes > 0) {
                     tags.push((tag, values));
                 }
             }
@@ -350,6 +389,37 @@ mod tests {
         history.record(at(1), |_| 5);
         assert_eq!((history.len(), history.last()), (0, None));
         assert!(history.graph(5).is_empty());
+    }
+
+    #[test]
+    fn a_snapshot_is_88_bytes() {
+        // The figure `AllocConfig::with_snapshot_history` documents.
+        assert_eq!(size_of::<MemorySnapshot>(), 88);
+    }
+
+    #[test]
+    fn the_first_32_tags_in_use_are_followed() {
+        const NAMES: [&str; 34] = [
+            "h00", "h01", "h02", "h03", "h04", "h05", "h06", "h07", "h08", "h09", "h10", "h11",
+            "h12", "h13", "h14", "h15", "h16", "h17", "h18", "h19", "h20", "h21", "h22", "h23",
+            "h24", "h25", "h26", "h27", "h28", "h29", "h30", "h31", "h32", "h33",
+        ];
+        let tags: Vec<AllocationTag> = NAMES.iter().map(|name| AllocationTag::new(name)).collect();
+        let bytes = |tag: AllocationTag| match tags.iter().position(|each| *each == tag) {
+            // The first tag is idle; the others have bytes, the last one
+            // only in the second frame.
+            Some(0) | None => 0,
+            Some(33) => 0,
+            Some(n) => n as u64,
+        };
+        let mut history = History::new(4, true);
+        history.record(at(0), bytes);
+        history.record(at(1), |tag| if tag == tags[33] { 7 } else { bytes(tag) });
+        let graph = history.graph(4);
+        let followed: Vec<AllocationTag> = graph.tags.iter().map(|(tag, _)| *tag).collect();
+        assert_eq!(followed, tags[1..33], "32 columns, the 34th tag left out");
+        assert_eq!(graph.tags[0].1, [1, 1]);
+        assert_eq!(graph.tags[31].1, [32, 32]);
     }
 
     #[test]
