@@ -88,9 +88,10 @@ pub use profiler::{Intent, MemoryEvent, ProfilerHooks};
 
 /// The byte the `debug` feature fills freed memory with: pool slots and
 /// heap blocks when their box drops, frame memory when its frame ends,
-/// group memory when the group is freed, a streamed asset's memory when it
-/// is evicted or released. A value read through a pointer kept too long
-/// shows `0xDD` bytes.
+/// group memory when the group is freed, a handle's value when it is
+/// freed (and the places a defragmentation moved values out of), a
+/// streamed asset's memory when it is evicted or released. A value read
+/// through a pointer kept too long shows `0xDD` bytes.
 ///
 /// `0xDD` follows Microsoft's debug heap, where it also means "freed";
 /// that heap's `0xCD` means "allocated but never written", which is

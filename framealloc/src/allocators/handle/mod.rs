@@ -60,6 +60,35 @@ use heap::HandleHeap;
 /// # Ok::<(), framealloc::AllocError>(())
 /// ```
 ///
+/// # Profiling
+///
+/// An allocator from [`SmartAlloc::handle_allocator`](crate::SmartAlloc::handle_allocator)
+/// reports to that allocator's [`ProfilerHooks`](crate::diagnostics::ProfilerHooks):
+/// an `Alloc` and a `Free` per value (zero-sized values take no memory and
+/// are not reported; values alive when the allocator drops are freed
+/// then), and a `Relocated` per value a defragmentation moves.
+///
+/// ```
+/// use framealloc::diagnostics::{MemoryEvent, ProfilerHooks};
+/// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+///
+/// let hooks = ProfilerHooks::new();
+/// let moves = Arc::new(AtomicUsize::new(0));
+/// let seen = moves.clone();
+/// hooks.set_callback(move |event| {
+///     if let MemoryEvent::Relocated { .. } = event {
+///         seen.fetch_add(1, Ordering::Relaxed);
+///     }
+/// });
+/// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_profiler_hooks(hooks));
+/// let mut handles = alloc.handle_allocator();
+/// let (a, b) = (handles.alloc(1u64)?, handles.alloc(2u64)?);
+/// handles.free(a);
+/// handles.defragment(); // b slides down
+/// assert_eq!(moves.load(Ordering::Relaxed), 1);
+/// # Ok::<(), framealloc::AllocError>(())
+/// ```
+///
 /// # Foreign handles
 ///
 /// A handle carries a 20-bit id of the allocator that made it. Ids are

@@ -167,7 +167,11 @@ impl StreamingAllocator {
     /// do not fit in the budget, ready assets that no guard holds are
     /// evicted, lowest priority first and least recently accessed first
     /// within a priority, until they do; listeners of
-    /// [`on_evict`](Self::on_evict) hear of each.
+    /// [`on_evict`](Self::on_evict) hear of each. An allocator's
+    /// [`ProfilerHooks`](crate::diagnostics::ProfilerHooks) see a `Free`
+    /// for each eviction, then an `Alloc` for the new asset (and a `Free`
+    /// at [`evict`](Self::evict) and [`release`](Self::release)), once the
+    /// allocator's lock is released: a callback may call back into it.
     ///
     /// # Errors
     ///
