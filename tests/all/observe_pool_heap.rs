@@ -277,7 +277,7 @@ fn workload(alloc: &SmartAlloc) -> (u64, u64, u64, u64, usize) {
         stats.pool.allocations,
         stats.pool.deallocations,
         stats.heap.allocations,
-        stats.heap.live_bytes as u64,
+        stats.heap.live_bytes,
         stats.pool_pages,
     )
 }
