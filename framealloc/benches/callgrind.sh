@@ -31,7 +31,9 @@ bench_dir="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 manifest="$bench_dir/../Cargo.toml"
 
 echo "building callgrind_probe (bench profile)..." >&2
+# FRAMEALLOC_FEATURES=tracing,tracy measures a build with those features on.
 probe="$(cargo bench --manifest-path "$manifest" --bench callgrind_probe --no-run \
+    ${FRAMEALLOC_FEATURES:+--features "$FRAMEALLOC_FEATURES"} \
     --message-format=json-render-diagnostics |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
 if [[ -z "$probe" || ! -x "$probe" ]]; then

@@ -44,7 +44,9 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
 echo "building pool_probe (bench profile)..." >&2
+# FRAMEALLOC_FEATURES=tracing,tracy measures a build with those features on.
 probe="$(cargo bench --manifest-path "$manifest" --bench pool_probe --no-run \
+    ${FRAMEALLOC_FEATURES:+--features "$FRAMEALLOC_FEATURES"} \
     --message-format=json-render-diagnostics |
     sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -n 1)"
 if [[ -z "$probe" || ! -x "$probe" ]]; then
