@@ -100,6 +100,8 @@ struct Inner {
     has_listeners: AtomicBool,
     next_id: AtomicU64,
     history: Mutex<History>,
+    /// The history's capacity, read without its lock at every frame end.
+    capacity: AtomicUsize,
 }
 
 /// Hooks for a debug UI: listeners for [`DiagnosticsEvent`]s, and a
@@ -174,6 +176,7 @@ impl Default for DiagnosticsHooks {
                 has_listeners: AtomicBool::new(false),
                 next_id: AtomicU64::new(0),
                 history: Mutex::new(History::new(0, false)),
+                capacity: AtomicUsize::new(0),
             }),
         }
     }
@@ -305,7 +308,7 @@ impl DiagnosticsHooks {
     /// assert_eq!(alloc.diagnostics_hooks().history_capacity(), 60);
     /// ```
     pub fn history_capacity(&self) -> usize {
-        lock(&self.inner.history).capacity()
+        self.inner.capacity.load(Ordering::Relaxed)
     }
 
     /// How many frames the history holds now (at most its capacity).
@@ -356,7 +359,11 @@ impl DiagnosticsHooks {
     /// `capacity` frames, with per-tag figures when `tags`.
     fn size_history(&self, capacity: usize, tags: bool) {
         let fresh = History::new(capacity, tags);
-        let old = core::mem::replace(&mut *lock(&self.inner.history), fresh);
+        let old = {
+            let mut history = lock(&self.inner.history);
+            self.inner.capacity.store(capacity, Ordering::Relaxed);
+            core::mem::replace(&mut *history, fresh)
+        };
         drop(old);
     }
 }
