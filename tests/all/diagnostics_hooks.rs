@@ -495,7 +495,7 @@ fn steady_frame(alloc: &SmartAlloc, boxes: &mut Vec<framealloc::PoolBox<[u64; 4]
 
 fn calls_over_steady_frames(alloc: &SmartAlloc, frames: u64) -> u64 {
     let mut boxes: Vec<_> = (0..16).map(|i| alloc.pool_box([i; 4]).unwrap()).collect();
-    for n in 0..10 {
+    for n in 0..WARM_UP {
         steady_frame(alloc, &mut boxes, n);
     }
     let before = calls_on_this_thread();
@@ -505,15 +505,22 @@ fn calls_over_steady_frames(alloc: &SmartAlloc, frames: u64) -> u64 {
     calls_on_this_thread() - before
 }
 
+/// Frames before the counting starts.
+const WARM_UP: u64 = 10;
+
 #[test]
 fn advancing_warm_frames_makes_no_system_allocation() {
-    let heap_blocks = 100; // the steady frame's one `heap_box` each
+    let frames = crate::support::count(100, 4) as u64;
+    let heap_blocks = frames; // the steady frame's one `heap_box` each
     for budgets in [false, true] {
         let config = AllocConfig::default().with_budgets(budgets);
         let alloc = SmartAlloc::new(config.clone());
         // Each heap box is one call to allocate and one to free.
-        assert_eq!(calls_over_steady_frames(&alloc, 100), 2 * heap_blocks);
-        assert_eq!(alloc.diagnostics_hooks().history_len(), 110);
+        assert_eq!(calls_over_steady_frames(&alloc, frames), 2 * heap_blocks);
+        assert_eq!(
+            alloc.diagnostics_hooks().history_len() as u64,
+            WARM_UP + frames
+        );
 
         let alloc = SmartAlloc::new(config.clone());
         let events = Arc::new(AtomicU64::new(0));
@@ -523,12 +530,12 @@ fn advancing_warm_frames_makes_no_system_allocation() {
                 count.fetch_add(snapshot.pool_bytes, Ordering::Relaxed);
             }
         });
-        assert_eq!(calls_over_steady_frames(&alloc, 100), 2 * heap_blocks);
+        assert_eq!(calls_over_steady_frames(&alloc, frames), 2 * heap_blocks);
         // 16 boxes of 32 bytes live at every frame end.
-        assert_eq!(events.load(Ordering::Relaxed), 110 * 16 * 32);
+        assert_eq!(events.load(Ordering::Relaxed), (WARM_UP + frames) * 16 * 32);
 
         let none = SmartAlloc::new(config.with_snapshot_history(0));
-        assert_eq!(calls_over_steady_frames(&none, 100), 2 * heap_blocks);
+        assert_eq!(calls_over_steady_frames(&none, frames), 2 * heap_blocks);
     }
 }
 
