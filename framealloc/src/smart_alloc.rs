@@ -175,18 +175,21 @@ impl SmartAlloc {
             .shared
             .frame_number
             .fetch_add(1, core::sync::atomic::Ordering::Relaxed);
-        // The frame's snapshot and the hooks' FrameEnd/FrameBegin events.
-        let hooks = self.shared.observer.diagnostics();
-        if hooks.wants_figures() {
-            let figures = crate::stats::frame_figures(&self.shared);
-            let budgets = &self.shared.budgets;
-            hooks.frame_ended(ended, figures, |tag| budgets.usage(tag).used as u64);
-        }
-        // Tracy's frame mark and plots, the `tracing` event (features
-        // `tracy`, `tracing`): figures read only when one of them reports.
+        // The figures are read once, and only when someone reports them:
+        // the hooks' snapshot and FrameEnd/FrameBegin events; Tracy's frame
+        // mark and plots, the `tracing` event (features `tracy`, `tracing`).
         let observer = &self.shared.observer;
-        if observer.reports_frame_ends() {
-            observer.frame_ended(ended, crate::stats::frame_figures(&self.shared).snapshot);
+        let hooks = observer.diagnostics();
+        let (to_hooks, to_profilers) = (hooks.wants_figures(), observer.reports_frame_ends());
+        if to_hooks || to_profilers {
+            let figures = crate::stats::frame_figures(&self.shared);
+            if to_hooks {
+                let budgets = &self.shared.budgets;
+                hooks.frame_ended(ended, figures, |tag| budgets.usage(tag).used as u64);
+            }
+            if to_profilers {
+                observer.frame_ended(ended, figures.snapshot);
+            }
         }
         ended + 1
     }
