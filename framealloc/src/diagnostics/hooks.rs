@@ -42,7 +42,7 @@ use crate::{AllocationTag, BudgetEvent};
 /// let event = DiagnosticsEvent::FrameBegin { frame_number: 3 };
 /// assert!(matches!(event, DiagnosticsEvent::FrameBegin { frame_number: 3 }));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum DiagnosticsEvent {
     /// Engine frame `frame_number` begins.
