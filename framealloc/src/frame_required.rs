@@ -6,7 +6,7 @@ mod sealed {
 }
 
 /// Implemented by no type: the bound that makes
-/// [`SmartAlloc::frame_alloc`] and [`SmartAlloc::frame_box`] fail to compile
+/// [`SmartAlloc::frame_alloc`](crate::SmartAlloc::frame_alloc) and [`SmartAlloc::frame_box`](crate::SmartAlloc::frame_box) fail to compile
 /// with diagnostic FA001. It is sealed: it cannot be implemented outside
 /// this crate.
 ///
