@@ -142,3 +142,45 @@ fn systems_ordered_against_the_steps_count_in_the_right_frame() {
     let report = app.world().resource::<AllocFrameReport>();
     assert_eq!((report.system_frames, report.bytes), (2, 96));
 }
+
+#[test]
+fn each_update_is_one_engine_frame_for_the_diagnostics_hooks() {
+    use framealloc::diagnostics::DiagnosticsEvent;
+    use std::sync::{Arc, Mutex};
+
+    let alloc = SmartAlloc::with_defaults();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    alloc.diagnostics_hooks().add_listener(move |event| {
+        let entry = match event {
+            DiagnosticsEvent::FrameBegin { frame_number } => ("begin", *frame_number, 0),
+            DiagnosticsEvent::FrameEnd {
+                frame_number,
+                snapshot,
+            } => ("end", *frame_number, snapshot.frame_bytes),
+            _ => return,
+        };
+        sink.lock().unwrap().push(entry);
+    });
+    let mut app = App::new();
+    app.add_plugins(SmartAllocPlugin::with_alloc(alloc.clone()))
+        .add_systems(Update, (sixty_four_bytes, three_allocations));
+    for _ in 0..3 {
+        app.update();
+    }
+    // Each update's frame systems used 96 bytes (see the test above); the
+    // plugin's `Last` step ends the engine frame and begins the next.
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            ("end", 0, 96),
+            ("begin", 1, 0),
+            ("end", 1, 96),
+            ("begin", 2, 0),
+            ("end", 2, 96),
+            ("begin", 3, 0),
+        ]
+    );
+    let graph = alloc.diagnostics_hooks().get_memory_graph_data(10);
+    assert_eq!(graph.frame_numbers, [0, 1, 2]);
+}
