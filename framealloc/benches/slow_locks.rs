@@ -35,9 +35,14 @@
 //!   registry and to the system).
 //!
 //! ```text
-//! cargo bench -p framealloc --bench slow_locks -- --quick
-//! cargo bench -p framealloc --bench slow_locks --features parking_lot -- --quick
+//! cargo bench -p framealloc --bench slow_locks -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p framealloc --bench slow_locks --features parking_lot -- --warm-up-time 1 --measurement-time 3
+//! bash framealloc/benches/slow_locks_callgrind.sh
 //! ```
+//!
+//! The timings move with the machine's load (see BENCHMARKS.md, "Slow-path
+//! locks"); the instruction counts of `slow_locks_callgrind.sh` (which runs
+//! this binary with `SLOW_LOCKS_COUNT`, see [`count_mode`]) do not.
 
 use std::hint::black_box;
 use std::sync::Barrier;
