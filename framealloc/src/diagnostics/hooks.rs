@@ -4,7 +4,9 @@
 
 use core::cell::Cell;
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, RwLock, Weak};
+use std::sync::{Arc, Weak};
+
+use crate::allocators::sync::{Mutex, RwLock, StaticMutex, lock, lock_static, read, write};
 
 use super::diagnostic::Diagnostic;
 use super::history::{History, MemoryGraphData, MemorySnapshot};
@@ -395,7 +397,7 @@ impl Drop for Inner {
 }
 
 /// The hooks that have listeners, to which every diagnostic goes.
-static WATCHING: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+static WATCHING: StaticMutex<Vec<Weak<Inner>>> = StaticMutex::new(Vec::new());
 /// `WATCHING.len()`, read without the lock by every emission.
 static WATCHERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -407,13 +409,13 @@ thread_local! {
 }
 
 fn watch_diagnostics(inner: &Arc<Inner>) {
-    let mut watching = lock(&WATCHING);
+    let mut watching = lock_static(&WATCHING);
     watching.push(Arc::downgrade(inner));
     WATCHERS.store(watching.len(), Ordering::Release);
 }
 
 fn unwatch_diagnostics(inner: &Inner) {
-    let mut watching = lock(&WATCHING);
+    let mut watching = lock_static(&WATCHING);
     watching.retain(|each| !core::ptr::eq(each.as_ptr(), inner));
     WATCHERS.store(watching.len(), Ordering::Release);
 }
@@ -441,7 +443,7 @@ fn forward_to_watchers(diagnostic: &Diagnostic) {
         return;
     }
     let _forwarding = Forwarding;
-    let targets: Vec<DiagnosticsHooks> = lock(&WATCHING)
+    let targets: Vec<DiagnosticsHooks> = lock_static(&WATCHING)
         .iter()
         .filter_map(Weak::upgrade)
         .map(|inner| DiagnosticsHooks { inner })
@@ -558,20 +560,4 @@ impl Attached {
             frame_number: frame_number + 1,
         });
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -19,10 +19,10 @@
 //! frames and groups are carved from: the allocator owns those, and a
 //! group's values are tracked one by one instead.
 
+use crate::allocators::sync::{Mutex, MutexGuard, lock};
 use core::fmt;
 use core::panic::Location;
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::Site;
 use super::profiler::Intent;
@@ -78,7 +78,7 @@ fn tracked(intent: Intent) -> bool {
 impl LeakTracker {
     fn live(&self) -> MutexGuard<'_, Live> {
         // Every critical section below leaves the map consistent.
-        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.live)
     }
 
     /// `size` bytes at `addr` handed out for `intent`.
