@@ -4,10 +4,12 @@ use core::fmt;
 
 /// Why an allocation failed.
 ///
-/// Every variant carries a diagnostic code (`FA…`, see [`AllocError::code`]);
-/// its [`Display`](fmt::Display) output names the code, says what happened
-/// with the figures involved, and ends with a `help:` line that says what to
-/// change.
+/// Every variant carries a diagnostic code (`FA…`, see [`AllocError::code`]).
+/// Its [`Display`](fmt::Display) output is one line: the code, what happened
+/// and the figures involved, so a handled error logs as one line. What to
+/// change is in [`AllocError::help`], and the alternate form (`{:#}`) adds it
+/// as a second `help:` line; the panicking counterparts of `try_*` methods
+/// panic with the alternate form.
 ///
 /// # Example
 ///
@@ -19,7 +21,11 @@ use core::fmt;
 /// let err = frame.try_alloc([0u8; 8192]).unwrap_err();
 /// assert_eq!(err.code(), "FA003");
 /// assert!(matches!(err, AllocError::ArenaExhausted { requested: 8192, .. }));
-/// assert!(err.to_string().contains("help: "));
+/// assert_eq!(
+///     err.to_string(),
+///     "[FA003] frame arena exhausted: 8192 more bytes requested, but this thread's arena already holds 0 of its 4096-byte limit"
+/// );
+/// assert_eq!(format!("{err:#}"), format!("{err}\n  help: {}", err.help()));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -229,12 +235,17 @@ impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let row = self.row();
         write!(f, "[{}] {}: {}", self.code(), row.message, self.figures())?;
-        write!(
-            f,
-            framealloc_macros::__diagnostic_format!(line),
-            label = "help",
-            text = row.help
-        )
+        // The help line only on request: a handled error that is logged
+        // stays one line, a panic (see `fail`) asks for the whole text.
+        if f.alternate() {
+            write!(
+                f,
+                framealloc_macros::__diagnostic_format!(line),
+                label = "help",
+                text = row.help
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -246,7 +257,7 @@ impl std::error::Error for AllocError {}
 #[inline(never)]
 #[track_caller]
 pub(crate) fn fail(error: AllocError) -> ! {
-    panic!("framealloc: {error}")
+    panic!("framealloc: {error:#}")
 }
 
 /// Reports `error` as a diagnostic (its code, with its figures as the note)
@@ -262,6 +273,21 @@ pub(crate) fn reported(error: AllocError) -> AllocError {
 mod tests {
     use super::*;
     use crate::diagnostics::{Capture, DiagnosticKind};
+
+    #[test]
+    fn display_is_one_line_and_the_alternate_form_adds_the_help() {
+        let err = AllocError::GlobalBudgetExceeded {
+            requested: 128,
+            used: 64,
+            limit: 64,
+        };
+        assert_eq!(
+            err.to_string(),
+            "[FA301] global memory budget exceeded: 128 bytes requested with 64 of 64 bytes in use"
+        );
+        assert_eq!(format!("{err:#}"), format!("{err}\n  help: {}", err.help()));
+        assert!(!err.help().is_empty());
+    }
 
     #[test]
     fn fa901_is_reported_with_the_broken_invariant_as_its_note() {
