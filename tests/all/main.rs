@@ -31,6 +31,7 @@ mod pool_basics;
 mod pool_lifecycle;
 mod pool_model;
 mod pool_threads;
+mod quiet_errors;
 mod streaming_model;
 mod streaming_threads;
 mod support;

@@ -24,7 +24,12 @@
 //! A diagnostic goes to this thread's [`Capture`] if one is alive, else to
 //! the [sink](set_sink), else to stderr. Stderr output happens in debug
 //! builds, and in release builds with the `diagnostics` feature; captures and
-//! sinks receive diagnostics in every build. Then [strict mode](StrictMode)
+//! sinks receive diagnostics in every build. Stderr is throttled per code:
+//! each code's first 3 occurrences are printed in full, then one line when
+//! its count reaches 10, 100, 1000, … (`[framealloc][FA301] global memory
+//! budget exceeded: 7 more not shown, 10 in all`), so a handled error in a
+//! loop costs a few lines. Captures, sinks and hooks receive every
+//! diagnostic, unthrottled. Then [strict mode](StrictMode)
 //! may turn it into a panic whose message starts with `[framealloc][FAxxx]`.
 //! Every diagnostic also reaches the listeners of each [`DiagnosticsHooks`]
 //! (from any thread), which a debug UI uses for frame snapshots and memory

@@ -3,7 +3,7 @@
 
 use core::cell::{Cell, RefCell};
 use core::marker::PhantomData;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::diagnostic::Diagnostic;
 
@@ -211,13 +211,94 @@ pub(super) fn deliver(diagnostic: Diagnostic) {
     }
 }
 
-/// The default sink.
+/// Per-code counts of what reached stderr, process-wide.
+static STDERR_SEEN: Mutex<StderrThrottle> = Mutex::new(StderrThrottle::new());
+
+/// The default sink, throttled per code (see [`StderrThrottle`]).
 fn to_stderr(diagnostic: &Diagnostic) {
     if cfg!(any(debug_assertions, feature = "diagnostics")) {
+        let print = STDERR_SEEN
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .next(diagnostic.code);
         // `eprintln!` (not a raw `io::stderr()` write) so test harnesses
-        // capture it like any other output.
-        eprintln!("{diagnostic}");
+        // capture it like any other output. Printed after the lock is let
+        // go: a slow terminal does not hold up other threads' counting.
+        match print {
+            Print::Full => eprintln!("{diagnostic}"),
+            Print::Count { total, hidden } => eprintln!(
+                "[framealloc][{}] {}: {hidden} more not shown, {total} in all",
+                diagnostic.code, diagnostic.message
+            ),
+            Print::Nothing => {}
+        }
     }
+}
+
+/// How many of each code's first occurrences stderr shows in full.
+pub(super) const STDERR_FULL: u64 = 3;
+
+/// What stderr shows of one occurrence of a code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Print {
+    /// The whole diagnostic.
+    Full,
+    /// One line: `total` occurrences of the code so far, `hidden` of them
+    /// not printed since the last line about it.
+    Count { total: u64, hidden: u64 },
+    /// Nothing: it is counted only.
+    Nothing,
+}
+
+/// The stderr rule: each code's first [`STDERR_FULL`] occurrences in full,
+/// then one count line when its total reaches 10, 100, 1000, … A handled
+/// error in a loop (a budget refusing every frame) thus costs a few lines,
+/// not a block per frame, and the count still says how often it happened.
+/// Captures, sinks and hooks are not throttled; neither is strict mode.
+#[derive(Debug)]
+pub(super) struct StderrThrottle {
+    /// `(code, occurrences)`; a few dozen codes at most, so a list.
+    seen: Vec<(&'static str, u64)>,
+}
+
+impl StderrThrottle {
+    pub(super) const fn new() -> StderrThrottle {
+        StderrThrottle { seen: Vec::new() }
+    }
+
+    /// Counts one occurrence of `code` and says what to print of it.
+    pub(super) fn next(&mut self, code: &'static str) -> Print {
+        let index = match self.seen.iter().position(|(seen, _)| *seen == code) {
+            Some(index) => index,
+            None => {
+                self.seen.push((code, 0));
+                self.seen.len() - 1
+            }
+        };
+        let count = &mut self.seen[index].1;
+        *count = count.saturating_add(1);
+        let total = *count;
+        if total <= STDERR_FULL {
+            return Print::Full;
+        }
+        if !is_power_of_ten(total) {
+            return Print::Nothing;
+        }
+        // The previous line about this code was printed at total / 10, or
+        // at the last full print for the first count line.
+        let previous = if total == 10 { STDERR_FULL } else { total / 10 };
+        Print::Count {
+            total,
+            hidden: total - previous,
+        }
+    }
+}
+
+fn is_power_of_ten(mut value: u64) -> bool {
+    while value >= 10 && value.is_multiple_of(10) {
+        value /= 10;
+    }
+    value == 1
 }
 
 /// The text of a caught panic's payload (`&str` or `String`), or a
@@ -228,4 +309,65 @@ pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> String {
         .map(|text| (*text).to_owned())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(a panic payload that is not a string)".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn prints(throttle: &mut StderrThrottle, code: &'static str, n: u64) -> Vec<(u64, Print)> {
+        (1..=n)
+            .map(|total| (total, throttle.next(code)))
+            .filter(|(_, print)| *print != Print::Nothing)
+            .collect()
+    }
+
+    #[test]
+    fn first_three_in_full_then_a_count_at_each_power_of_ten() {
+        let mut throttle = StderrThrottle::new();
+        assert_eq!(
+            prints(&mut throttle, "FA301", 1000),
+            [
+                (1, Print::Full),
+                (2, Print::Full),
+                (3, Print::Full),
+                (
+                    10,
+                    Print::Count {
+                        total: 10,
+                        hidden: 7
+                    }
+                ),
+                (
+                    100,
+                    Print::Count {
+                        total: 100,
+                        hidden: 90
+                    }
+                ),
+                (
+                    1000,
+                    Print::Count {
+                        total: 1000,
+                        hidden: 900
+                    }
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn codes_are_counted_apart() {
+        let mut throttle = StderrThrottle::new();
+        assert_eq!(prints(&mut throttle, "FA301", 5).len(), 3);
+        // FA302 starts from its own first occurrence.
+        assert_eq!(throttle.next("FA302"), Print::Full);
+        assert_eq!(throttle.next("FA301"), Print::Nothing);
+    }
+
+    #[test]
+    fn powers_of_ten() {
+        let found: Vec<u64> = (0..=100_000).filter(|v| is_power_of_ten(*v)).collect();
+        assert_eq!(found, [1, 10, 100, 1000, 10_000, 100_000]);
+    }
 }
