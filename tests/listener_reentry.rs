@@ -24,6 +24,9 @@ fn allocator_with_a_frame_opening_listener() -> (SmartAlloc, Arc<Mutex<Vec<u64>>
             .with_budgets(true)
             .with_frame_chunk_size(1024),
     );
+    // A small soft limit makes every step of growth past a sixteenth of the
+    // last peak a `NewPeak` (without limits the steps are 64 KiB).
+    alloc.budgets().set_global_limits(Some(16), None);
     let sums = Arc::new(Mutex::new(Vec::new()));
     let (weak, sink) = (alloc.downgrade(), sums.clone());
     alloc.budgets().on_event(move |event| {

