@@ -16,6 +16,7 @@ mod diagnostics_strict;
 mod frame_basics;
 mod frame_collections;
 mod frame_drops;
+mod frame_papercuts;
 mod frame_random;
 mod frame_scopes;
 mod frame_sizes;

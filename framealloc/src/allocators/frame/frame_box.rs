@@ -71,6 +71,13 @@ impl<'frame, T: ?Sized> FrameBox<'frame, T> {
         }
     }
 
+    /// Consumes the box without running `T`'s destructor and returns its
+    /// pointer, which keeps the arena block's provenance (a reference made
+    /// from it would cover only the value's bytes).
+    pub(super) fn into_raw(boxed: Self) -> NonNull<T> {
+        ManuallyDrop::new(boxed).ptr
+    }
+
     /// Consumes the box without running `T`'s destructor, returning a
     /// reference that lives as long as the frame.
     ///

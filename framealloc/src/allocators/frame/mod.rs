@@ -8,6 +8,8 @@
 //! | `registry` | every arena of one allocator, and how arenas pass between threads |
 //! | `thread_arena` | which arena the calling thread uses (its cache and leases) |
 //! | `fill` | writing values, slices and strings into fresh frame memory |
+//! | `collect` | collecting any iterator, and formatted text, into a frame |
+//! | `grow` | the buffer that grows in place behind `collect` |
 //! | `frame_box` | `FrameBox` |
 //! | `allocator_api` | `&Frame` as an allocator-api2 (and nightly) `Allocator` |
 //! | `report` | `FrameReport` |
@@ -17,8 +19,10 @@
 mod allocator_api;
 mod arena;
 pub(crate) mod chunk;
+mod collect;
 mod fill;
 mod frame_box;
+mod grow;
 mod registry;
 mod report;
 mod thread_arena;
@@ -58,7 +62,7 @@ use thread_arena::{ArenaRef, Tenancy};
 /// | [`alloc`](Self::alloc), [`alloc_with`](Self::alloc_with) | `FrameBox<T>` |
 /// | [`alloc_uninit`](Self::alloc_uninit) | `FrameBox<MaybeUninit<T>>` |
 /// | [`alloc_slice_copy`](Self::alloc_slice_copy), [`alloc_slice_clone`](Self::alloc_slice_clone), [`alloc_slice_fill_with`](Self::alloc_slice_fill_with), [`alloc_slice_fill_iter`](Self::alloc_slice_fill_iter) | `FrameBox<[T]>` |
-/// | [`alloc_str`](Self::alloc_str) | `&mut str` |
+/// | [`alloc_str`](Self::alloc_str), [`alloc_fmt`](Self::alloc_fmt) (and [`frame_format!`](crate::frame_format)) | `&mut str` |
 /// | [`alloc_layout`](Self::alloc_layout) | `NonNull<u8>` |
 /// | `&Frame` as an allocator-api2 [`Allocator`](allocator_api2::alloc::Allocator) | collections: `Vec<T, &Frame>`, hashbrown maps |
 ///
@@ -374,33 +378,6 @@ impl<'a> Frame<'a> {
         make: impl FnMut(usize) -> T,
     ) -> Result<FrameBox<'_, [T]>, AllocError> {
         self.slice_from_iter(len, (0..len).map(make))
-    }
-
-    /// Collects an exact-size iterator into a frame slice. An iterator that
-    /// yields fewer items than it announced gives a shorter slice; extra items
-    /// are not taken.
-    ///
-    /// # Panics
-    ///
-    /// With FA004 or FA003, as [`alloc_slice_fill_with`](Self::alloc_slice_fill_with).
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// let alloc = framealloc::SmartAlloc::with_defaults();
-    /// let frame = alloc.begin_frame();
-    /// let evens = frame.alloc_slice_fill_iter((0..5).map(|i| i * 2));
-    /// assert_eq!(*evens, [0, 2, 4, 6, 8]);
-    /// ```
-    #[track_caller]
-    pub fn alloc_slice_fill_iter<T, I>(&self, items: I) -> FrameBox<'_, [T]>
-    where
-        I: IntoIterator<Item = T>,
-        I::IntoIter: ExactSizeIterator,
-    {
-        let items = items.into_iter();
-        self.slice_from_iter(items.len(), items)
-            .unwrap_or_else(|error| fail(error))
     }
 
     /// Copies a string into frame memory.
