@@ -1,5 +1,5 @@
 //! Issue 15 item 6: `alloc_slice_fill_iter` with any iterator (growing in
-//! place), `alloc_fmt` and `frame_format!`.
+//! place), `alloc_fmt` / `frame_format!`, and `SmartAlloc::frame`.
 
 use std::cell::Cell;
 use std::fmt;
@@ -308,4 +308,19 @@ fn frame_format_takes_a_frame_or_a_reference() {
     let padded = frame_format!(by_ref, "{:>5}|{:<3}|", 42, 'x');
     assert_eq!(padded, "   42|x  |");
     assert_eq!(frame.report().bytes_used, 16 + 16);
+}
+
+#[test]
+fn smart_alloc_frame_runs_the_closure_in_a_frame_and_ends_it() {
+    let alloc = SmartAlloc::with_defaults();
+    let before = alloc.stats().frame.frames_completed;
+    let (count, bytes) = alloc.frame(|frame| {
+        let kept = frame.alloc_slice_fill_iter((0..1000u32).filter(|i| i % 3 == 0));
+        (kept.len(), frame.report().bytes_used)
+    });
+    assert_eq!((count, bytes), (334, 1336));
+    assert_eq!(alloc.stats().frame.frames_completed, before + 1);
+    // The arena was reset: the next frame starts empty.
+    let fresh = alloc.frame(|frame| frame.report().bytes_used);
+    assert_eq!(fresh, 0);
 }

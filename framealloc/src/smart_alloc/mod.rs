@@ -129,6 +129,35 @@ impl SmartAlloc {
         Frame::begin(arena, &self.shared.frames, tenancy)
     }
 
+    /// Opens a frame, runs `work` with it and ends it; returns what `work`
+    /// returns. For code that prefers a closure to a `let frame` binding,
+    /// and a way to end a frame without dropping each of its boxes first:
+    /// they all die with the closure.
+    ///
+    /// Nothing borrowed from the frame can leave the closure (`work` must
+    /// accept a frame of any lifetime), so the result is owned data.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let visible = alloc.frame(|frame| {
+    ///     let kept = frame.alloc_slice_fill_iter((0..1000u32).filter(|i| i % 3 == 0));
+    ///     kept.len()
+    /// });
+    /// assert_eq!(visible, 334);
+    /// ```
+    ///
+    /// Frame memory cannot escape:
+    ///
+    /// ```compile_fail
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let escaped = alloc.frame(|frame| frame.alloc(5u32)); // a FrameBox borrowing the frame
+    /// assert_eq!(*escaped, 5);
+    /// ```
+    pub fn frame<R>(&self, work: impl FnOnce(&Frame<'_>) -> R) -> R {
+        let frame = self.begin_frame();
+        work(&frame)
+    }
+
     /// The engine's frame counter: how many times
     /// [`advance_frame`](Self::advance_frame) was called, so while the game
     /// runs frame *n* (0-based) it reads *n*.
