@@ -148,3 +148,9 @@ macro_rules! frame_format {
         ($frame).alloc_fmt(::core::format_args!($($arg)+))
     };
 }
+
+/// The engine integration guide's examples (`docs/engine_integration.md`),
+/// compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../../docs/engine_integration.md")]
+pub struct EngineGuideDoctests;
