@@ -39,7 +39,7 @@ pub(crate) struct Code {
 /// The categories codes are grouped in, by the hundreds digit.
 #[cfg(test)]
 const CATEGORIES: &[&str] = &[
-    "Frame", "Memory", "Bevy", "Thread", "Budget", "Handle", "Stream", "Internal",
+    "Frame", "Memory", "Bevy", "Thread", "Budget", "Handle", "Stream", "Config", "Internal",
 ];
 
 use Severity::{Error, Warning};
@@ -199,6 +199,14 @@ pub(crate) const CODES: &[Code] = &[
         help: "drop the access guard or finish the load first, or check `StreamingAllocator::state` before the call",
     },
     Code {
+        code: "FA501",
+        category: "Config",
+        severity: Warning,
+        message: "unknown `FRAMEALLOC_STRICT` value",
+        note: "`FRAMEALLOC_STRICT` accepts `warn` (report only, the default), `error` (errors panic) and `warning` (warnings and errors panic); any other value is read as `warn`",
+        help: "set `FRAMEALLOC_STRICT=error` to make errors panic, `FRAMEALLOC_STRICT=warning` to make warnings panic too, or unset it",
+    },
+    Code {
         code: "FA901",
         category: "Internal",
         severity: Error,
@@ -273,6 +281,7 @@ mod tests {
                 "2" => &["Thread"],
                 "3" => &["Budget"],
                 "4" => &["Handle", "Stream"],
+                "5" => &["Config"],
                 "9" => &["Internal"],
                 other => panic!("{}: no category for the digit {other}", row.code),
             };

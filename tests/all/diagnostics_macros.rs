@@ -108,6 +108,7 @@ fn every_table_code_can_be_emitted_with_its_own_text() {
         fa_emit!(FA403);
         fa_emit!(FA404);
         fa_emit!(FA405);
+        fa_emit!(FA501);
         fa_emit!(FA901);
     });
     assert_eq!(seen.len(), diagnostics::CODES.len());

@@ -88,3 +88,49 @@ fn a_capture_still_receives_every_refusal() {
     assert_eq!(seen.len(), 50);
     assert!(seen.iter().all(|d| d.code == "FA301"));
 }
+
+/// Runs the strict-mode child of `diagnostics_strict` with
+/// `FRAMEALLOC_STRICT=value`; returns whether it succeeded and its stderr.
+fn strict_child(value: &str) -> (bool, String) {
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "diagnostics_strict::strict_child_emits_a_warning_then_an_error",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FRAMEALLOC_STRICT", value)
+        .env_remove("STRICT_CHILD_SET_MODE")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (output.status.success(), stderr)
+}
+
+#[test]
+#[cfg_attr(miri, ignore = "spawns a process")]
+fn unknown_strict_values_are_reported_once_and_read_as_warn() {
+    for value in ["1", "true", "panic", "errror"] {
+        let (success, stderr) = strict_child(value);
+        assert!(success, "{value}: {stderr}");
+        assert!(stderr.contains("mode: Warn"), "{value}: {stderr}");
+        let fa501: Vec<&str> = stderr
+            .lines()
+            .filter(|line| line.starts_with("[framealloc][FA501]"))
+            .collect();
+        assert_eq!(
+            fa501,
+            [format!(
+                "[framealloc][FA501] warning: unknown `FRAMEALLOC_STRICT` value {value:?}: the accepted values are `warn` (report only), `error` (errors panic) and `warning` (warnings and errors panic); read as `warn`"
+            )],
+            "{stderr}"
+        );
+    }
+    // Accepted values and an empty one say nothing.
+    for value in ["warn", " Warn ", ""] {
+        let (success, stderr) = strict_child(value);
+        assert!(success, "{value:?}: {stderr}");
+        assert!(!stderr.contains("FA501"), "{value:?}: {stderr}");
+    }
+}

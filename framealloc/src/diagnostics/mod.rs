@@ -19,6 +19,7 @@
 //! | FA301 | a pool, heap or frame-chunk allocation would pass the global hard budget |
 //! | FA302 | a pool or heap allocation would pass its tag's hard budget |
 //! | FA303 | a budget listener, diagnostics hook or profiler callback panicked (caught; the allocation goes on) |
+//! | FA501 | `FRAMEALLOC_STRICT` holds a value that is not `warn`, `error` or `warning` (one line on stderr; read as `warn`) |
 //! | FA901 | an internal invariant breaks |
 //!
 //! A diagnostic goes to this thread's [`Capture`] if one is alive, else to

@@ -4,6 +4,13 @@
 //! `StrictModeGuard` of that thread, the process-wide mode from
 //! `set_strict_mode`, the `FRAMEALLOC_STRICT` environment variable (read
 //! once, the first time a mode is needed), `StrictMode::Warn`.
+//!
+//! `FRAMEALLOC_STRICT` takes three values, which differ by one word:
+//! `warn` means report only (the default), `error` makes errors panic, and
+//! `warning` makes warnings panic too. Any other value (`1`, `true`,
+//! `panic`, a typo) is read as `warn`, and a single line with code FA501
+//! says so on stderr when the variable is read; an empty value counts as
+//! unset.
 
 use core::cell::Cell;
 use core::marker::PhantomData;
@@ -22,12 +29,14 @@ use super::DiagnosticKind;
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum StrictMode {
-    /// Report only (the default; `FRAMEALLOC_STRICT=warn`).
+    /// Report only (the default; `FRAMEALLOC_STRICT=warn`, and any value
+    /// that is not a mode, with an FA501 line on stderr).
     #[default]
     Warn,
     /// Panic on errors (`FRAMEALLOC_STRICT=error`).
     PanicOnError,
-    /// Panic on errors and warnings (`FRAMEALLOC_STRICT=warning`).
+    /// Panic on errors and warnings (`FRAMEALLOC_STRICT=warning`; not to
+    /// be confused with `warn`, which only reports).
     PanicOnWarning,
 }
 
@@ -120,10 +129,14 @@ fn process_mode() -> StrictMode {
     if let Some(mode) = decode(PROCESS.load(Ordering::Relaxed)) {
         return mode;
     }
-    let from_env = std::env::var(STRICT_ENV_VAR)
-        .ok()
-        .and_then(|value| StrictMode::from_env_value(&value))
-        .unwrap_or_default();
+    // Set but empty (`FRAMEALLOC_STRICT=`) counts as unset, as CI scripts
+    // clear variables that way.
+    let value =
+        std::env::var_os(STRICT_ENV_VAR).filter(|value| !value.to_string_lossy().trim().is_empty());
+    let parsed = value
+        .as_ref()
+        .map(|value| value.to_str().and_then(StrictMode::from_env_value));
+    let from_env = parsed.flatten().unwrap_or_default();
     // A concurrent `set_strict_mode` wins over the environment.
     match PROCESS.compare_exchange(
         UNSET,
@@ -131,9 +144,25 @@ fn process_mode() -> StrictMode {
         Ordering::Relaxed,
         Ordering::Relaxed,
     ) {
-        Ok(_) => from_env,
+        Ok(_) => {
+            // Only the thread that recorded the mode warns: once per process.
+            if let (Some(value), Some(None)) = (&value, parsed) {
+                eprintln!("{}", unknown_value_warning(&value.to_string_lossy()));
+            }
+            from_env
+        }
         Err(current) => decode(current).unwrap_or_default(),
     }
+}
+
+/// The one line printed when `FRAMEALLOC_STRICT` holds a value that is not
+/// a mode: `1`, `true` or `panic` would otherwise silently mean "report
+/// only". Printed straight to stderr, not raised as a diagnostic: raising
+/// one needs the strict mode, which is being decided here.
+fn unknown_value_warning(value: &str) -> String {
+    format!(
+        "[framealloc][FA501] warning: unknown `{STRICT_ENV_VAR}` value {value:?}: the accepted values are `warn` (report only), `error` (errors panic) and `warning` (warnings and errors panic); read as `warn`"
+    )
 }
 
 /// Sets the process-wide strict mode, replacing `FRAMEALLOC_STRICT` and any
@@ -220,5 +249,21 @@ impl core::fmt::Debug for StrictModeGuard {
         f.debug_struct("StrictModeGuard")
             .field("previous", &decode(self.previous))
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_unknown_value_warning_is_one_line_naming_the_accepted_values() {
+        let line = unknown_value_warning("1");
+        assert_eq!(
+            line,
+            "[framealloc][FA501] warning: unknown `FRAMEALLOC_STRICT` value \"1\": the accepted values are `warn` (report only), `error` (errors panic) and `warning` (warnings and errors panic); read as `warn`"
+        );
+        assert!(!line.contains('\n'));
+        assert!(crate::diagnostics::lookup("FA501").is_some());
     }
 }
