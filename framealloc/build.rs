@@ -6,13 +6,24 @@
 //! warnings for workspace and path dependencies; for a crates.io dependency
 //! add `-vv`. Without the variable the build is silent.
 
+//!
+//! One check is not optional: the `nightly` feature on a compiler that
+//! refuses `#![feature]` (stable, beta) stops the build here with a message
+//! that says so, instead of rustc's E0554 about the stable release channel.
+
 use std::env;
+use std::process::Command;
 
 const HINTS_VAR: &str = "FRAMEALLOC_BUILD_HINTS";
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed={HINTS_VAR}");
+    // RUSTC_BOOTSTRAP decides whether a stable compiler accepts `#![feature]`.
+    println!("cargo:rerun-if-env-changed=RUSTC_BOOTSTRAP");
+    if env::var_os("CARGO_FEATURE_NIGHTLY").is_some() {
+        check_nightly_compiler();
+    }
     if env::var(HINTS_VAR).as_deref() != Ok("1") {
         return;
     }
@@ -29,6 +40,68 @@ fn main() {
         feature("parking_lot"),
     ) {
         println!("cargo:warning=[framealloc] {line}");
+    }
+}
+
+/// Fails the build when the `nightly` feature meets a compiler that will
+/// refuse `#![feature(allocator_api)]`. Cargo rebuilds build scripts when the
+/// compiler changes, so switching to `+nightly` reruns this.
+fn check_nightly_compiler() {
+    // Cargo gives build scripts the compiler it builds with (not the
+    // RUSTC_WRAPPER, which only forwards to it).
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Some(version) = Command::new(&rustc)
+        .arg("-V")
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+    else {
+        // Unknown compiler: let rustc itself accept or refuse the feature.
+        return;
+    };
+    let Some((number, channel)) = parse_version(&version) else {
+        return;
+    };
+    let bootstrap = env::var("RUSTC_BOOTSTRAP").ok();
+    if feature_gates_allowed(channel, bootstrap.as_deref()) {
+        return;
+    }
+    let why = if bootstrap.as_deref() == Some("-1") {
+        format!("RUSTC_BOOTSTRAP=-1 makes rustc {number} ({channel}) act as a stable one")
+    } else {
+        format!("rustc {number} is {channel}")
+    };
+    println!(
+        "cargo:warning=framealloc: the `nightly` feature implements core::alloc::Allocator, \
+         which only a nightly compiler has; on stable, `&Frame` implements \
+         allocator_api2::alloc::Allocator without any feature"
+    );
+    println!(
+        "cargo::error=framealloc: the `nightly` feature needs a nightly compiler \
+         (`cargo +nightly build`); {why}"
+    );
+}
+
+/// `"rustc 1.95.0 (59807616e 2026-04-14)"` gives `("1.95.0", "stable")`;
+/// `"rustc 1.97.0-nightly (…)"` gives `("1.97.0", "nightly")`, and
+/// `-beta.3` or `-dev` give `"beta"` or `"dev"`.
+fn parse_version(version: &str) -> Option<(&str, &str)> {
+    let full = version.strip_prefix("rustc ")?.split_whitespace().next()?;
+    Some(match full.split_once('-') {
+        Some((number, pre)) => (number, pre.split('.').next().unwrap_or(pre)),
+        None => (full, "stable"),
+    })
+}
+
+/// Whether rustc accepts `#![feature]` in this crate: nightly and
+/// locally built (`dev`) compilers do unless RUSTC_BOOTSTRAP is `-1`; any
+/// compiler does with RUSTC_BOOTSTRAP=1 or a list naming this crate.
+fn feature_gates_allowed(channel: &str, bootstrap: Option<&str>) -> bool {
+    match bootstrap {
+        Some("-1") => false,
+        Some(value) if value == "1" || value.split(',').any(|name| name == "framealloc") => true,
+        _ => matches!(channel, "nightly" | "dev"),
     }
 }
 
