@@ -311,7 +311,7 @@ fn bevy_feature_required(function: &ItemFn) -> TokenStream {
             "a frame system becomes an ordinary Bevy system that opens a frame on the thread running it; that expansion comes with the `bevy` feature, which is off in this build",
         ),
         Some(
-            "enable it: `framealloc = { version = \"0.1\", features = [\"bevy\"] }`, then add `framealloc::bevy::SmartAllocPlugin` to your App",
+            "enable it: add `features = [\"bevy\"]` to your `framealloc` dependency, then add `framealloc::bevy::SmartAllocPlugin` to your App",
         ),
     );
     let text = LitStr::new(&text, Span::call_site());
