@@ -11,7 +11,12 @@ link to a file of the repository is absolute, under the workspace's
 `<repository>/raw/HEAD/<path>` (an image), and <path> must exist. In-page
 anchors (`#feature-flags`) and other sites' URLs are left alone.
 
-Usage: python3 .ci/readme_links.py [README.md]
+While the crate is unpublished (its repository URL is a placeholder), the
+README keeps relative links, which work in the repository and in a clone:
+the default mode checks that each names an existing file. `--published`
+applies the rules above, for the README that goes to crates.io.
+
+Usage: python3 .ci/readme_links.py [--published] [README.md]
 """
 import pathlib
 import re
@@ -26,7 +31,10 @@ FENCE = re.compile(r"^(```|~~~).*?^\1", re.M | re.S)
 
 
 def main():
-    readme = pathlib.Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "README.md"
+    args = sys.argv[1:]
+    published = "--published" in args
+    args = [arg for arg in args if arg != "--published"]
+    readme = pathlib.Path(args[0]) if args else ROOT / "README.md"
     with open(ROOT / "Cargo.toml", "rb") as manifest:
         repository = tomllib.load(manifest)["workspace"]["package"]["repository"].rstrip("/")
     # Code blocks hold Rust and TOML, not links (`[a](b)` can be a slice pattern).
@@ -49,6 +57,14 @@ def main():
             continue
         if re.match(r"[a-z][a-z0-9+.-]*:", target):
             continue  # another site's URL (https:, mailto:)
+        if not published:
+            # Until the crate is published (and the repository has a real
+            # URL), relative links are what works: in the repository and in
+            # a clone. They must name files that exist.
+            path = re.split(r"[#?]", target.removeprefix("./"))[0]
+            if not (ROOT / path).is_file():
+                problems.append(f"{target}: {path} is not a file of the repository")
+            continue
         problems.append(
             f"{target}: a relative link is broken on the crate page; "
             f"write {repository}/{kind}/HEAD/{target.removeprefix('./')}"
