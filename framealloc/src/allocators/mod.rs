@@ -9,6 +9,7 @@
 //! | `streaming` | the streaming intent: budgeted asset bytes, loads, pins, eviction |
 //! | `lease` | per-thread leases of arenas and heaps (one mechanism for both) |
 //! | `counter` | single-writer counters for statistics |
+//! | `poison` | the `debug` feature's filling of freed memory |
 //! | `sync` | the slow-path locks and shared atomics: std's, parking_lot's (feature `parking_lot`) or loom's (model tests) |
 //!
 //! Each intent's `mod.rs` is its safe face. `unsafe` code lives only in the
@@ -20,6 +21,7 @@ pub(crate) mod frame;
 pub(crate) mod group;
 pub(crate) mod handle;
 pub(crate) mod lease;
+pub(crate) mod poison;
 pub(crate) mod pool;
 pub(crate) mod streaming;
 pub(crate) mod sync;

@@ -374,11 +374,7 @@ impl Drop for GroupArena {
 unsafe fn poison(chunk: &Chunk) {
     // SAFETY: the chunk's whole block, from its own pointer; unused
     // (forwarded from the caller).
-    unsafe {
-        chunk
-            .start()
-            .write_bytes(crate::diagnostics::FREED_BYTE, chunk.capacity());
-    }
+    unsafe { crate::allocators::poison::freed(chunk.start(), chunk.capacity()) };
 }
 
 /// A non-null pointer whose address is `align`: where zero-sized values

@@ -22,9 +22,10 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::heap::{Block, HandleHeap, poison};
+use super::heap::{Block, HandleHeap};
 use super::key::RawHandle;
 use super::{Defragmentation, Place, Relocation};
+use crate::allocators::poison;
 
 /// A pending copy: `len` bytes from `from` to `to`, grown while the next
 /// value continues both ranges in the same two regions (two chunks may
@@ -221,7 +222,9 @@ impl HandleHeap {
                 last.offset + self.slots.cold[last.slot as usize].layout.size()
             });
             if cfg!(feature = "debug") && top < region.top {
-                poison(region.at(top), region.top - top);
+                // SAFETY: the region's bytes from its new top to its old:
+                // stale copies of values that moved down, used by no block.
+                unsafe { poison::freed(region.at(top), region.top - top) };
             }
             region.top = top;
         }

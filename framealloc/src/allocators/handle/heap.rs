@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::key::Handle;
 use super::slots::Slots;
 use crate::allocators::frame::chunk::{CHUNK_ALIGN, Chunk, charged_chunk};
+use crate::allocators::poison;
 use crate::budget::BudgetManager;
 use crate::diagnostics::{Intent, Site};
 use crate::error::AllocError;
@@ -277,7 +278,9 @@ impl HandleHeap {
         let size = size_of::<T>();
         // The bytes left behind are a stale copy of a value now owned by
         // the caller: poisoned before the block can be reused.
-        poison(ptr.cast(), size);
+        // SAFETY: the value's bytes in its region; it was moved out above
+        // and its block is forgotten next, so nothing uses them.
+        unsafe { poison::freed(ptr.cast(), size) };
         self.forget_block(index);
         if self.watching && size != 0 {
             self.observer
@@ -339,29 +342,6 @@ impl HandleHeap {
     }
 }
 
-/// With the `debug` feature, fills the `len` bytes at `memory` (a value's
-/// block whose value moved out or was dropped, or the stale copies a
-/// defragmentation left above a region's new top) with
-/// [`FREED_BYTE`](crate::diagnostics::FREED_BYTE), so a read through an
-/// address kept from [`resolve`](super::HandleAllocator::resolve) shows
-/// the pattern.
-///
-/// The memory must lie inside one of the heap's regions and hold no live
-/// value; zero-sized values pass a dangling pointer and `len` 0.
-#[inline]
-pub(crate) fn poison(memory: NonNull<u8>, len: usize) {
-    #[cfg(feature = "debug")]
-    // SAFETY: the callers pass `len` bytes of a region that no live value
-    // uses (see above); a `len` of 0 writes nothing.
-    unsafe {
-        memory
-            .as_ptr()
-            .write_bytes(crate::diagnostics::FREED_BYTE, len);
-    }
-    #[cfg(not(feature = "debug"))]
-    let _ = (memory, len);
-}
-
 impl Drop for HandleHeap {
     /// Drops every live value, in slot order, poisoning its bytes after
     /// (`debug`) and telling a watching observer of each free. A panicking
@@ -394,7 +374,9 @@ impl Drop for HandleHeap {
                     first_panic.get_or_insert(payload);
                 }
             }
-            poison(hot.ptr, size);
+            // SAFETY: the value's bytes in its region, dropped above (or
+            // its destructor panicked) and never read again.
+            unsafe { poison::freed(hot.ptr, size) };
             if self.watching && size != 0 {
                 self.observer.free(hot.ptr.as_ptr(), size, Intent::Handle);
             }

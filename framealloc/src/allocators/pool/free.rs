@@ -14,28 +14,8 @@ use super::page::PageHeader;
 use super::raw::{Charge, HeapRaw, Meta, PoolRaw, charge_header, header_for};
 use super::size_class::{CLASS_SIZES, class_of};
 use super::thread_heap::{current_token, if_cached, is_my_open_heap};
+use crate::allocators::poison;
 use crate::diagnostics::Intent;
-
-/// With the `debug` feature, fills the `len` bytes at `memory` (being
-/// freed) with [`FREED_BYTE`](crate::diagnostics::FREED_BYTE), so a read
-/// through a pointer kept too long sees the pattern.
-///
-/// The caller owns the memory and is about to give it up; only allocators
-/// whose frees all take these slow paths reach here (the `debug` feature
-/// makes every allocator's observer watch).
-#[inline]
-fn poison(memory: NonNull<u8>, len: usize) {
-    #[cfg(feature = "debug")]
-    // SAFETY: the callers pass memory they own and have not given back yet,
-    // `len` bytes long (a slot's class size, a value's size).
-    unsafe {
-        memory
-            .as_ptr()
-            .write_bytes(crate::diagnostics::FREED_BYTE, len);
-    }
-    #[cfg(not(feature = "debug"))]
-    let _ = (memory, len);
-}
 
 /// The raw parts of a box: where its value is, and how to give the memory
 /// back. Implemented by [`PoolRaw`] and [`HeapRaw`].
@@ -150,7 +130,9 @@ unsafe fn deallocate_heap_slow(ptr: NonNull<u8>, layout: Layout, heap: *const Lo
         // Before the free: the block keeps the state alive.
         let observer = &PoolState::of(heap_ref).observer;
         observer.free(ptr.as_ptr(), layout.size(), Intent::Heap);
-        poison(ptr, layout.size());
+        // SAFETY: the caller's live block, given up here (its value is
+        // dropped); nothing reads it again.
+        unsafe { poison::freed(ptr, layout.size()) };
         let Some((block_layout, offset)) = charge_header(layout) else {
             return; // not allocated: `allocate_slow` refuses such a layout
         };
@@ -202,7 +184,9 @@ unsafe fn deallocate_pool_block(value: NonNull<u8>, layout: Layout) {
         // SAFETY: the block is live, so its heap is.
         let observer = &PoolState::of(unsafe { &*heap }).observer;
         observer.free(value.as_ptr(), layout.size(), Intent::Heap);
-        poison(value, layout.size());
+        // SAFETY: as in `deallocate_heap_slow`: the caller's value bytes,
+        // given up here.
+        unsafe { poison::freed(value, layout.size()) };
     }
     if charge != 0 {
         // SAFETY: the block is live, so its heap is.
@@ -293,7 +277,8 @@ unsafe fn release_watched_slot(
     state
         .observer
         .free(slot.as_ptr(), CLASS_SIZES[class], Intent::Pool);
-    poison(slot, CLASS_SIZES[class]);
+    // SAFETY: the caller's live slot of this class, given up here.
+    unsafe { poison::freed(slot, CLASS_SIZES[class]) };
     if state.budgets_enabled {
         // SAFETY: a live slot of this budgeted page, held by the caller.
         let tag = unsafe { page.tag_of(slot) };

@@ -8,6 +8,7 @@ use core::ops::{Deref, DerefMut};
 use core::ptr::NonNull;
 
 use super::slot::Slot;
+use crate::allocators::poison;
 
 /// Asset blocks are aligned for any plain data a loader writes.
 const ALIGN: usize = 64;
@@ -33,26 +34,11 @@ pub(crate) fn allocate_zeroed(len: usize) -> Option<NonNull<u8>> {
 ///   when nothing reads or writes it any more.
 pub(crate) unsafe fn free(block: NonNull<u8>, len: usize) {
     let Some(layout) = layout(len) else { return };
-    if cfg!(feature = "debug") {
-        // SAFETY: forwarded from the caller: `len` bytes of a live block
-        // that nothing else uses.
-        unsafe { poison(block, len) };
-    }
+    // SAFETY: forwarded from the caller: `len` bytes of a live block that
+    // nothing else uses.
+    unsafe { poison::freed(block, len) };
     // SAFETY: forwarded from the caller.
     unsafe { std::alloc::dealloc(block.as_ptr(), layout) };
-}
-
-/// Fills `len` bytes at `block` with
-/// [`FREED_BYTE`](crate::diagnostics::FREED_BYTE) (the `debug` feature's
-/// poisoning, before a block is freed).
-///
-/// # Safety
-///
-/// - `block..block + len` is allocated, and nothing else reads or writes
-///   it meanwhile.
-unsafe fn poison(block: NonNull<u8>, len: usize) {
-    // SAFETY: forwarded from the caller.
-    unsafe { block.write_bytes(crate::diagnostics::FREED_BYTE, len) };
 }
 
 /// Read access to a ready asset, from [`StreamingAllocator::access`]: the
@@ -181,14 +167,15 @@ pub(crate) fn start_load(slot: &Slot, word: u64) -> Option<LoadBytes> {
 
 #[cfg(all(test, feature = "debug"))]
 mod tests {
-    /// `free` poisons through `poison` before the block goes back; the
+    /// `free` poisons through `poison::freed` before the block goes back; the
     /// freed bytes cannot be read soundly, so the poisoning itself is
     /// checked on a live block.
+    #[cfg(feature = "debug")]
     #[test]
     fn poison_fills_the_block_with_the_freed_byte() {
         let block = super::allocate_zeroed(100).unwrap();
         // SAFETY: a fresh 100-byte block that nothing else uses.
-        unsafe { super::poison(block, 100) };
+        unsafe { crate::allocators::poison::freed(block, 100) };
         // SAFETY: as above; the block is initialised (zeroed, then poisoned).
         let bytes = unsafe { core::slice::from_raw_parts(block.as_ptr(), 100) }.to_vec();
         assert_eq!(bytes, [crate::diagnostics::FREED_BYTE; 100]);

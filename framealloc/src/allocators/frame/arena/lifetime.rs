@@ -8,6 +8,8 @@ use core::ptr::NonNull;
 
 use super::super::chunk::{ArenaLimits, CHUNK_ALIGN, Chunk};
 use super::{Arena, Mark};
+#[cfg(feature = "debug")]
+use crate::allocators::poison::freed;
 use crate::budget::Events;
 
 /// A root frame's hold on its arena: made by [`Arena::begin`], shown to
@@ -292,7 +294,7 @@ impl Arena {
             // SAFETY: a chunk the arena owns; no frame is open on it (the
             // reset runs at depth 0) and every frame allocation borrows a
             // frame, so nothing uses these bytes.
-            unsafe { poison(chunk.start(), chunk.capacity()) };
+            unsafe { freed(chunk.start(), chunk.capacity()) };
         }
         // SAFETY: as above, for `chunk_start .. cursor` of the current chunk.
         unsafe { poison_range(self.chunk_start.get(), self.cursor.get()) };
@@ -323,7 +325,7 @@ impl Arena {
         }
         for chunk in &list.chunks[checkpoint.entered..current] {
             // SAFETY: as above: chunks the scope moved through, whole.
-            unsafe { poison(chunk.start(), chunk.capacity()) };
+            unsafe { freed(chunk.start(), chunk.capacity()) };
         }
         // SAFETY: as above, for the current chunk up to the cursor.
         unsafe { poison_range(self.chunk_start.get(), self.cursor.get()) };
@@ -341,20 +343,7 @@ impl Arena {
 unsafe fn poison_range(start: NonNull<u8>, end: NonNull<u8>) {
     let len = end.addr().get().saturating_sub(start.addr().get());
     // SAFETY: forwarded from the caller.
-    unsafe { poison(start, len) };
-}
-
-/// Fills `len` bytes at `start` with [`FREED_BYTE`](crate::diagnostics::FREED_BYTE).
-///
-/// # Safety
-///
-/// - `start .. start + len` lies in one chunk, and `start` carries its
-///   provenance;
-/// - nothing uses those bytes.
-#[cfg(feature = "debug")]
-unsafe fn poison(start: NonNull<u8>, len: usize) {
-    // SAFETY: forwarded from the caller: owned, unused chunk bytes.
-    unsafe { start.write_bytes(crate::diagnostics::FREED_BYTE, len) };
+    unsafe { freed(start, len) };
 }
 
 #[cfg(test)]
