@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use crate::tag::MAX_TAGS;
 pub(crate) use crate::tag::current_index as current_tag_index;
@@ -11,6 +11,11 @@ pub(crate) use crate::tag::current_index as current_tag_index;
 use crate::allocators::sync::{RwLock, read, write};
 use crate::error::AllocError;
 use crate::tag::AllocationTag;
+
+mod meter;
+
+pub use meter::BudgetUsage;
+use meter::{Meter, peak_is_reported, set_limits};
 
 /// Something a [`BudgetManager`] reports to its listeners.
 ///
@@ -97,60 +102,6 @@ pub enum BudgetEvent {
         /// The new peak in bytes.
         peak: usize,
     },
-}
-
-/// Usage and limits of one budget, from [`BudgetManager::usage`].
-///
-/// ```
-/// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
-/// alloc.budgets().set_global_limits(None, Some(1 << 20));
-/// let usage = alloc.budgets().global_usage();
-/// assert_eq!((usage.used, usage.soft_limit, usage.hard_limit), (0, None, Some(1 << 20)));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BudgetUsage {
-    /// Bytes in use.
-    pub used: usize,
-    /// The most bytes ever in use.
-    pub peak: usize,
-    /// Soft limit, if set.
-    pub soft_limit: Option<usize>,
-    /// Hard limit, if set.
-    pub hard_limit: Option<usize>,
-}
-
-const NO_LIMIT: usize = usize::MAX;
-
-#[derive(Default)]
-struct Meter {
-    used: AtomicUsize,
-    peak: AtomicUsize,
-    /// The peak last reported with `BudgetEvent::NewPeak` (0: none yet).
-    reported_peak: AtomicUsize,
-    soft: AtomicUsize,
-    hard: AtomicUsize,
-    soft_reported: AtomicBool,
-}
-
-impl Meter {
-    fn unlimited() -> Meter {
-        Meter {
-            soft: AtomicUsize::new(NO_LIMIT),
-            hard: AtomicUsize::new(NO_LIMIT),
-            ..Meter::default()
-        }
-    }
-
-    fn usage(&self) -> BudgetUsage {
-        let limit = |value: usize| (value != NO_LIMIT).then_some(value);
-        BudgetUsage {
-            used: self.used.load(Ordering::Relaxed),
-            peak: self.peak.load(Ordering::Relaxed),
-            soft_limit: limit(self.soft.load(Ordering::Relaxed)),
-            hard_limit: limit(self.hard.load(Ordering::Relaxed)),
-        }
-    }
 }
 
 type Listener = Arc<dyn Fn(&BudgetEvent) + Send + Sync>;
@@ -515,19 +466,6 @@ impl BudgetManager {
     }
 }
 
-/// Whether a peak of `after` bytes is reported after the last reported
-/// `reported` (see `BudgetEvent::NewPeak`): listeners see steps they can act
-/// on, not every byte of growth (600 frames of a game raised 684 events
-/// before).
-fn peak_is_reported(reported: usize, after: usize, limit: usize) -> bool {
-    const STEP: usize = 64 * 1024;
-    if reported == 0 {
-        return after > 0;
-    }
-    let step = (reported / 16).max(STEP.min(limit / 16)).max(1);
-    after >= reported.saturating_add(step)
-}
-
 /// The refusal, and its event, if `before + bytes` passes the meter's hard
 /// limit.
 fn over_hard_limit(
@@ -563,16 +501,6 @@ fn over_hard_limit(
     Some((error, event))
 }
 
-fn set_limits(meter: &Meter, soft: Option<usize>, hard: Option<usize>) {
-    meter
-        .soft
-        .store(soft.unwrap_or(NO_LIMIT), Ordering::Relaxed);
-    meter
-        .hard
-        .store(hard.unwrap_or(NO_LIMIT), Ordering::Relaxed);
-    meter.soft_reported.store(false, Ordering::Relaxed);
-}
-
 impl fmt::Debug for BudgetManager {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BudgetManager")
@@ -584,6 +512,7 @@ impl fmt::Debug for BudgetManager {
 
 #[cfg(test)]
 mod tests {
+    use super::meter::NO_LIMIT;
     use super::*;
 
     /// The peaks reported while usage climbs from 1 to `to` bytes, one
