@@ -78,15 +78,28 @@ pub trait RemotePool<T>: Pool<T, Key: Send + 'static> {
     fn reclaim(&mut self) {}
 }
 
-/// framealloc's pool intent.
-pub struct Framealloc(SmartAlloc);
+/// framealloc's pool intent; with `HOOKED`, in an allocator built with
+/// profiler hooks attached and no callback set: what watching costs when
+/// nothing listens yet (every allocation and free takes the slow path).
+pub struct Framealloc<const HOOKED: bool = false>(SmartAlloc);
 
-impl<T> Pool<T> for Framealloc {
-    const NAME: &'static str = "framealloc";
+/// [`Framealloc`] with profiler hooks attached.
+pub type FrameallocHooked = Framealloc<true>;
+
+impl<T, const HOOKED: bool> Pool<T> for Framealloc<HOOKED> {
+    const NAME: &'static str = if HOOKED {
+        "framealloc-hooked"
+    } else {
+        "framealloc"
+    };
     type Key = PoolBox<T>;
 
     fn create() -> Self {
-        Framealloc(SmartAlloc::with_defaults())
+        let mut config = framealloc::AllocConfig::default();
+        if HOOKED {
+            config = config.with_profiler_hooks(framealloc::diagnostics::ProfilerHooks::new());
+        }
+        Framealloc(SmartAlloc::new(config))
     }
 
     #[inline(always)]
@@ -115,35 +128,6 @@ impl<T: Send + 'static> RemotePool<T> for Framealloc {
 
     fn reclaim(&mut self) {
         self.0.collect_remote_frees();
-    }
-}
-
-/// framealloc's pool intent in an allocator built with profiler hooks
-/// attached and no callback set: what watching costs when nothing listens
-/// yet (every allocation and free takes the slow path).
-pub struct FrameallocHooked(SmartAlloc);
-
-impl<T> Pool<T> for FrameallocHooked {
-    const NAME: &'static str = "framealloc-hooked";
-    type Key = PoolBox<T>;
-
-    fn create() -> Self {
-        let hooks = framealloc::diagnostics::ProfilerHooks::new();
-        let config = framealloc::AllocConfig::default().with_profiler_hooks(hooks);
-        FrameallocHooked(SmartAlloc::new(config))
-    }
-
-    #[inline(always)]
-    fn insert(&mut self, value: T) -> PoolBox<T> {
-        match self.0.pool_box(value) {
-            Ok(boxed) => boxed,
-            Err(error) => panic!("pool_box failed: {error}"),
-        }
-    }
-
-    #[inline(always)]
-    fn remove(&mut self, key: PoolBox<T>) {
-        drop(key);
     }
 }
 
