@@ -19,9 +19,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use allocator_api2::vec::Vec as FrameVec;
 use bevy_app::{App, Update};
 use bevy_ecs::prelude::*;
+use framealloc::allocator_api2::vec::Vec as FrameVec;
 use framealloc::bevy::{AllocFrameReport, SmartAllocPlugin};
 use framealloc::{Frame, frame_system};
 

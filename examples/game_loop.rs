@@ -5,7 +5,7 @@
 
 use std::thread;
 
-use allocator_api2::vec::Vec as FrameVec;
+use framealloc::allocator_api2::vec::Vec as FrameVec;
 use framealloc::{AllocConfig, Frame, SmartAlloc};
 
 #[derive(Clone, Copy, Debug)]

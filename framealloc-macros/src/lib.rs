@@ -132,3 +132,26 @@ pub fn __diagnostic_table(input: TokenStream) -> TokenStream {
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
 }
+
+/// `__check_code!(FA001)` expands to nothing when `FA001` is in the table of
+/// diagnostic codes, and to a `compile_error!` naming the code and the known
+/// ones when it is not, spanned on the code. The runtime emission macros
+/// (`fa_emit!` and friends) call it so that an unknown code stops
+/// `cargo check`, not only a full build. Not public API.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __check_code(input: TokenStream) -> TokenStream {
+    let code = syn::parse_macro_input!(input as syn::Ident);
+    match codes::lookup(&code.to_string()) {
+        Some(_) => TokenStream::new(),
+        None => syn::Error::new(
+            code.span(),
+            format!(
+                "unknown framealloc diagnostic code `{code}`; known codes: {}",
+                codes::known_codes()
+            ),
+        )
+        .into_compile_error()
+        .into(),
+    }
+}

@@ -1,4 +1,4 @@
-//! The `debug` feature (`cargo test --test all --features debug`): the leak
+//! The `debug` feature (`cargo test -p framealloc-suite --test all --features debug`): the leak
 //! report names the line of every live pool, heap, group, handle and
 //! streaming allocation, grouped by site; fresh `*_uninit` memory reads `0xCD`; and
 //! nothing the allocator reports changes.

@@ -39,3 +39,4 @@ mod support;
 #[cfg(any(feature = "tracy", feature = "tracing"))]
 mod tracy_tracing;
 mod ui;
+mod ui_pass;

@@ -5,7 +5,7 @@
 use framealloc::SmartAlloc;
 use hashbrown::HashMap;
 
-fn main() {
+pub fn main() {
     let alloc = SmartAlloc::with_defaults();
     let frame = alloc.begin_frame();
     let mut hits = HashMap::new_in(&frame);

@@ -4,7 +4,7 @@
 
 use framealloc::SmartAlloc;
 
-fn main() {
+pub fn main() {
     let alloc = SmartAlloc::with_defaults();
     let outer = alloc.begin_frame();
     let a = outer.alloc(1u32);

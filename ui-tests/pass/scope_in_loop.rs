@@ -4,7 +4,7 @@
 
 use framealloc::SmartAlloc;
 
-fn main() {
+pub fn main() {
     let alloc = SmartAlloc::with_defaults();
     let mut frame = alloc.begin_frame();
     let before = frame.alloc(1u64);

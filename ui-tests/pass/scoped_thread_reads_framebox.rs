@@ -5,7 +5,7 @@
 
 use framealloc::{FrameBox, SmartAlloc};
 
-fn main() {
+pub fn main() {
     let alloc = SmartAlloc::with_defaults();
     let frame = alloc.begin_frame();
     let total: FrameBox<'_, u64> = frame.alloc(40u64);

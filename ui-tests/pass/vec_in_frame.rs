@@ -5,7 +5,7 @@
 use allocator_api2::vec::Vec;
 use framealloc::{Frame, SmartAlloc};
 
-fn main() {
+pub fn main() {
     let alloc = SmartAlloc::with_defaults();
     let frame = alloc.begin_frame();
     let mut visible: Vec<u32, &Frame> = Vec::new_in(&frame);

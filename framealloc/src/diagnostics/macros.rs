@@ -58,20 +58,28 @@ macro_rules! fa_diagnostic {
 /// ```
 ///
 /// ```compile_fail
-/// framealloc::fa_emit!(FA999); // error: unknown framealloc diagnostic code
+/// framealloc::fa_emit!(FA999); // error: unknown framealloc diagnostic code `FA999`; known codes: …
 /// ```
 #[macro_export]
 macro_rules! fa_emit {
     ($code:ident $(,)?) => {
         $crate::diagnostics::__emit_code(
-            const { $crate::diagnostics::__code(::core::stringify!($code)) },
+            {
+                // An unknown code is an error naming it, even under `cargo check`.
+                $crate::diagnostics::__check_code!($code);
+                const { $crate::diagnostics::__code(::core::stringify!($code)) }
+            },
             ::core::option::Option::None,
             false,
         )
     };
     ($code:ident, $($details:tt)+) => {
         $crate::diagnostics::__emit_code(
-            const { $crate::diagnostics::__code(::core::stringify!($code)) },
+            {
+                // An unknown code is an error naming it, even under `cargo check`.
+                $crate::diagnostics::__check_code!($code);
+                const { $crate::diagnostics::__code(::core::stringify!($code)) }
+            },
             ::core::option::Option::Some(::core::format_args!($($details)+)),
             false,
         )
@@ -94,14 +102,22 @@ macro_rules! fa_emit {
 macro_rules! fa_emit_ctx {
     ($code:ident $(,)?) => {
         $crate::diagnostics::__emit_code(
-            const { $crate::diagnostics::__code(::core::stringify!($code)) },
+            {
+                // An unknown code is an error naming it, even under `cargo check`.
+                $crate::diagnostics::__check_code!($code);
+                const { $crate::diagnostics::__code(::core::stringify!($code)) }
+            },
             ::core::option::Option::None,
             true,
         )
     };
     ($code:ident, $($details:tt)+) => {
         $crate::diagnostics::__emit_code(
-            const { $crate::diagnostics::__code(::core::stringify!($code)) },
+            {
+                // An unknown code is an error naming it, even under `cargo check`.
+                $crate::diagnostics::__check_code!($code);
+                const { $crate::diagnostics::__code(::core::stringify!($code)) }
+            },
             ::core::option::Option::Some(::core::format_args!($($details)+)),
             true,
         )

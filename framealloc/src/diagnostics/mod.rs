@@ -123,6 +123,8 @@ pub use strict::{StrictMode, StrictModeGuard, set_strict_mode};
 pub use codes::__code;
 #[doc(hidden)]
 pub use emit::__emit_code;
+#[doc(hidden)]
+pub use framealloc_macros::__check_code;
 
 pub(crate) use context::{ThreadFrames, set_frame_source};
 pub(crate) use emit::{report, report_during_teardown};

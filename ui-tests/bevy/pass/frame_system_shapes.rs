@@ -10,7 +10,10 @@ struct Hp(u32);
 
 #[frame_system]
 fn total(frame: &Frame, query: Query<&Hp>) -> u32 {
-    frame.alloc_slice_fill_iter(query.iter().map(|h| h.0)).iter().sum()
+    frame
+        .alloc_slice_fill_iter(query.iter().map(|h| h.0))
+        .iter()
+        .sum()
 }
 
 #[frame_system]
@@ -41,11 +44,14 @@ pub fn public_system<'a>(frame: &'a Frame<'a>) {
     let _ = frame.alloc_str("pub, with a named lifetime");
 }
 
-fn main() {
+pub fn main() {
     let mut app = App::new();
     app.add_plugins(SmartAllocPlugin::default())
         .add_observer(on_hp)
-        .add_systems(Update, (total.pipe(show).run_if(alive), exclusive, public_system));
+        .add_systems(
+            Update,
+            (total.pipe(show).run_if(alive), exclusive, public_system),
+        );
     app.world_mut().spawn_batch([Hp(1), Hp(2), Hp(3)]);
     app.update();
 }

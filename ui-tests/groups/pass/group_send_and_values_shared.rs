@@ -1,6 +1,6 @@
 //! A group moves to a loader thread and back; what it made can be read from
 //! scoped threads; borrowed plain data can be copied in.
-fn main() {
+pub fn main() {
     let alloc = framealloc::SmartAlloc::with_defaults();
     let groups = alloc.groups();
     let level = groups.create_group("level");

@@ -12,7 +12,7 @@ fn cull(frame: &framealloc::Frame<'_>) -> u32 {
     frame.alloc_slice_fill_with(8, |i| i as u32).iter().sum()
 }
 
-fn main() {
+pub fn main() {
     #[cfg(any())]
     framealloc::fa_compile_error!(code = "FA003", message = "m", help = "h");
 

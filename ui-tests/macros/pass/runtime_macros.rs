@@ -2,7 +2,7 @@
 use framealloc::diagnostics::Capture;
 use framealloc::{DiagnosticKind, fa_assert, fa_diagnostic, fa_emit, fa_emit_ctx};
 
-fn main() {
+pub fn main() {
     let capture = Capture::start();
     fa_diagnostic!(Note, code = "GAME1", message = "level loaded");
     fa_emit!(FA102);

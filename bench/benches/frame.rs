@@ -7,7 +7,7 @@
 //! push, or per frame in `frame_begin_end/empty`).
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc --bench frame -- \
+//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc-bench --bench frame -- \
 //!     --warm-up-time 1 --measurement-time 3
 //! ```
 

@@ -17,7 +17,7 @@
 //! installed as the global allocator.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-poolbench cargo bench -p framealloc --bench pool -- \
+//! CARGO_TARGET_DIR=/work/target-poolbench cargo bench -p framealloc-bench --bench pool -- \
 //!     --warm-up-time 1 --measurement-time 3
 //! ```
 

@@ -30,7 +30,7 @@
 //! resets it at the end of each iteration (its chunks stay warm).
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc --bench groups -- \
+//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc-bench --bench groups -- \
 //!     --warm-up-time 1 --measurement-time 3
 //! ```
 

@@ -3,7 +3,7 @@
 # their peers, counted by valgrind's callgrind on the `pool_probe` bench
 # binary (the same code as benches/pool.rs, through benches/pool_common).
 #
-# Usage: framealloc/benches/pool_callgrind.sh [N]   (works from any directory)
+# Usage: bench/benches/pool_callgrind.sh [N]   (works from any directory)
 #
 #   pair, heap_box:  Ir/op = (Ir(N) - Ir(0)) / N, whole program
 #   batch:           Ir/op = (Ir(2B) - Ir(B)) / B, B = 1,000,000: one steady

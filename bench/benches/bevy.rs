@@ -10,7 +10,7 @@
 //! the other schedules of an `App::update`.
 //!
 //! ```text
-//! cargo bench -p framealloc-suite --features bevy --bench bevy -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p framealloc-bench --features bevy --bench bevy -- --warm-up-time 1 --measurement-time 3
 //! ```
 
 use std::hint::black_box;

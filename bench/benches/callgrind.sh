@@ -2,7 +2,7 @@
 # Instructions per operation for framealloc and its peers, counted by
 # valgrind's callgrind on the `callgrind_probe` bench binary.
 #
-# Usage: framealloc/benches/callgrind.sh [N]      (works from any directory)
+# Usage: bench/benches/callgrind.sh [N]      (works from any directory)
 #
 # Each case runs N operations (4 N pushes for the vector cases) and then 0;
 #   Ir/op       = (Ir(N) - Ir(0)) / N

@@ -40,7 +40,7 @@
 //! the N = 4,096 variant shows how that scales.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc --bench streaming -- \
+//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc-bench --bench streaming -- \
 //!     --warm-up-time 1 --measurement-time 3
 //! ```
 

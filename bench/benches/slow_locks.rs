@@ -35,9 +35,9 @@
 //!   registry and to the system).
 //!
 //! ```text
-//! cargo bench -p framealloc --bench slow_locks -- --warm-up-time 1 --measurement-time 3
-//! cargo bench -p framealloc --bench slow_locks --features parking_lot -- --warm-up-time 1 --measurement-time 3
-//! bash framealloc/benches/slow_locks_callgrind.sh
+//! cargo bench -p framealloc-bench --bench slow_locks -- --warm-up-time 1 --measurement-time 3
+//! cargo bench -p framealloc-bench --bench slow_locks --features parking_lot -- --warm-up-time 1 --measurement-time 3
+//! bash bench/benches/slow_locks_callgrind.sh
 //! ```
 //!
 //! The timings move with the machine's load (see BENCHMARKS.md, "Slow-path

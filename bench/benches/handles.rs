@@ -22,7 +22,7 @@
 //!   `Vec<u8>`, set up the same way. Throughput in bytes moved.
 //!
 //! ```text
-//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc --bench handles -- \
+//! CARGO_TARGET_DIR=/work/target-bench cargo bench -p framealloc-bench --bench handles -- \
 //!     --warm-up-time 1 --measurement-time 3
 //! ```
 

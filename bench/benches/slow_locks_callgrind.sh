@@ -5,7 +5,7 @@
 # the `parking_lot` feature). Instruction counts do not move with the
 # machine's load, which the criterion timings of the same bench do.
 #
-# Usage: framealloc/benches/slow_locks_callgrind.sh   (works from any directory)
+# Usage: bench/benches/slow_locks_callgrind.sh   (works from any directory)
 #
 #   Ir/op = (Ir(n) - Ir(0)) / n, whole program, every thread counted;
 #   n per case below. Single-threaded cases only: callgrind runs one thread
