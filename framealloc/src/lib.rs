@@ -113,8 +113,17 @@ pub use budget::{BudgetEvent, BudgetManager, BudgetUsage, ListenerId};
 pub use config::AllocConfig;
 pub use diagnostics::{DiagnosticKind, StrictMode, StrictModeGuard, set_strict_mode};
 pub use error::AllocError;
-pub use frame_required::FrameRequired;
+pub use frame_required::{FrameEndsWithItsValue, FrameRequired, IntentRequired};
 pub use framealloc_macros::{fa_compile_error, frame_system};
+
+/// The type named by the compiler when a [`Frame`](crate::Frame) (or a
+/// borrow of one) is sent to, or shared with, another thread: frame memory
+/// lives in the arena of the thread that opened the frame, which only that
+/// thread touches. Open a frame on the other thread (`alloc.begin_frame()`
+/// there; every thread has its own arena), or send values, not the frame.
+/// Never made. It sits at the crate root so the message names it
+/// `framealloc::ThisFrameBelongsToTheThreadThatOpenedIt`.
+pub(crate) enum ThisFrameBelongsToTheThreadThatOpenedIt {}
 pub use smart_alloc::{SmartAlloc, WeakAlloc};
 pub use stats::{AllocStats, FrameArenaStats, FrameStats, IntentStats, ThreadStats};
 pub use tag::{AllocationTag, MAX_TAGS, TagGuard};

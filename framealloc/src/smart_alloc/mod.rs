@@ -7,7 +7,7 @@ use crate::allocators::frame::{Frame, FrameBox};
 use crate::allocators::pool::PoolState;
 use crate::budget::BudgetManager;
 use crate::config::AllocConfig;
-use crate::frame_required::FrameRequired;
+use crate::frame_required::{FrameEndsWithItsValue, FrameRequired, IntentRequired};
 use crate::shared::Shared;
 use crate::stats::AllocStats;
 use crate::stats::ThreadStats;
@@ -439,6 +439,58 @@ impl SmartAlloc {
     {
         drop(value);
         <Self as FrameRequired<T>>::refuse(self)
+    }
+
+    /// Does not compile: a frame ends when its [`Frame`] does, not through
+    /// the allocator. The message says what to write.
+    ///
+    /// ```compile_fail
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// alloc.end_frame(); // error[E0277]: `SmartAlloc` has no `end_frame` ...
+    /// ```
+    ///
+    /// Write this instead:
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let scratch = frame.alloc([0u8; 64]);
+    /// # drop(scratch);
+    /// frame.end();
+    /// ```
+    pub fn end_frame<'a>(&'a self)
+    where
+        &'a Self: FrameEndsWithItsValue,
+    {
+        <&'a Self as FrameEndsWithItsValue>::refuse(self)
+    }
+
+    /// Does not compile: framealloc allocates by intent (a frame, a pool
+    /// box, a heap box). The message names them.
+    ///
+    /// ```compile_fail
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let value = alloc.alloc(5u64); // error[E0277]: `SmartAlloc` has no plain `alloc` ...
+    /// ```
+    ///
+    /// Write one of these instead:
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults();
+    /// let frame = alloc.begin_frame();
+    /// let for_this_frame = frame.alloc(5u64);
+    /// let until_dropped = alloc.pool_box(5u64)?;
+    /// let large = alloc.heap_box([0u8; 4096])?;
+    /// # drop(for_this_frame);
+    /// # Ok::<(), framealloc::AllocError>(())
+    /// ```
+    pub fn alloc<T>(&self, value: T) -> FrameBox<'_, T>
+    where
+        Self: IntentRequired<T>,
+    {
+        drop(value);
+        <Self as IntentRequired<T>>::refuse(self)
     }
 }
 

@@ -57,21 +57,43 @@ impl Lessor for FrameMemory {
 
 /// A borrow of the calling thread's arena for `'a`.
 ///
-/// Made only by [`arena_for_current_thread`]. It is neither `Send` nor `Sync`
-/// (it holds a `NonNull`), which is what makes `Frame` thread-bound.
+/// Made only by [`arena_for_current_thread`]. It is neither `Send` nor `Sync`,
+/// which is what makes `Frame` thread-bound: its `thread` field says so in
+/// the compiler's words.
 #[derive(Clone, Copy)]
 pub(crate) struct ArenaRef<'a> {
+    /// Makes `ArenaRef` (and so `Frame`) `!Send + !Sync`, and names the rule
+    /// when a `Frame` is sent or shared: sending a `Frame` to another
+    /// thread fails with "`*const ThisFrameBelongsToTheThreadThatOpenedIt`
+    /// cannot be sent between threads safely".
+    _thread: PhantomData<*const crate::ThisFrameBelongsToTheThreadThatOpenedIt>,
     /// Invariant: live for `'a` and used by the calling thread alone.
-    arena: NonNull<Arena>,
+    arena: ArenaPtr,
     _registry: PhantomData<&'a FrameMemory>,
 }
+
+/// The arena's address. `Send` and `Sync` on its own so that the compiler's
+/// message about a `Frame` sent to another thread names `ArenaRef::_thread`'s
+/// type (one error, in words) rather than also this pointer. Its holders,
+/// `ArenaRef` and `Lent`, live only inside a `Frame`, which `ArenaRef::_thread`
+/// makes `!Send + !Sync` (the ui-tests `frame_not_send` and `frame_not_sync`
+/// fail to compile, and would compile if `_thread` went).
+#[derive(Clone, Copy)]
+struct ArenaPtr(NonNull<Arena>);
+
+// SAFETY: an `ArenaPtr` is only ever held by an `ArenaRef` or a `Lent`, and
+// those only by a `Frame` (or on the way into one, on its thread), which
+// `ArenaRef::_thread` makes `!Send + !Sync`: no `ArenaPtr` crosses threads.
+unsafe impl Send for ArenaPtr {}
+// SAFETY: as above.
+unsafe impl Sync for ArenaPtr {}
 
 impl<'a> ArenaRef<'a> {
     #[inline(always)]
     pub(crate) fn get(self) -> &'a Arena {
         // SAFETY: type invariant; the arena's cells are touched only by this
         // thread because `ArenaRef` cannot leave it.
-        unsafe { self.arena.as_ref() }
+        unsafe { self.arena.0.as_ref() }
     }
 }
 
@@ -89,14 +111,16 @@ pub(crate) enum Tenancy<'a> {
 /// adopted for this frame alone.
 pub(crate) struct Lent<'a> {
     frames: &'a FrameMemory,
-    arena: NonNull<Arena>,
+    /// Held only inside a `Frame`, beside its `ArenaRef`, so it never
+    /// leaves the thread (see `ArenaPtr`).
+    arena: ArenaPtr,
 }
 
 impl Drop for Lent<'_> {
     fn drop(&mut self) {
         // SAFETY: the arena belongs to `frames` (adopted from it, alive while
         // `frames` is borrowed).
-        let arena = unsafe { self.arena.as_ref() };
+        let arena = unsafe { self.arena.0.as_ref() };
         // SAFETY: it was adopted for one frame of this thread, which owns
         // this value and drops it as that frame ends: nothing uses the arena
         // afterwards.
@@ -117,7 +141,8 @@ pub(crate) fn arena_for_current_thread(frames: &Arc<FrameMemory>) -> (ArenaRef<'
         // never reused), so the `ArenaRef` invariant holds as below.
         return (
             ArenaRef {
-                arena,
+                _thread: PhantomData,
+                arena: ArenaPtr(arena),
                 _registry: PhantomData,
             },
             Tenancy::Leased,
@@ -139,7 +164,13 @@ fn arena_slow(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy<'_>) {
             crate::diagnostics::report_during_teardown("FA202", format_args!(""));
             let arena = frames.adopt();
             let frames: &FrameMemory = frames;
-            (arena, Tenancy::Lent(Lent { frames, arena }))
+            (
+                arena,
+                Tenancy::Lent(Lent {
+                    frames,
+                    arena: ArenaPtr(arena),
+                }),
+            )
         }
     };
     // `arena` belongs to `frames`, which is freed only when the last handle
@@ -148,7 +179,8 @@ fn arena_slow(frames: &Arc<FrameMemory>) -> (ArenaRef<'_>, Tenancy<'_>) {
     // invariant).
     (
         ArenaRef {
-            arena,
+            _thread: PhantomData,
+            arena: ArenaPtr(arena),
             _registry: PhantomData,
         },
         tenancy,
