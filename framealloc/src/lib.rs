@@ -104,7 +104,7 @@ pub use allocators::group::{Group, GroupStats, Groups, GroupsStats};
 pub use allocators::handle::{
     Defragmentation, Handle, HandleAllocator, HandleStats, Place, RawHandle, Relocation,
 };
-pub use allocators::pool::{HeapBox, PoolBox};
+pub use allocators::pool::{BoxValue, HeapBox, PoolBox};
 pub use allocators::streaming::{
     AccessGuard, Eviction, LoadWriter, StreamId, StreamPriority, StreamState, StreamingAllocator,
     StreamingStats,

@@ -4,6 +4,7 @@
 //! so every test here runs under it; the counts are thread-local, so tests
 //! running in parallel do not disturb each other.
 
+mod box_slices;
 mod budgets;
 mod counting;
 #[cfg(feature = "debug")]

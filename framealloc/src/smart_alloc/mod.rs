@@ -14,6 +14,7 @@ use crate::stats::ThreadStats;
 use crate::tag::{AllocationTag, TagGuard};
 
 mod boxes;
+mod slices;
 
 /// A handle to one allocator: its frame arenas (one per thread), and the
 /// state they share.

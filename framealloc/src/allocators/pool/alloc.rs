@@ -11,7 +11,7 @@ use super::heap::LocalHeap;
 use super::lifecycle::PoolState;
 use super::page::{PAGE_SIZE, PageHeader};
 use super::raw::{Charge, HeapRaw, Meta, PoolRaw, charge_header, header_for};
-use super::size_class::{CLASS_SIZES, CLASSES, class_of};
+use super::size_class::{CLASS_SIZES, CLASSES, class_for, class_of};
 use super::thread_heap::{cached_heap, with_current_heap};
 use crate::budget::{Events, current_tag_index};
 use crate::diagnostics::{self as observed, Site, site};
@@ -46,23 +46,50 @@ pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw)
     if size_of::<T>() == 0 {
         return Ok((NonNull::dangling(), PoolRaw(NonNull::dangling())));
     }
-    let class = const { class_of::<T>() };
+    let (value, raw) = allocate_pool_sized(pools, Layout::new::<T>(), const { class_of::<T>() })?;
+    Ok((value.cast(), raw))
+}
+
+/// Room for a value of `layout` (a slice's, known at run time) on the pool
+/// intent: [`allocate_pool`]'s paths with the class computed here. For a
+/// zero-sized layout the pointer is dangling (and not aligned: the caller
+/// makes its own).
+#[cfg_attr(feature = "debug", track_caller)]
+pub(crate) fn allocate_pool_layout(
+    pools: Pools<'_>,
+    layout: Layout,
+) -> Result<(NonNull<u8>, PoolRaw), AllocError> {
+    if layout.size() == 0 {
+        return Ok((NonNull::dangling(), PoolRaw(NonNull::dangling())));
+    }
+    allocate_pool_sized(pools, layout, class_for(layout.size(), layout.align()))
+}
+
+/// The pool intent's paths for a layout of non-zero size whose class is
+/// `class` (a constant when inlined into [`allocate_pool`]).
+#[inline(always)]
+#[cfg_attr(feature = "debug", track_caller)]
+fn allocate_pool_sized(
+    pools: Pools<'_>,
+    layout: Layout,
+    class: usize,
+) -> Result<(NonNull<u8>, PoolRaw), AllocError> {
     if class < CLASSES
         && let Some(heap) = cached_heap(pools.fast_key)
     {
         // Classes at or above the pool limit never hold free slots, so a
         // slot found here is one the limit allows.
         if let Some(slot) = heap.pop_free(class) {
-            return Ok((slot.cast(), PoolRaw(slot)));
+            return Ok((slot, PoolRaw(slot)));
         }
     }
-    let fresh = allocate_slow(pools.state, Layout::new::<T>(), class, Intent::Pool, site())?;
+    let fresh = allocate_slow(pools.state, layout, class, Intent::Pool, site())?;
     let raw = if fresh.heap_block {
         PoolRaw(fresh.value.map_addr(|addr| addr | PoolRaw::HEAP_BLOCK))
     } else {
         PoolRaw(fresh.value)
     };
-    Ok((fresh.value.cast(), raw))
+    Ok((fresh.value, raw))
 }
 
 /// Room for a `T` on the heap intent. The fast path, inlined: a block from
@@ -70,7 +97,6 @@ pub(crate) fn allocate_pool<T>(pools: Pools<'_>) -> Result<(NonNull<T>, PoolRaw)
 #[inline(always)]
 #[cfg_attr(feature = "debug", track_caller)]
 pub(crate) fn allocate_heap<T>(pools: Pools<'_>) -> Result<(NonNull<T>, HeapRaw), AllocError> {
-    let layout = Layout::new::<T>();
     if size_of::<T>() == 0 {
         let ptr = NonNull::<T>::dangling();
         return Ok((
@@ -81,17 +107,49 @@ pub(crate) fn allocate_heap<T>(pools: Pools<'_>) -> Result<(NonNull<T>, HeapRaw)
             },
         ));
     }
+    let (value, raw) = allocate_heap_sized(pools, Layout::new::<T>())?;
+    Ok((value.cast(), raw))
+}
+
+/// Room for a value of `layout` (a slice's, known at run time) on the heap
+/// intent: [`allocate_heap`]'s paths. For a zero-sized layout the pointer
+/// is dangling (and not aligned: the caller makes its own).
+#[cfg_attr(feature = "debug", track_caller)]
+pub(crate) fn allocate_heap_layout(
+    pools: Pools<'_>,
+    layout: Layout,
+) -> Result<(NonNull<u8>, HeapRaw), AllocError> {
+    if layout.size() == 0 {
+        let ptr = NonNull::dangling();
+        return Ok((
+            ptr,
+            HeapRaw {
+                ptr,
+                heap: ptr::null(),
+            },
+        ));
+    }
+    allocate_heap_sized(pools, layout)
+}
+
+/// The heap intent's paths for a layout of non-zero size.
+#[inline(always)]
+#[cfg_attr(feature = "debug", track_caller)]
+fn allocate_heap_sized(
+    pools: Pools<'_>,
+    layout: Layout,
+) -> Result<(NonNull<u8>, HeapRaw), AllocError> {
     if let Some(heap) = cached_heap(pools.fast_key)
-        // SAFETY: `T` is not zero-sized (tested above).
+        // SAFETY: `layout` is not zero-sized (the callers' promise).
         && let Some(block) = NonNull::new(unsafe { std::alloc::alloc(layout) })
     {
         heap.count_heap_alloc(layout.size());
         let heap = ptr::from_ref(heap.heap());
-        return Ok((block.cast(), HeapRaw { ptr: block, heap }));
+        return Ok((block, HeapRaw { ptr: block, heap }));
     }
     let fresh = allocate_slow(pools.state, layout, CLASSES, Intent::Heap, site())?;
     Ok((
-        fresh.value.cast(),
+        fresh.value,
         HeapRaw {
             ptr: fresh.value,
             heap: fresh.heap,

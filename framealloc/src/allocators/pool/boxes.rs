@@ -4,6 +4,7 @@
 
 #![expect(unsafe_code, reason = "the boxes own values in raw pool and heap memory")]
 
+use core::alloc::Layout;
 use core::fmt;
 use core::marker::PhantomData;
 use core::mem::{ManuallyDrop, MaybeUninit};
@@ -13,23 +14,27 @@ use core::ptr::NonNull;
 use super::alloc::{Pools, allocate_heap, allocate_pool};
 use super::free::Backing;
 use super::raw::{HeapRaw, PoolRaw};
+use super::value::BoxValue;
 use crate::error::AllocError;
 
 macro_rules! owning_box {
     ($(#[$docs:meta])* $name:ident, $method:ident, $raw:ty) => {
         $(#[$docs])*
-        pub struct $name<T> {
-            /// Invariants: an allocation for a `T`, holding an initialised
-            /// `T` owned by this box.
-            raw: $raw,
+        pub struct $name<T: ?Sized + BoxValue> {
+            /// Invariants: the address of an allocation for the value
+            /// (`BoxValue::__layout(stored)`), with the backing's flags,
+            /// holding an initialised value owned by this box; a
+            /// placeholder for a zero-sized value.
+            stored: NonNull<T>,
+            extra: <$raw as Backing>::Extra,
             _owns: PhantomData<T>,
         }
 
-        // SAFETY: the box owns its `T` like `Box<T>`; freeing works from any
-        // thread (remote frees), so sending the box is sending a `T`.
-        unsafe impl<T: Send> Send for $name<T> {}
+        // SAFETY: the box owns its value like `Box<T>`; freeing works from
+        // any thread (remote frees), so sending the box is sending a `T`.
+        unsafe impl<T: ?Sized + BoxValue + Send> Send for $name<T> {}
         // SAFETY: `&Box` gives only `&T`.
-        unsafe impl<T: Sync> Sync for $name<T> {}
+        unsafe impl<T: ?Sized + BoxValue + Sync> Sync for $name<T> {}
 
         impl<T> $name<T> {
             /// # Safety
@@ -37,14 +42,51 @@ macro_rules! owning_box {
             /// `raw` is an allocation for a `T` that holds an initialised
             /// `T`, owned by nothing else.
             pub(crate) unsafe fn from_raw(raw: $raw) -> Self {
-                $name { raw, _owns: PhantomData }
+                let (stored, extra) = raw.split();
+                $name { stored: stored.cast(), extra, _owns: PhantomData }
+            }
+        }
+
+        impl<T> $name<[T]> {
+            /// # Safety
+            ///
+            /// `raw` is an allocation for `Layout::array::<T>(len)` that
+            /// holds `len` initialised `T`s, owned by nothing else.
+            pub(crate) unsafe fn from_raw_slice(raw: $raw, len: usize) -> Self {
+                let (stored, extra) = raw.split();
+                $name {
+                    stored: NonNull::slice_from_raw_parts(stored.cast(), len),
+                    extra,
+                    _owns: PhantomData,
+                }
+            }
+        }
+
+        impl<T: ?Sized + BoxValue> $name<T> {
+            #[inline(always)]
+            fn ptr(&self) -> NonNull<T> {
+                T::__value(self.stored, <$raw as Backing>::TAG)
             }
 
             #[inline(always)]
-            fn ptr(&self) -> NonNull<T> {
-                self.raw.value()
+            fn raw(&self) -> $raw {
+                <$raw as Backing>::join(self.stored.cast(), self.extra)
             }
 
+            /// A raw pointer to the value, valid while the box is.
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let boxed = alloc.", stringify!($method), "(7u64)?;\n",
+                "assert_eq!(framealloc::", stringify!($name), "::as_ptr(&boxed) as usize % 8, 0);\n",
+                "# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
+            pub fn as_ptr(boxed: &Self) -> *const T {
+                boxed.ptr().as_ptr()
+            }
+        }
+
+        impl<T> $name<T> {
             /// Moves the value out and frees the memory.
             ///
             #[doc = concat!(
@@ -59,22 +101,11 @@ macro_rules! owning_box {
                 // the memory freed once (the box is forgotten).
                 unsafe {
                     let value = boxed.ptr().as_ptr().read();
-                    boxed.raw.free::<T>();
+                    boxed.raw().free::<T>();
                     value
                 }
             }
 
-            /// A raw pointer to the value, valid while the box is.
-            ///
-            #[doc = concat!(
-                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
-                "let boxed = alloc.", stringify!($method), "(7u64)?;\n",
-                "assert_eq!(framealloc::", stringify!($name), "::as_ptr(&boxed) as usize % 8, 0);\n",
-                "# Ok::<(), framealloc::AllocError>(())\n```"
-            )]
-            pub fn as_ptr(boxed: &Self) -> *const T {
-                boxed.ptr().as_ptr()
-            }
         }
 
         impl<T> $name<MaybeUninit<T>> {
@@ -92,7 +123,7 @@ macro_rules! owning_box {
                 // its backing serve a `T`; it is initialised before retyping.
                 unsafe {
                     boxed.ptr().as_ptr().write(MaybeUninit::new(value));
-                    $name::from_raw(boxed.raw)
+                    $name::from_raw(boxed.raw())
                 }
             }
         }
@@ -118,11 +149,37 @@ macro_rules! owning_box {
                 // SAFETY: `MaybeUninit<T>` has `T`'s layout, so the memory
                 // and its backing serve a `T`, which the caller promises is
                 // initialised.
-                unsafe { $name::from_raw(boxed.raw) }
+                unsafe { $name::from_raw(boxed.raw()) }
             }
         }
 
-        impl<T> Deref for $name<T> {
+        impl<T> $name<[MaybeUninit<T>]> {
+            /// Takes the elements as initialised, without moving them (the
+            /// slice form of `assume_init`).
+            ///
+            /// # Safety
+            ///
+            /// - Every element is fully initialised as a `T` (as for
+            ///   [`MaybeUninit::assume_init`]).
+            ///
+            #[doc = concat!(
+                "```\nlet alloc = framealloc::SmartAlloc::with_defaults();\n",
+                "let mut room = alloc.", stringify!($method), "_slice_fill_with(2, |_| std::mem::MaybeUninit::<u8>::uninit())?;\n",
+                "room[0].write(4);\nroom[1].write(2);\n",
+                "// SAFETY: both written just above.\n",
+                "let bytes = unsafe { framealloc::", stringify!($name), "::assume_init_slice(room) };\n",
+                "assert_eq!(&*bytes, &[4, 2]);\n# Ok::<(), framealloc::AllocError>(())\n```"
+            )]
+            pub unsafe fn assume_init_slice(boxed: Self) -> $name<[T]> {
+                let boxed = ManuallyDrop::new(boxed);
+                // SAFETY: `[MaybeUninit<T>]` has `[T]`'s layout for the same
+                // length, so the memory and its backing serve the `[T]`,
+                // which the caller promises is initialised.
+                unsafe { $name::from_raw_slice(boxed.raw(), boxed.stored.len()) }
+            }
+        }
+
+        impl<T: ?Sized + BoxValue> Deref for $name<T> {
             type Target = T;
             #[inline]
             fn deref(&self) -> &T {
@@ -131,7 +188,7 @@ macro_rules! owning_box {
             }
         }
 
-        impl<T> DerefMut for $name<T> {
+        impl<T: ?Sized + BoxValue> DerefMut for $name<T> {
             #[inline]
             fn deref_mut(&mut self) -> &mut T {
                 // SAFETY: type invariant; `&mut self` is the only access.
@@ -139,56 +196,61 @@ macro_rules! owning_box {
             }
         }
 
-        impl<T> Drop for $name<T> {
+        impl<T: ?Sized + BoxValue> Drop for $name<T> {
             #[inline(always)]
             fn drop(&mut self) {
-                // Frees the memory when dropped, so that a `T` whose
+                // Frees the memory when dropped, so that a value whose
                 // destructor panics still gives its memory, budget charge
                 // and count back, as `Box` does.
-                struct FreeOnExit<T, B: Backing>(B, PhantomData<T>);
-                impl<T, B: Backing> Drop for FreeOnExit<T, B> {
+                struct FreeOnExit<B: Backing>(B, Layout, usize);
+                impl<B: Backing> Drop for FreeOnExit<B> {
                     #[inline(always)]
                     fn drop(&mut self) {
-                        // SAFETY: an allocation for a `T` whose value was
-                        // just dropped (or whose destructor unwound), freed
-                        // exactly once, here.
-                        unsafe { self.0.free::<T>() }
+                        // SAFETY: an allocation for this layout (of size
+                        // class `self.2`) whose value was just dropped (or
+                        // whose destructor unwound), freed exactly once,
+                        // here.
+                        unsafe { self.0.free_layout(self.1, self.2) }
                     }
                 }
-                let _free = FreeOnExit::<T, $raw>(self.raw, PhantomData);
-                // SAFETY: the box owns an initialised `T` from `allocate`,
-                // dropped exactly once, here.
+                let _free = FreeOnExit::<$raw>(
+                    self.raw(),
+                    T::__layout(self.stored),
+                    T::__class(self.stored),
+                );
+                // SAFETY: the box owns an initialised value from its
+                // allocation, dropped exactly once, here.
                 unsafe { self.ptr().as_ptr().drop_in_place() }
             }
         }
 
-        impl<T: fmt::Debug> fmt::Debug for $name<T> {
+        impl<T: ?Sized + BoxValue + fmt::Debug> fmt::Debug for $name<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Debug::fmt(&**self, f)
             }
         }
 
-        impl<T: fmt::Display> fmt::Display for $name<T> {
+        impl<T: ?Sized + BoxValue + fmt::Display> fmt::Display for $name<T> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 fmt::Display::fmt(&**self, f)
             }
         }
 
-        impl<T: PartialEq> PartialEq for $name<T> {
+        impl<T: ?Sized + BoxValue + PartialEq> PartialEq for $name<T> {
             fn eq(&self, other: &Self) -> bool {
                 **self == **other
             }
         }
 
-        impl<T: Eq> Eq for $name<T> {}
+        impl<T: ?Sized + BoxValue + Eq> Eq for $name<T> {}
 
-        impl<T> AsRef<T> for $name<T> {
+        impl<T: ?Sized + BoxValue> AsRef<T> for $name<T> {
             fn as_ref(&self) -> &T {
                 self
             }
         }
 
-        impl<T> AsMut<T> for $name<T> {
+        impl<T: ?Sized + BoxValue> AsMut<T> for $name<T> {
             fn as_mut(&mut self) -> &mut T {
                 self
             }

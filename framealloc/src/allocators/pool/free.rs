@@ -20,6 +20,19 @@ use crate::diagnostics::Intent;
 /// The raw parts of a box: where its value is, and how to give the memory
 /// back. Implemented by [`PoolRaw`] and [`HeapRaw`].
 pub(crate) trait Backing: Copy {
+    /// What a box keeps beside the value's (stored) address: nothing for a
+    /// pool box, the counting heap for a heap box.
+    type Extra: Copy;
+
+    /// The bits of the stored address that are flags, not address.
+    const TAG: usize;
+
+    /// The stored address (with its flags) and the extra word.
+    fn split(self) -> (NonNull<u8>, Self::Extra);
+
+    /// The inverse of [`Backing::split`].
+    fn join(stored: NonNull<u8>, extra: Self::Extra) -> Self;
+
     /// The value's address (dangling for a zero-sized `T`).
     fn value<T>(self) -> NonNull<T>;
 
@@ -31,9 +44,34 @@ pub(crate) trait Backing: Copy {
     /// `self` comes from an allocation for a `T` and the memory is not used
     /// afterwards.
     unsafe fn free<T>(self);
+
+    /// Gives back the memory of a value of `layout` (already dropped or
+    /// moved out) and its budget charge; `class` is
+    /// `class_for(layout.size(), layout.align())`, a constant for a sized
+    /// type (so this is [`Backing::free`]'s code once inlined).
+    ///
+    /// # Safety
+    ///
+    /// `self` comes from an allocation for `layout` (`allocate_pool_layout`
+    /// or `allocate_heap_layout`, or the typed ones for a type of that
+    /// layout) and the memory is not used afterwards.
+    unsafe fn free_layout(self, layout: Layout, class: usize);
 }
 
 impl Backing for PoolRaw {
+    type Extra = ();
+    const TAG: usize = PoolRaw::HEAP_BLOCK;
+
+    #[inline(always)]
+    fn split(self) -> (NonNull<u8>, ()) {
+        (self.0, ())
+    }
+
+    #[inline(always)]
+    fn join(stored: NonNull<u8>, (): ()) -> PoolRaw {
+        PoolRaw(stored)
+    }
+
     #[inline(always)]
     fn value<T>(self) -> NonNull<T> {
         if size_of::<T>() == 0 {
@@ -48,11 +86,30 @@ impl Backing for PoolRaw {
     #[inline(always)]
     unsafe fn free<T>(self) {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_pool::<T>(self) }
+        unsafe { self.free_layout(Layout::new::<T>(), const { class_of::<T>() }) }
+    }
+
+    #[inline(always)]
+    unsafe fn free_layout(self, layout: Layout, class: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_pool(self, layout, class) }
     }
 }
 
 impl Backing for HeapRaw {
+    type Extra = *const LocalHeap;
+    const TAG: usize = 0;
+
+    #[inline(always)]
+    fn split(self) -> (NonNull<u8>, *const LocalHeap) {
+        (self.ptr, self.heap)
+    }
+
+    #[inline(always)]
+    fn join(ptr: NonNull<u8>, heap: *const LocalHeap) -> HeapRaw {
+        HeapRaw { ptr, heap }
+    }
+
     #[inline(always)]
     fn value<T>(self) -> NonNull<T> {
         self.ptr.cast()
@@ -61,7 +118,13 @@ impl Backing for HeapRaw {
     #[inline(always)]
     unsafe fn free<T>(self) {
         // SAFETY: forwarded from the caller.
-        unsafe { deallocate_heap::<T>(self) }
+        unsafe { deallocate_heap(self, Layout::new::<T>()) }
+    }
+
+    #[inline(always)]
+    unsafe fn free_layout(self, layout: Layout, _class: usize) {
+        // SAFETY: forwarded from the caller.
+        unsafe { deallocate_heap(self, layout) }
     }
 }
 
@@ -70,19 +133,21 @@ impl Backing for HeapRaw {
 ///
 /// # Safety
 ///
-/// `raw` comes from `allocate_pool::<T>`, and the memory is not used
+/// `raw` comes from an allocation for `layout` (`allocate_pool::<T>` for a
+/// `T` of that layout, or `allocate_pool_layout`), `class` is
+/// `class_for(layout.size(), layout.align())`, and the memory is not used
 /// afterwards.
 #[inline(always)]
-unsafe fn deallocate_pool<T>(raw: PoolRaw) {
-    if size_of::<T>() == 0 {
+unsafe fn deallocate_pool(raw: PoolRaw, layout: Layout, class: usize) {
+    if layout.size() == 0 {
         return;
     }
     if raw.is_slot() {
-        // SAFETY: forwarded from the caller: a live slot of class `class_of::<T>()`.
-        unsafe { free_slot(raw.0, const { class_of::<T>() }) }
+        // SAFETY: forwarded from the caller: a live slot of class `class`.
+        unsafe { free_slot(raw.0, class) }
     } else {
         // SAFETY: forwarded from the caller: the value of a heap block.
-        unsafe { deallocate_pool_block(raw.value(), Layout::new::<T>()) }
+        unsafe { deallocate_pool_block(raw.value::<u8>(), layout) }
     }
 }
 
@@ -91,14 +156,14 @@ unsafe fn deallocate_pool<T>(raw: PoolRaw) {
 ///
 /// # Safety
 ///
-/// `raw` comes from `allocate_heap::<T>`, and the memory is not used
-/// afterwards.
+/// `raw` comes from an allocation for `layout` (`allocate_heap::<T>` for a
+/// `T` of that layout, or `allocate_heap_layout`), and the memory is not
+/// used afterwards.
 #[inline(always)]
-unsafe fn deallocate_heap<T>(raw: HeapRaw) {
-    if size_of::<T>() == 0 {
+unsafe fn deallocate_heap(raw: HeapRaw, layout: Layout) {
+    if layout.size() == 0 {
         return;
     }
-    let layout = Layout::new::<T>();
     let HeapRaw { ptr, heap } = raw;
     // SAFETY: the block is live, so the heap that counted it is.
     if is_my_open_heap(unsafe { (*heap).owner_word() }) {

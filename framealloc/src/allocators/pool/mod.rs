@@ -37,17 +37,25 @@ mod page;
 mod raw;
 mod remote;
 mod size_class;
+mod slices;
 mod thread_heap;
+mod value;
 
 use std::sync::Arc;
 
 pub use boxes::{HeapBox, PoolBox};
+pub use value::BoxValue;
 
 pub(crate) use alloc::Pools;
 pub(crate) use boxes::{heap_box_uninit, heap_box_with, pool_box_uninit, pool_box_with};
 pub(crate) use heap::HeapFigures;
 pub(crate) use lifecycle::PoolState;
 pub(crate) use size_class::CLASS_SIZES;
+pub(crate) use slices::{
+    heap_slice_fill_with, heap_slice_from_iter, heap_slice_from_vec, heap_slice_uninit,
+    heap_zeroed, pool_slice_fill_with, pool_slice_from_iter, pool_slice_from_vec,
+    pool_slice_uninit, pool_zeroed,
+};
 
 use thread_heap::with_current_heap;
 
