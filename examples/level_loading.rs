@@ -110,7 +110,8 @@ fn main() {
     // with FA302 instead of taking the machine down.
     alloc
         .budgets()
-        .set_tag_limits(levels_tag, None, Some(64 << 20));
+        .set_tag_limits(levels_tag, None, Some(64 << 20))
+        .unwrap();
     let unloaded = Arc::new(AtomicUsize::new(0));
     let groups = alloc.groups();
 

@@ -71,7 +71,8 @@ fn main() {
     });
     alloc
         .budgets()
-        .set_global_limits(Some(24 << 20), Some(64 << 20));
+        .set_global_limits(Some(24 << 20), Some(64 << 20))
+        .unwrap();
 
     let ai = AllocationTag::new("ai");
     let level_tag = AllocationTag::new("level");

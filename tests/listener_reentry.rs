@@ -26,7 +26,7 @@ fn allocator_with_a_frame_opening_listener() -> (SmartAlloc, Arc<Mutex<Vec<u64>>
     );
     // A small soft limit makes every step of growth past a sixteenth of the
     // last peak a `NewPeak` (without limits the steps are 64 KiB).
-    alloc.budgets().set_global_limits(Some(16), None);
+    alloc.budgets().set_global_limits(Some(16), None).unwrap();
     let sums = Arc::new(Mutex::new(Vec::new()));
     let (weak, sink) = (alloc.downgrade(), sums.clone());
     alloc.budgets().on_event(move |event| {

@@ -159,6 +159,22 @@ pub(crate) const CODES: &[Code] = &[
         help: "fix the listener (the panic message is above: it names `BudgetManager::on_event`, `DiagnosticsHooks::add_listener` or `ProfilerHooks::set_callback`), or remove it",
     },
     Code {
+        code: "FA304",
+        category: "Budget",
+        severity: Error,
+        message: "budget limits on an allocator with budgets off",
+        note: "an allocator built with `with_budgets(false)` (the default) counts no tags and checks no limits, so limits set on it could not be enforced; none were set",
+        help: "build the allocator with `AllocConfig::default().with_budgets(true)` to enforce limits",
+    },
+    Code {
+        code: "FA305",
+        category: "Budget",
+        severity: Error,
+        message: "soft limit above hard limit",
+        note: "the soft limit warns before the hard limit refuses, so it cannot be the larger; nothing was set",
+        help: "pass a soft limit at or below the hard limit, or `None` for either",
+    },
+    Code {
         code: "FA401",
         category: "Handle",
         severity: Error,

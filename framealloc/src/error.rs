@@ -118,6 +118,20 @@ pub enum AllocError {
         /// The slot the handle names.
         index: u32,
     },
+    /// FA304: budget limits were set on an allocator built with budgets
+    /// off (`AllocConfig::with_budgets(false)`, the default), where they
+    /// could not be enforced; nothing was set.
+    BudgetsDisabled {
+        /// The tag whose limits were set, or `None` for the global budget.
+        tag: Option<crate::tag::AllocationTag>,
+    },
+    /// FA305: a soft limit above the hard limit; nothing was set.
+    LimitsInverted {
+        /// The soft limit asked for, in bytes.
+        soft: usize,
+        /// The hard limit asked for, in bytes.
+        hard: usize,
+    },
     /// FA404: the handle allocator has no slot left (a `Handle` names one
     /// of 2^24 slots; a slot retires after 2^20 reuses).
     HandleSlotsExhausted {
@@ -145,6 +159,8 @@ impl AllocError {
             AllocError::OutOfMemory { .. } => "FA005",
             AllocError::GlobalBudgetExceeded { .. } => "FA301",
             AllocError::TagBudgetExceeded { .. } => "FA302",
+            AllocError::BudgetsDisabled { .. } => "FA304",
+            AllocError::LimitsInverted { .. } => "FA305",
             AllocError::ForeignAllocation { .. } => "FA201",
             AllocError::InvalidHandle { .. } => "FA401",
             AllocError::NotPinned { .. } => "FA403",
@@ -201,6 +217,15 @@ impl AllocError {
             } => format!(
                 "tag `{tag}`: {requested} bytes requested with {used} of {limit} bytes in use"
             ),
+            AllocError::BudgetsDisabled { tag: Some(tag) } => {
+                format!("limits for tag `{tag}` on an allocator built with budgets off")
+            }
+            AllocError::BudgetsDisabled { tag: None } => {
+                "global limits on an allocator built with budgets off".to_owned()
+            }
+            AllocError::LimitsInverted { soft, hard } => {
+                format!("soft limit {soft} bytes, hard limit {hard} bytes")
+            }
             AllocError::ForeignAllocation { what } => {
                 format!("{what} made by another allocator was passed to this one")
             }

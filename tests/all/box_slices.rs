@@ -183,7 +183,10 @@ fn empty_and_zero_sized_slices_need_no_memory() {
 #[test]
 fn a_refused_slice_counts_nothing_and_says_why() {
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    alloc.budgets().set_global_limits(None, Some(1 << 20));
+    alloc
+        .budgets()
+        .set_global_limits(None, Some(1 << 20))
+        .unwrap();
     let refused = alloc
         .heap_box_slice_fill_with(1 << 20, |_| 0u32)
         .unwrap_err();

@@ -18,7 +18,7 @@ fn budgeted() -> (SmartAlloc, Arc<Mutex<Vec<BudgetEvent>>>) {
 #[test]
 fn the_global_hard_limit_refuses_pool_and_heap_with_fa301() {
     let (alloc, events) = budgeted();
-    alloc.budgets().set_global_limits(None, Some(100));
+    alloc.budgets().set_global_limits(None, Some(100)).unwrap();
     let kept = alloc.pool_box([0u8; 64]).unwrap(); // 64-byte slot
     let err = alloc.pool_box([0u8; 48]).unwrap_err(); // 48 more would make 112
     assert_eq!(
@@ -70,7 +70,8 @@ fn a_tag_hard_limit_refuses_with_fa302_and_other_tags_are_unaffected() {
     let audio = AllocationTag::new("budget-test-audio");
     alloc
         .budgets()
-        .set_tag_limits(rendering, Some(100), Some(200));
+        .set_tag_limits(rendering, Some(100), Some(200))
+        .unwrap();
     let first = alloc
         .with_tag(rendering, || alloc.pool_box([0u8; 128]))
         .unwrap();
@@ -116,7 +117,7 @@ fn a_tag_hard_limit_refuses_with_fa302_and_other_tags_are_unaffected() {
 #[test]
 fn soft_limit_events_fire_once_per_crossing() {
     let (alloc, events) = budgeted();
-    alloc.budgets().set_global_limits(Some(100), None);
+    alloc.budgets().set_global_limits(Some(100), None).unwrap();
     let a = alloc.pool_box([0u8; 64]).unwrap();
     let b = alloc.pool_box([0u8; 64]).unwrap(); // 128 > 100: event
     let c = alloc.pool_box([0u8; 64]).unwrap(); // still over: no new event
@@ -176,7 +177,10 @@ fn frame_chunk_growth_is_refused_by_the_global_budget() {
             .with_budgets(true)
             .with_frame_chunk_size(4096),
     );
-    alloc.budgets().set_global_limits(None, Some(10_000));
+    alloc
+        .budgets()
+        .set_global_limits(None, Some(10_000))
+        .unwrap();
     let frame = alloc.begin_frame();
     let first = frame.try_alloc([0u8; 1000]).unwrap(); // first chunk: 4096 bytes charged
     assert_eq!(alloc.budgets().global_usage().used, 4096);
@@ -201,14 +205,63 @@ fn frame_chunk_growth_is_refused_by_the_global_budget() {
 }
 
 #[test]
-fn budgets_off_meter_nothing() {
+fn budgets_off_meter_nothing_and_refuse_limits() {
     let alloc = SmartAlloc::with_defaults();
-    alloc.budgets().set_global_limits(None, Some(1));
+    let refused = alloc
+        .budgets()
+        .set_global_limits(None, Some(1))
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        framealloc::AllocError::BudgetsDisabled { tag: None }
+    );
+    assert_eq!(refused.code(), "FA304");
+    let audio = framealloc::AllocationTag::new("audio");
+    let refused = alloc
+        .budgets()
+        .set_tag_limits(audio, Some(1), None)
+        .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "[FA304] budget limits on an allocator with budgets off: limits for tag `audio` on an allocator built with budgets off"
+    );
+    assert_eq!(
+        alloc.budgets().global_usage().hard_limit,
+        None,
+        "nothing was set"
+    );
     let boxed = alloc.pool_box([0u8; 512]).unwrap();
     let frame = alloc.begin_frame();
     let value: FrameBox<'_, [u8; 100]> = frame.alloc([0; 100]);
     assert_eq!(alloc.budgets().global_usage().used, 0);
     drop((boxed, value));
+}
+
+#[test]
+fn a_soft_limit_above_the_hard_one_is_refused_and_sets_nothing() {
+    let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
+    alloc
+        .budgets()
+        .set_global_limits(Some(10), Some(20))
+        .unwrap();
+    let refused = alloc
+        .budgets()
+        .set_global_limits(Some(30), Some(20))
+        .unwrap_err();
+    assert_eq!(
+        refused,
+        framealloc::AllocError::LimitsInverted { soft: 30, hard: 20 }
+    );
+    assert_eq!(refused.code(), "FA305");
+    let usage = alloc.budgets().global_usage();
+    assert_eq!((usage.soft_limit, usage.hard_limit), (Some(10), Some(20)));
+    let ui = framealloc::AllocationTag::new("ui");
+    let refused = alloc
+        .budgets()
+        .set_tag_limits(ui, Some(2), Some(1))
+        .unwrap_err();
+    assert_eq!(refused.code(), "FA305");
+    assert_eq!(alloc.budgets().usage(ui).soft_limit, None);
 }
 
 #[test]
@@ -218,8 +271,8 @@ fn budget_refusals_raise_fa301_and_fa302_diagnostics() {
 
     let (alloc, _) = budgeted();
     let tag = AllocationTag::new("budget-test-diagnostics");
-    alloc.budgets().set_tag_limits(tag, None, Some(32));
-    alloc.budgets().set_global_limits(None, Some(1000));
+    alloc.budgets().set_tag_limits(tag, None, Some(32)).unwrap();
+    alloc.budgets().set_global_limits(None, Some(1000)).unwrap();
     let capture = Capture::start();
     let tag_error = alloc
         .with_tag(tag, || alloc.pool_box([0u8; 64]))
@@ -309,7 +362,7 @@ fn a_panicking_listener_leaves_no_phantom_charge() {
     // unwind skipped the revert; a 100-byte box was then refused with FA301
     // while nothing was live.
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    alloc.budgets().set_global_limits(None, Some(160));
+    alloc.budgets().set_global_limits(None, Some(160)).unwrap();
     alloc.budgets().on_event(|event| {
         if matches!(
             event,
@@ -400,7 +453,10 @@ fn bytes_the_system_refuses_raise_no_peak_and_no_event() {
     // Issue 9, item 14: budgets charged before asking the global allocator,
     // so a refused 16 TiB block left a 16 TiB peak and fired `NewPeak`.
     let (alloc, events) = budgeted();
-    alloc.budgets().set_global_limits(Some(1 << 20), None);
+    alloc
+        .budgets()
+        .set_global_limits(Some(1 << 20), None)
+        .unwrap();
     type Huge = [u8; 1 << 44];
     let error = alloc.heap_alloc_uninit::<Huge>().unwrap_err();
     assert_eq!(error.code(), "FA005");

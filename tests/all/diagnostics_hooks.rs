@@ -157,7 +157,10 @@ fn budget_events_are_forwarded_as_they_happen() {
     alloc
         .budgets()
         .on_event(move |event| sink.lock().unwrap().push(*event));
-    alloc.budgets().set_global_limits(Some(10), Some(24));
+    alloc
+        .budgets()
+        .set_global_limits(Some(10), Some(24))
+        .unwrap();
     let a = alloc.pool_box(0u64).unwrap();
     let b = alloc.pool_box(0u64).unwrap();
     let refused = alloc.pool_box([0u64; 2]).unwrap_err();
@@ -216,13 +219,13 @@ fn memory_pressure_starts_at_ninety_percent_of_the_lower_global_limit() {
         ((None, Some(at)), Some(at)),
         ((None, Some(at + 1)), None),
         ((Some(at), None), Some(at)),
-        ((Some(at + 1), Some(at)), Some(at)),
+        ((Some(at), Some(at)), Some(at)),
         ((Some(at), Some(10 * used)), Some(at)),
         ((Some(at + 1), Some(10 * used)), None),
         ((Some(used), Some(used)), Some(used)),
     ];
     for (n, ((soft, hard), pressure)) in cases.into_iter().enumerate() {
-        alloc.budgets().set_global_limits(soft, hard);
+        alloc.budgets().set_global_limits(soft, hard).unwrap();
         alloc.advance_frame();
         let n = n as u64;
         let mut want = vec![Kind::End(n)];
@@ -231,12 +234,19 @@ fn memory_pressure_starts_at_ninety_percent_of_the_lower_global_limit() {
         assert_eq!(kinds(&take(&log)), want, "limits {soft:?} {hard:?}");
     }
     drop(block);
-    // Budgets off: limits are not metered, so no pressure.
+    // Budgets off: limits are refused (FA304), so no pressure.
     let plain = SmartAlloc::with_defaults();
     let (_, log) = record(plain.diagnostics_hooks());
-    plain.budgets().set_global_limits(Some(0), Some(0));
+    let refused = plain
+        .budgets()
+        .set_global_limits(Some(0), Some(0))
+        .unwrap_err();
+    assert_eq!(refused.code(), "FA304");
     plain.advance_frame();
-    assert_eq!(kinds(&take(&log)), [Kind::End(0), Kind::Begin(1)]);
+    assert_eq!(
+        kinds(&take(&log)),
+        [Kind::Diagnostic("FA304"), Kind::End(0), Kind::Begin(1)]
+    );
 }
 
 #[test]

@@ -103,6 +103,8 @@ fn every_table_code_can_be_emitted_with_its_own_text() {
         fa_emit!(FA301);
         fa_emit!(FA302);
         fa_emit!(FA303);
+        fa_emit!(FA304);
+        fa_emit!(FA305);
         fa_emit!(FA401);
         fa_emit!(FA402);
         fa_emit!(FA403);

@@ -200,15 +200,21 @@ fn a_collection_grows_in_place_and_gives_its_block_back() {
 fn hard_limits_refuse_with_fa301_and_fa302() {
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
     let capture = Capture::start();
-    alloc.budgets().set_global_limits(None, Some(100 << 10));
+    alloc
+        .budgets()
+        .set_global_limits(None, Some(100 << 10))
+        .unwrap();
     let level = alloc.groups().create_group("level");
     level.alloc(1u64); // a 64 KiB chunk
     let err = level.try_alloc([0u8; 64 << 10]).unwrap_err();
     assert_eq!(err.code(), "FA301");
 
-    alloc.budgets().set_global_limits(None, None);
+    alloc.budgets().set_global_limits(None, None).unwrap();
     let audio = AllocationTag::new("audio");
-    alloc.budgets().set_tag_limits(audio, None, Some(32 << 10));
+    alloc
+        .budgets()
+        .set_tag_limits(audio, None, Some(32 << 10))
+        .unwrap();
     let music = alloc.with_tag(audio, || alloc.groups().create_group("music"));
     let err = music.try_alloc_slice_fill_with(16, |_| 0u8).unwrap_err();
     assert_eq!(err.code(), "FA302");
@@ -216,7 +222,7 @@ fn hard_limits_refuse_with_fa301_and_fa302() {
     let codes: Vec<_> = capture.finish().iter().map(|d| d.code).collect();
     assert_eq!(codes, ["FA301", "FA302"]);
 
-    alloc.budgets().set_tag_limits(audio, None, None);
+    alloc.budgets().set_tag_limits(audio, None, None).unwrap();
     music.alloc(1u8);
     assert_eq!(
         alloc.budgets().usage(audio).used,
@@ -230,7 +236,7 @@ fn hard_limits_refuse_with_fa301_and_fa302() {
 #[test]
 fn a_refused_alloc_panics_with_the_code_at_the_caller() {
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    alloc.budgets().set_global_limits(None, Some(1024));
+    alloc.budgets().set_global_limits(None, Some(1024)).unwrap();
     let group = alloc.groups().create_group("g");
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| group.alloc(1u8)));
     let text = panic_text(outcome.unwrap_err().as_ref());

@@ -240,7 +240,10 @@ fn a_slot_whose_generation_would_wrap_is_retired() {
 #[test]
 fn budgets_refuse_handle_chunks() {
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    alloc.budgets().set_global_limits(None, Some(100 << 10));
+    alloc
+        .budgets()
+        .set_global_limits(None, Some(100 << 10))
+        .unwrap();
     let mut handles = alloc.handle_allocator();
     let a = handles.alloc([0u8; 1024]).unwrap();
     assert_eq!(alloc.budgets().global_usage().used, 64 << 10);

@@ -12,7 +12,7 @@ use framealloc::{AllocConfig, SmartAlloc, StrictModeGuard};
 /// An allocator whose global budget refuses any second pool box.
 fn refusing() -> (SmartAlloc, framealloc::PoolBox<[u8; 64]>) {
     let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    alloc.budgets().set_global_limits(None, Some(100));
+    alloc.budgets().set_global_limits(None, Some(100)).unwrap();
     let kept = alloc.pool_box([0u8; 64]).unwrap();
     (alloc, kept)
 }

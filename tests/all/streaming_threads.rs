@@ -207,7 +207,8 @@ fn streaming_memory_is_charged_to_the_allocators_budgets() {
     let textures = framealloc::AllocationTag::new("textures");
     alloc
         .budgets()
-        .set_tag_limits(textures, None, Some(300 << 10));
+        .set_tag_limits(textures, None, Some(300 << 10))
+        .unwrap();
     let streaming = alloc.streaming();
     let a = alloc
         .with_tag(textures, || {

@@ -268,11 +268,11 @@ mod tracing_events {
 
     fn refusals() -> (AllocError, AllocError, usize) {
         let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-        alloc.budgets().set_global_limits(None, Some(100));
+        alloc.budgets().set_global_limits(None, Some(100)).unwrap();
         let kept = alloc.pool_box([0u8; 64]).unwrap();
         let global = alloc.heap_box([0u8; 48]).unwrap_err();
         let ui = AllocationTag::new("ui");
-        alloc.budgets().set_tag_limits(ui, None, Some(16));
+        alloc.budgets().set_tag_limits(ui, None, Some(16)).unwrap();
         let tagged = alloc
             .with_tag(ui, || alloc.pool_box([0u8; 32]))
             .unwrap_err();

@@ -120,7 +120,7 @@ fn the_frame_end_step_reads_the_budget() {
     let mut app = App::new();
     app.add_plugins(SmartAllocPlugin::new(config));
     let alloc = app.world().resource::<AllocResource>().alloc().clone();
-    alloc.budgets().set_global_limits(Some(100), None);
+    alloc.budgets().set_global_limits(Some(100), None).unwrap();
     let kept = alloc.heap_box([0u8; 150]).expect("no hard limit");
     app.update();
     let report = app.world().resource::<AllocFrameReport>();

@@ -8,7 +8,7 @@ use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 ///
 /// ```
 /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
-/// alloc.budgets().set_global_limits(None, Some(1 << 20));
+/// alloc.budgets().set_global_limits(None, Some(1 << 20)).unwrap();
 /// let usage = alloc.budgets().global_usage();
 /// assert_eq!((usage.used, usage.soft_limit, usage.hard_limit), (0, None, Some(1 << 20)));
 /// ```

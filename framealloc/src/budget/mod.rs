@@ -221,27 +221,85 @@ impl BudgetManager {
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
-    /// alloc.budgets().set_global_limits(Some(1 << 20), Some(2 << 20));
+    /// alloc.budgets().set_global_limits(Some(1 << 20), Some(2 << 20))?;
     /// assert_eq!(alloc.budgets().global_usage().hard_limit, Some(2 << 20));
+    /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    pub fn set_global_limits(&self, soft: Option<usize>, hard: Option<usize>) {
+    ///
+    /// # Errors
+    ///
+    /// Nothing is set, and the error is reported, when the limits could
+    /// not be enforced or make no sense:
+    ///
+    /// - FA304 ([`AllocError::BudgetsDisabled`]): the allocator was built
+    ///   with budgets off (the default).
+    /// - FA305 ([`AllocError::LimitsInverted`]): `soft` above `hard`.
+    ///
+    /// ```
+    /// let alloc = framealloc::SmartAlloc::with_defaults(); // budgets off
+    /// let refused = alloc.budgets().set_global_limits(None, Some(1 << 20)).unwrap_err();
+    /// assert_eq!(refused.code(), "FA304");
+    /// ```
+    pub fn set_global_limits(
+        &self,
+        soft: Option<usize>,
+        hard: Option<usize>,
+    ) -> Result<(), AllocError> {
+        self.check_limits(None, soft, hard)?;
         set_limits(&self.global, soft, hard);
+        Ok(())
     }
 
     /// Sets `tag`'s soft and hard limits in bytes (`None` for no limit).
-    /// Ignored when budgets are disabled.
     ///
     /// ```
     /// use framealloc::AllocationTag;
     /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
     /// let audio = AllocationTag::new("audio");
-    /// alloc.budgets().set_tag_limits(audio, Some(512), None);
+    /// alloc.budgets().set_tag_limits(audio, Some(512), None)?;
     /// assert_eq!(alloc.budgets().usage(audio).soft_limit, Some(512));
+    /// # Ok::<(), framealloc::AllocError>(())
     /// ```
-    pub fn set_tag_limits(&self, tag: AllocationTag, soft: Option<usize>, hard: Option<usize>) {
-        if let Some(meter) = self.tags.get(tag.index()) {
-            set_limits(meter, soft, hard);
+    ///
+    /// # Errors
+    ///
+    /// As [`BudgetManager::set_global_limits`]: FA304 with budgets off,
+    /// FA305 for a soft limit above the hard one; nothing is set.
+    pub fn set_tag_limits(
+        &self,
+        tag: AllocationTag,
+        soft: Option<usize>,
+        hard: Option<usize>,
+    ) -> Result<(), AllocError> {
+        self.check_limits(Some(tag), soft, hard)?;
+        let meter = self.tags.get(tag.index()).ok_or_else(|| {
+            crate::error::reported(AllocError::Internal {
+                what: "a tag id beyond the budget table",
+            })
+        })?;
+        set_limits(meter, soft, hard);
+        Ok(())
+    }
+
+    /// FA304 with budgets off, FA305 for inverted limits (both reported).
+    fn check_limits(
+        &self,
+        tag: Option<AllocationTag>,
+        soft: Option<usize>,
+        hard: Option<usize>,
+    ) -> Result<(), AllocError> {
+        if !self.enabled {
+            return Err(crate::error::reported(AllocError::BudgetsDisabled { tag }));
         }
+        if let (Some(soft), Some(hard)) = (soft, hard)
+            && soft > hard
+        {
+            return Err(crate::error::reported(AllocError::LimitsInverted {
+                soft,
+                hard,
+            }));
+        }
+        Ok(())
     }
 
     /// Usage and limits of the global budget.

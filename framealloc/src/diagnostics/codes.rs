@@ -161,6 +161,8 @@ mod tests {
                 operation: "evicted",
             },
             AllocError::HandleSlotsExhausted { slots: 1 },
+            AllocError::BudgetsDisabled { tag: None },
+            AllocError::LimitsInverted { soft: 2, hard: 1 },
             AllocError::Internal { what: "test" },
         ];
         for error in &all {
@@ -176,6 +178,8 @@ mod tests {
                 | AllocError::StreamingBudgetExhausted { .. }
                 | AllocError::StreamBusy { .. }
                 | AllocError::HandleSlotsExhausted { .. }
+                | AllocError::BudgetsDisabled { .. }
+                | AllocError::LimitsInverted { .. }
                 | AllocError::Internal { .. } => {}
             }
         }

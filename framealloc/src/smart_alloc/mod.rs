@@ -344,7 +344,7 @@ impl SmartAlloc {
     /// let mut handles = alloc.handle_allocator();
     /// let h = handles.alloc([0u8; 64])?;
     /// assert_eq!(alloc.budgets().global_usage().used, 64 << 10); // its first chunk
-    /// alloc.budgets().set_global_limits(None, Some(64 << 10));
+    /// alloc.budgets().set_global_limits(None, Some(64 << 10)).unwrap();
     /// let err = handles.alloc([0u8; 1 << 16]).unwrap_err(); // needs a second chunk
     /// assert_eq!(err.code(), "FA301");
     /// # drop(h);
@@ -363,7 +363,7 @@ impl SmartAlloc {
     ///
     /// ```
     /// let alloc = framealloc::SmartAlloc::new(framealloc::AllocConfig::default().with_budgets(true));
-    /// alloc.budgets().set_global_limits(None, Some(64));
+    /// alloc.budgets().set_global_limits(None, Some(64)).unwrap();
     /// let err = alloc.pool_box([0u8; 128]).unwrap_err();
     /// assert_eq!(err.code(), "FA301");
     /// ```

@@ -256,7 +256,7 @@ impl Group {
     /// ```
     /// use framealloc::{AllocConfig, SmartAlloc};
     /// let alloc = SmartAlloc::new(AllocConfig::default().with_budgets(true));
-    /// alloc.budgets().set_global_limits(None, Some(16 << 10));
+    /// alloc.budgets().set_global_limits(None, Some(16 << 10)).unwrap();
     /// let group = alloc.groups().create_group("g");
     /// let err = group.try_alloc([0u8; 64]).unwrap_err(); // the first chunk is 64 KiB
     /// assert_eq!(err.code(), "FA301");
