@@ -93,6 +93,7 @@ mod config;
 pub mod diagnostics;
 mod error;
 mod frame_required;
+mod guard_stack;
 mod shared;
 mod smart_alloc;
 mod stats;

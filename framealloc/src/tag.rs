@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::fmt;
 
 use crate::allocators::sync::{StaticMutex, lock_static};
+use crate::guard_stack::GuardStack;
 
 /// The most distinct tag names a process may create.
 ///
@@ -15,8 +16,11 @@ pub const MAX_TAGS: usize = 255;
 static NAMES: StaticMutex<Vec<&'static str>> = StaticMutex::new(Vec::new());
 
 thread_local! {
-    /// 0 = untagged, otherwise a tag's id.
+    /// 0 = untagged, otherwise a tag's id: the newest live `TagGuard`'s.
+    /// A copy of `GUARDS`' newest entry, read without a borrow.
     static CURRENT: Cell<u32> = const { Cell::new(0) };
+    /// The live `TagGuard`s of this thread, oldest first.
+    static GUARDS: GuardStack<u32> = const { GuardStack::new() };
 }
 
 /// A named subsystem whose pool and heap allocations are metered against
@@ -133,7 +137,9 @@ pub(crate) fn current_index() -> u32 {
 }
 
 /// Makes a tag current on this thread until dropped, then restores the tag
-/// that was current before. Nested guards restore in turn.
+/// that was current before. Nested guards restore in turn; a guard dropped
+/// out of order removes only its own tag, and the current tag is always the
+/// newest live guard's (untagged when none is left).
 ///
 /// Made by [`SmartAlloc::enter_tag`](crate::SmartAlloc::enter_tag). It is
 /// not `Send`: it restores the tag of the thread that made it.
@@ -150,15 +156,17 @@ pub(crate) fn current_index() -> u32 {
 /// ```
 #[must_use = "the tag is current only while the guard lives"]
 pub struct TagGuard {
-    previous: u32,
+    /// This guard's entry in `GUARDS`.
+    id: u64,
     _this_thread: std::marker::PhantomData<*const ()>,
 }
 
 impl TagGuard {
     pub(crate) fn enter(tag: AllocationTag) -> TagGuard {
-        let previous = CURRENT.with(|current| current.replace(tag.id));
+        let id = GUARDS.with(|guards| guards.push(tag.id));
+        CURRENT.with(|current| current.set(tag.id));
         TagGuard {
-            previous,
+            id,
             _this_thread: std::marker::PhantomData,
         }
     }
@@ -166,7 +174,13 @@ impl TagGuard {
 
 impl Drop for TagGuard {
     fn drop(&mut self) {
-        let _ = CURRENT.try_with(|current| current.set(self.previous));
+        // During thread teardown the stacks may be gone already; there is
+        // no tag left to restore then.
+        let _ = GUARDS.try_with(|guards| {
+            guards.remove(self.id);
+            let newest = guards.with_newest(|tag| tag.copied()).unwrap_or(0);
+            let _ = CURRENT.try_with(|current| current.set(newest));
+        });
     }
 }
 

@@ -34,6 +34,7 @@ mod pool_lifecycle;
 mod pool_model;
 mod pool_threads;
 mod quiet_errors;
+mod scoped_guards;
 mod streaming_model;
 mod streaming_threads;
 mod support;

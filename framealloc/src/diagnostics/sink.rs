@@ -1,7 +1,9 @@
 //! Where diagnostics go: this thread's `Capture`, else the global sink, else
 //! stderr.
 
-use core::cell::{Cell, RefCell};
+use core::cell::Cell;
+
+use crate::guard_stack::GuardStack;
 use core::marker::PhantomData;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
@@ -14,7 +16,7 @@ static SINK: RwLock<Option<Sink>> = RwLock::new(None);
 
 thread_local! {
     /// Buffers of the live `Capture`s on this thread, innermost last.
-    static CAPTURES: RefCell<Vec<Vec<Diagnostic>>> = const { RefCell::new(Vec::new()) };
+    static CAPTURES: GuardStack<Vec<Diagnostic>> = const { GuardStack::new() };
     /// Whether this thread is inside the sink. `const` and without a
     /// destructor, so it works during thread teardown too.
     static IN_SINK: Cell<bool> = const { Cell::new(false) };
@@ -81,8 +83,8 @@ pub fn reset_sink() {
 /// ```
 #[must_use = "the capture ends when this value is dropped"]
 pub struct Capture {
-    /// Index of this capture's buffer in `CAPTURES`.
-    depth: usize,
+    /// This capture's buffer's entry in `CAPTURES`.
+    id: u64,
     /// The buffer lives in this thread's `CAPTURES`.
     _not_send: PhantomData<*const ()>,
 }
@@ -100,13 +102,9 @@ impl Capture {
     /// assert_eq!(capture.finish()[0].code, "FA102");
     /// ```
     pub fn start() -> Capture {
-        let depth = CAPTURES.with(|captures| {
-            let mut captures = captures.borrow_mut();
-            captures.push(Vec::new());
-            captures.len() - 1
-        });
+        let id = CAPTURES.with(|captures| captures.push(Vec::new()));
         Capture {
-            depth,
+            id,
             _not_send: PhantomData,
         }
     }
@@ -122,11 +120,9 @@ impl Capture {
     pub fn take(&self) -> Vec<Diagnostic> {
         CAPTURES
             .try_with(|captures| {
-                captures
-                    .borrow_mut()
-                    .get_mut(self.depth)
-                    .map(core::mem::take)
-                    .unwrap_or_default()
+                captures.with_entry(self.id, |buffer| {
+                    buffer.map(core::mem::take).unwrap_or_default()
+                })
             })
             .unwrap_or_default()
     }
@@ -144,16 +140,15 @@ impl Capture {
 
 impl Drop for Capture {
     fn drop(&mut self) {
-        // Dropping an outer capture first ends the inner ones too.
-        let _ = CAPTURES.try_with(|captures| captures.borrow_mut().truncate(self.depth));
+        // Only this capture ends, in whatever order captures are dropped;
+        // diagnostics go to the newest live one.
+        let _ = CAPTURES.try_with(|captures| captures.remove(self.id));
     }
 }
 
 impl core::fmt::Debug for Capture {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Capture")
-            .field("depth", &self.depth)
-            .finish()
+        f.debug_struct("Capture").field("id", &self.id).finish()
     }
 }
 
@@ -176,11 +171,11 @@ pub(super) fn deliver(diagnostic: Diagnostic) {
     let mut pending = Some(diagnostic);
     // Fails only while the thread tears down its thread-locals.
     let _ = CAPTURES.try_with(|captures| {
-        if let Ok(mut captures) = captures.try_borrow_mut()
-            && let Some(buffer) = captures.last_mut()
-        {
-            buffer.extend(pending.take());
-        }
+        captures.with_newest(|buffer| {
+            if let Some(buffer) = buffer {
+                buffer.extend(pending.take());
+            }
+        });
     });
     let Some(diagnostic) = pending else { return };
     let sink = SINK.read().unwrap_or_else(PoisonError::into_inner).clone();

@@ -17,6 +17,7 @@ use core::marker::PhantomData;
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::DiagnosticKind;
+use crate::guard_stack::GuardStack;
 
 /// What a diagnostic does besides being reported.
 ///
@@ -118,8 +119,11 @@ fn decode(value: u8) -> Option<StrictMode> {
 static PROCESS: AtomicU8 = AtomicU8::new(UNSET);
 
 thread_local! {
-    /// This thread's guard override; `UNSET` when no guard is alive.
+    /// This thread's guard override, the newest live guard's mode; `UNSET`
+    /// when no guard is alive. A copy of `GUARDS`' newest entry.
     static THREAD: Cell<u8> = const { Cell::new(UNSET) };
+    /// The live `StrictModeGuard`s of this thread, oldest first.
+    static GUARDS: GuardStack<u8> = const { GuardStack::new() };
 }
 
 /// The name of the environment variable read once for the default mode.
@@ -180,7 +184,8 @@ pub fn set_strict_mode(mode: StrictMode) {
 }
 
 /// Strict mode for the calling thread while the guard lives; the previous
-/// mode comes back when it drops. Guards nest.
+/// mode comes back when it drops. Guards nest; one dropped out of order
+/// removes only its own mode, and the newest live guard's mode is in force.
 ///
 /// ```
 /// use framealloc::{StrictMode, StrictModeGuard};
@@ -198,7 +203,8 @@ pub fn set_strict_mode(mode: StrictMode) {
 /// ```
 #[must_use = "the mode is restored as soon as the guard is dropped"]
 pub struct StrictModeGuard {
-    previous: u8,
+    /// This guard's entry in `GUARDS`.
+    id: u64,
     /// The override lives in this thread's state.
     _not_send: PhantomData<*const ()>,
 }
@@ -210,9 +216,10 @@ impl StrictModeGuard {
     /// let _quiet = framealloc::StrictModeGuard::new(framealloc::StrictMode::Warn);
     /// ```
     pub fn new(mode: StrictMode) -> StrictModeGuard {
-        let previous = THREAD.with(|thread| thread.replace(mode.encode()));
+        let id = GUARDS.with(|guards| guards.push(mode.encode()));
+        THREAD.with(|thread| thread.set(mode.encode()));
         StrictModeGuard {
-            previous,
+            id,
             _not_send: PhantomData,
         }
     }
@@ -240,14 +247,24 @@ impl StrictModeGuard {
 
 impl Drop for StrictModeGuard {
     fn drop(&mut self) {
-        THREAD.with(|thread| thread.set(self.previous));
+        // Out of order too: only this guard's mode leaves, and the newest
+        // live guard's mode (or none) is in force.
+        let _ = GUARDS.try_with(|guards| {
+            guards.remove(self.id);
+            let newest = guards.with_newest(|mode| mode.copied()).unwrap_or(UNSET);
+            let _ = THREAD.try_with(|thread| thread.set(newest));
+        });
     }
 }
 
 impl core::fmt::Debug for StrictModeGuard {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let mode = GUARDS
+            .try_with(|guards| guards.with_entry(self.id, |mode| mode.copied()))
+            .ok()
+            .flatten();
         f.debug_struct("StrictModeGuard")
-            .field("previous", &decode(self.previous))
+            .field("mode", &mode.and_then(decode))
             .finish()
     }
 }
