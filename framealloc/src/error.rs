@@ -285,6 +285,25 @@ pub(crate) fn fail(error: AllocError) -> ! {
     panic!("framealloc: {error:#}")
 }
 
+/// `result`'s value, or [`fail`] with its error at the caller's location:
+/// `unwrap_or_else(|error| fail(error))` would name the closure's line in
+/// framealloc instead (closures do not take `#[track_caller]` on stable).
+pub(crate) trait OrFail<T> {
+    /// The value, or a panic with the error's code and help line.
+    fn or_fail(self) -> T;
+}
+
+impl<T> OrFail<T> for Result<T, AllocError> {
+    #[inline(always)]
+    #[track_caller]
+    fn or_fail(self) -> T {
+        match self {
+            Ok(value) => value,
+            Err(error) => fail(error),
+        }
+    }
+}
+
 /// Reports `error` as a diagnostic (its code, with its figures as the note)
 /// and hands it back, so a refusal path reads `return Err(reported(error))`.
 #[cold]

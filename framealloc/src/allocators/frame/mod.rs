@@ -37,7 +37,7 @@ pub use report::FrameReport;
 pub(crate) use registry::FrameMemory;
 pub(crate) use thread_arena::{arena_for_current_thread, current_thread_frames};
 
-use crate::error::{AllocError, fail};
+use crate::error::{AllocError, OrFail};
 use arena::{Arena, FrameHold, Mark, ScopeHold};
 use chunk::ArenaLimits;
 use thread_arena::{ArenaRef, Tenancy};
@@ -159,7 +159,7 @@ impl<'a> Frame<'a> {
     #[inline(always)]
     #[track_caller]
     pub fn alloc<T>(&self, value: T) -> FrameBox<'_, T> {
-        self.try_alloc(value).unwrap_or_else(|error| fail(error))
+        self.try_alloc(value).or_fail()
     }
 
     /// Moves `value` into frame memory, or returns FA003 when the arena is at
@@ -203,8 +203,7 @@ impl<'a> Frame<'a> {
     #[inline(always)]
     #[track_caller]
     pub fn alloc_with<T>(&self, make: impl FnOnce() -> T) -> FrameBox<'_, T> {
-        self.try_alloc_with(make)
-            .unwrap_or_else(|error| fail(error))
+        self.try_alloc_with(make).or_fail()
     }
 
     /// Like [`alloc_with`](Self::alloc_with), returning the error instead of
@@ -249,7 +248,7 @@ impl<'a> Frame<'a> {
     #[inline(always)]
     #[track_caller]
     pub fn alloc_uninit<T>(&self) -> FrameBox<'_, MaybeUninit<T>> {
-        self.try_alloc_uninit().unwrap_or_else(|error| fail(error))
+        self.try_alloc_uninit().or_fail()
     }
 
     /// Like [`alloc_uninit`](Self::alloc_uninit), returning the error instead
@@ -287,8 +286,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[track_caller]
     pub fn alloc_slice_copy<T: Copy>(&self, src: &[T]) -> FrameBox<'_, [T]> {
-        self.try_alloc_slice_copy(src)
-            .unwrap_or_else(|error| fail(error))
+        self.try_alloc_slice_copy(src).or_fail()
     }
 
     /// Like [`alloc_slice_copy`](Self::alloc_slice_copy), returning the error
@@ -329,7 +327,7 @@ impl<'a> Frame<'a> {
     #[track_caller]
     pub fn alloc_slice_clone<T: Clone>(&self, src: &[T]) -> FrameBox<'_, [T]> {
         self.slice_from_iter(src.len(), src.iter().cloned())
-            .unwrap_or_else(|error| fail(error))
+            .or_fail()
     }
 
     /// Builds a slice of `len` values, `make(i)` for each index.
@@ -354,8 +352,7 @@ impl<'a> Frame<'a> {
         len: usize,
         make: impl FnMut(usize) -> T,
     ) -> FrameBox<'_, [T]> {
-        self.try_alloc_slice_fill_with(len, make)
-            .unwrap_or_else(|error| fail(error))
+        self.try_alloc_slice_fill_with(len, make).or_fail()
     }
 
     /// Like [`alloc_slice_fill_with`](Self::alloc_slice_fill_with), returning
@@ -397,7 +394,7 @@ impl<'a> Frame<'a> {
     /// ```
     #[track_caller]
     pub fn alloc_str(&self, src: &str) -> &mut str {
-        self.try_alloc_str(src).unwrap_or_else(|error| fail(error))
+        self.try_alloc_str(src).or_fail()
     }
 
     /// Like [`alloc_str`](Self::alloc_str), returning the error instead of
@@ -438,8 +435,7 @@ impl<'a> Frame<'a> {
     #[inline(always)]
     #[track_caller]
     pub fn alloc_layout(&self, layout: Layout) -> NonNull<u8> {
-        self.try_alloc_layout(layout)
-            .unwrap_or_else(|error| fail(error))
+        self.try_alloc_layout(layout).or_fail()
     }
 
     /// Like [`alloc_layout`](Self::alloc_layout), returning the error instead
