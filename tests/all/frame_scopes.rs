@@ -206,3 +206,46 @@ fn a_chunk_taken_inside_a_rewound_scope_is_given_back_at_the_reset() {
     }
     assert_eq!(alloc.stats().frame.chunks_held, 1);
 }
+
+/// `FrameReport`: `bytes_used` is net (what closed scopes gave back is not
+/// in it), `peak_bytes` the most held at once, scopes included; a scope's
+/// figures are its own, not an earlier sibling's.
+#[test]
+fn reports_give_net_and_peak_bytes_and_scopes_see_only_their_own_peak() {
+    let alloc = SmartAlloc::with_defaults();
+    let mut frame = alloc.begin_frame();
+    drop(frame.alloc([0u8; 800]));
+    {
+        let mut big = frame.scope();
+        drop(big.alloc([0u8; 4000]));
+        {
+            let deeper = big.scope();
+            drop(deeper.alloc([0u8; 2000]));
+            let report = deeper.report();
+            assert_eq!((report.bytes_used, report.peak_bytes), (2000, 2000));
+        }
+        let report = big.report();
+        assert_eq!((report.bytes_used, report.peak_bytes), (4000, 6000));
+    }
+    {
+        // A later sibling: the first scope's 6000 bytes are not its peak.
+        let small = frame.scope();
+        drop(small.alloc([0u8; 16]));
+        let report = small.report();
+        assert_eq!((report.bytes_used, report.peak_bytes), (16, 16));
+    }
+    let report = frame.report();
+    assert_eq!((report.bytes_used, report.peak_bytes), (800, 800 + 6000));
+    assert_eq!(report.allocations, 4, "closed scopes' allocations count");
+    let ended = frame.end();
+    assert_eq!(ended.peak_bytes, 6800);
+    assert_eq!(
+        alloc.stats().frame.peak_frame_bytes,
+        6800,
+        "stats see the peak too"
+    );
+    // The next frame starts from nothing.
+    let frame = alloc.begin_frame();
+    drop(frame.alloc(1u64));
+    assert_eq!(frame.end().peak_bytes, 8);
+}

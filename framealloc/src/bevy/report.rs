@@ -66,7 +66,8 @@ pub struct AllocFrameReport {
     pub system_frames: u64,
     /// Frame allocations made in them.
     pub allocations: u64,
-    /// Frame bytes handed out in them, alignment padding included.
+    /// Frame bytes handed out in them, alignment padding included (net of
+    /// what closed scopes gave back, as [`FrameReport::bytes_used`](crate::FrameReport::bytes_used)).
     pub bytes: u64,
     /// The same figures per thread, for the threads that ended a frame.
     pub threads: Vec<ThreadFrameFigures>,

@@ -500,6 +500,7 @@ impl<'a> Frame<'a> {
         let (now, start) = (self.arena().mark(), self.start());
         FrameReport {
             bytes_used: now.position.saturating_sub(start.position),
+            peak_bytes: self.arena().high_water().saturating_sub(start.position),
             allocations: now.allocations - start.allocations,
             chunks: self.arena().chunks_in_use(),
         }

@@ -33,6 +33,9 @@ pub(crate) struct ScopeHold {
     frames_begun: u64,
     may_rewind: bool,
     start: Mark,
+    /// The arena's `scope_high_water` when the scope opened, restored (and
+    /// raised to the scope's own peak) when it closes.
+    outer_high_water: usize,
 }
 
 impl ScopeHold {
@@ -102,6 +105,7 @@ impl Arena {
             frames_begun: self.frames_begun.get(),
             may_rewind: self.depth.get() == 1,
             start: self.mark(),
+            outer_high_water: self.scope_high_water.replace(0),
         }
     }
 
@@ -110,11 +114,17 @@ impl Arena {
     /// other root frame was open on the arena when it opened, and none began
     /// since. Otherwise the memory stays until the outermost frame ends.
     pub(crate) fn close_scope(&self, hold: &ScopeHold) {
+        // The scope's peak: where it (or a sub-scope it gave back) reached.
+        let peak = self.high_water();
         if hold.may_rewind && self.frames_begun.get() == hold.frames_begun {
             #[cfg(feature = "debug")]
             self.poison_since(hold.checkpoint);
             self.rewind(hold.checkpoint);
+            // Counted as the frame's peak (`FrameStats::peak_frame_bytes`)
+            // although the position drops back now.
+            self.published.peak_frame_bytes.raise_to(peak as u64);
         }
+        self.scope_high_water.set(hold.outer_high_water.max(peak));
     }
 
     /// Whether no frame is open on the arena.
@@ -165,6 +175,7 @@ impl Arena {
         published.allocations.add(allocations);
         published.bytes.add(bytes as u64);
         published.peak_frame_bytes.raise_to(bytes as u64);
+        self.scope_high_water.set(0);
 
         // With `debug`, before any chunk moves or goes back: everything the
         // frame used reads 0xDD from now on.

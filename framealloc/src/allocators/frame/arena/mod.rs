@@ -85,6 +85,10 @@ pub(crate) struct Arena {
     depth: Cell<u32>,
     frames_begun: Cell<u64>,
     allocations_at_reset: Cell<u64>,
+    /// The highest position a rewound sub-scope reached, since the
+    /// innermost open scope opened (or the last reset): what the scope's
+    /// memory peaked at before it was given back (`FrameReport::peak_bytes`).
+    scope_high_water: Cell<usize>,
     chunks: RefCell<ChunkList>,
     pub(crate) published: Published,
     /// Its position among its allocator's arenas (`FrameStats::per_arena`),
@@ -114,6 +118,7 @@ impl Arena {
             depth: Cell::new(0),
             frames_begun: Cell::new(0),
             allocations_at_reset: Cell::new(0),
+            scope_high_water: Cell::new(0),
             chunks: RefCell::new(ChunkList::default()),
             published: Published::default(),
             index,
@@ -284,6 +289,13 @@ impl Arena {
     pub(crate) fn position(&self) -> usize {
         self.bytes_before_chunk.get()
             + (self.cursor.get().addr().get() - self.chunk_start.get().addr().get())
+    }
+
+    /// The most bytes held at once since the innermost open scope opened
+    /// (or the last reset): the position now, or higher where a rewound
+    /// sub-scope reached.
+    pub(crate) fn high_water(&self) -> usize {
+        self.scope_high_water.get().max(self.position())
     }
 
     pub(crate) fn mark(&self) -> Mark {
