@@ -187,79 +187,102 @@ impl AllocError {
         crate::diagnostics::__code(self.code())
     }
 
-    /// The figures involved, in words: what follows the message.
-    fn figures(&self) -> String {
+    /// Writes the figures involved, in words: what follows the message.
+    /// Written straight into the formatter, so a report nobody reads
+    /// formats (and allocates) nothing.
+    fn write_figures(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AllocError::ArenaExhausted {
                 requested,
                 reserved,
                 limit,
-            } => format!(
+            } => write!(
+                f,
                 "{requested} more bytes requested, but this thread's arena already holds {reserved} of its {limit}-byte limit"
             ),
             AllocError::SizeOverflow {
                 count,
                 element_size,
-            } => format!("{count} elements of {element_size} bytes"),
+            } => write!(f, "{count} elements of {element_size} bytes"),
             AllocError::OutOfMemory { requested } => {
-                format!("the global allocator refused {requested} bytes")
+                write!(f, "the global allocator refused {requested} bytes")
             }
             AllocError::GlobalBudgetExceeded {
                 requested,
                 used,
                 limit,
-            } => format!("{requested} bytes requested with {used} of {limit} bytes in use"),
+            } => write!(
+                f,
+                "{requested} bytes requested with {used} of {limit} bytes in use"
+            ),
             AllocError::TagBudgetExceeded {
                 tag,
                 requested,
                 used,
                 limit,
-            } => format!(
+            } => write!(
+                f,
                 "tag `{tag}`: {requested} bytes requested with {used} of {limit} bytes in use"
             ),
             AllocError::BudgetsDisabled { tag: Some(tag) } => {
-                format!("limits for tag `{tag}` on an allocator built with budgets off")
+                write!(
+                    f,
+                    "limits for tag `{tag}` on an allocator built with budgets off"
+                )
             }
             AllocError::BudgetsDisabled { tag: None } => {
-                "global limits on an allocator built with budgets off".to_owned()
+                f.write_str("global limits on an allocator built with budgets off")
             }
             AllocError::LimitsInverted { soft, hard } => {
-                format!("soft limit {soft} bytes, hard limit {hard} bytes")
+                write!(f, "soft limit {soft} bytes, hard limit {hard} bytes")
             }
             AllocError::ForeignAllocation { what } => {
-                format!("{what} made by another allocator was passed to this one")
+                write!(f, "{what} made by another allocator was passed to this one")
             }
             AllocError::InvalidHandle { index, reason } => {
-                format!("the handle to slot {index} {reason}")
+                write!(f, "the handle to slot {index} {reason}")
             }
             AllocError::StreamingBudgetExhausted {
                 requested,
                 budget,
                 used,
                 unevictable,
-            } => format!(
+            } => write!(
+                f,
                 "{requested} bytes requested with {used} of {budget} bytes in use, {unevictable} of them reserved, loading or held by a guard"
             ),
             AllocError::StreamBusy {
                 index,
                 state,
                 operation,
-            } => format!("stream {index} cannot be {operation}: it is {state}"),
+            } => write!(f, "stream {index} cannot be {operation}: it is {state}"),
             AllocError::NotPinned { index } => {
-                format!("the value in slot {index} was unpinned more times than it was pinned")
+                write!(
+                    f,
+                    "the value in slot {index} was unpinned more times than it was pinned"
+                )
             }
             AllocError::HandleSlotsExhausted { slots } => {
-                format!("all {slots} handle slots are live or retired")
+                write!(f, "all {slots} handle slots are live or retired")
             }
-            AllocError::Internal { what } => (*what).to_owned(),
+            AllocError::Internal { what } => f.write_str(what),
         }
+    }
+}
+
+/// An error's figures as a `Display` value (see `write_figures`).
+struct Figures<'a>(&'a AllocError);
+
+impl fmt::Display for Figures<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.write_figures(f)
     }
 }
 
 impl fmt::Display for AllocError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let row = self.row();
-        write!(f, "[{}] {}: {}", self.code(), row.message, self.figures())?;
+        write!(f, "[{}] {}: {}", self.code(), row.message, Figures(self))?;
         // The help line only on request: a handled error that is logged
         // stays one line, a panic (see `fail`) asks for the whole text.
         if f.alternate() {
@@ -309,7 +332,7 @@ impl<T> OrFail<T> for Result<T, AllocError> {
 #[cold]
 #[inline(never)]
 pub(crate) fn reported(error: AllocError) -> AllocError {
-    crate::diagnostics::report(error.code(), format_args!("{}", error.figures()));
+    crate::diagnostics::report(error.code(), format_args!("{}", Figures(&error)));
     error
 }
 

@@ -37,6 +37,14 @@ impl<T> GuardStack<T> {
         Some(entries.remove(index).1)
     }
 
+    /// Whether no guard is live (`false` while the stack is borrowed).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries
+            .try_borrow()
+            .map(|entries| entries.is_empty())
+            .unwrap_or(false)
+    }
+
     /// Runs `f` on the newest entry's value, if any (`None` too while
     /// the stack is borrowed, from inside another of these calls).
     pub(crate) fn with_newest<R>(&self, f: impl FnOnce(Option<&mut T>) -> R) -> R {

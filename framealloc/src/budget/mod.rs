@@ -185,7 +185,10 @@ pub struct BudgetManager {
     global: Meter,
     /// Indexed by tag id (0 unused); empty when disabled.
     tags: Box<[Meter]>,
-    listeners: RwLock<Vec<(ListenerId, Listener)>>,
+    /// Copy-on-write: registering or removing a listener replaces the
+    /// slice, so delivering an event clones one `Arc` (no allocation) and
+    /// holds no lock while listeners run (they may register or remove one).
+    listeners: RwLock<Arc<[(ListenerId, Listener)]>>,
     next_listener: AtomicU64,
     has_listeners: AtomicBool,
 }
@@ -201,7 +204,7 @@ impl BudgetManager {
             enabled,
             global: Meter::unlimited(),
             tags,
-            listeners: RwLock::default(),
+            listeners: RwLock::new(Arc::from([])),
             next_listener: AtomicU64::new(0),
             has_listeners: AtomicBool::new(false),
         }
@@ -358,9 +361,14 @@ impl BudgetManager {
     /// ```
     pub fn on_event(&self, listener: impl Fn(&BudgetEvent) + Send + Sync + 'static) -> ListenerId {
         let id = ListenerId(self.next_listener.fetch_add(1, Ordering::Relaxed));
-        let mut listeners = write(&self.listeners);
-        listeners.push((id, Arc::new(listener)));
-        self.has_listeners.store(true, Ordering::Release);
+        let listener: Listener = Arc::new(listener);
+        let old = {
+            let mut listeners = write(&self.listeners);
+            let new: Arc<[_]> = listeners.iter().cloned().chain([(id, listener)]).collect();
+            self.has_listeners.store(true, Ordering::Release);
+            core::mem::replace(&mut *listeners, new)
+        };
+        drop(old);
         id
     }
 
@@ -375,16 +383,22 @@ impl BudgetManager {
     /// alloc.budgets().remove_listener(id); // the clone it held is dropped
     /// ```
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        let removed = {
+        let old = {
             let mut listeners = write(&self.listeners);
-            let index = listeners.iter().position(|(each, _)| *each == id);
-            let removed = index.map(|index| listeners.remove(index));
-            self.has_listeners
-                .store(!listeners.is_empty(), Ordering::Release);
-            removed
+            if !listeners.iter().any(|(each, _)| *each == id) {
+                return false;
+            }
+            let new: Arc<[_]> = listeners
+                .iter()
+                .filter(|(each, _)| *each != id)
+                .cloned()
+                .collect();
+            self.has_listeners.store(!new.is_empty(), Ordering::Release);
+            core::mem::replace(&mut *listeners, new)
         };
         // Dropped outside the lock: the listener may own allocator handles.
-        removed.is_some()
+        drop(old);
+        true
     }
 
     /// Delivers events decided earlier. Call it where nothing of the
@@ -399,13 +413,10 @@ impl BudgetManager {
         if !self.has_listeners.load(Ordering::Acquire) {
             return;
         }
-        // Clone the list so a listener may register or remove one without
-        // deadlocking.
-        let listeners: Vec<Listener> = read(&self.listeners)
-            .iter()
-            .map(|(_, listener)| listener.clone())
-            .collect();
-        for listener in listeners {
+        // A snapshot (one `Arc` clone, no allocation) so a listener may
+        // register or remove one without deadlocking.
+        let listeners = Arc::clone(&read(&self.listeners));
+        for (_, listener) in listeners.iter() {
             // Every figure is settled before events are emitted, so an
             // unwind from a listener could not corrupt them; it is caught
             // all the same, so that a telemetry bug does not take an

@@ -87,6 +87,16 @@ pub(crate) fn report_during_teardown(code: &'static str, details: fmt::Arguments
 
 #[track_caller]
 fn report_with(code: &'static str, details: fmt::Arguments<'_>, strict: Strict) {
+    // A refusal the program handles, with nothing listening (no capture,
+    // sink, hook or stderr, and strict mode not panicking), costs no
+    // formatting and no allocation.
+    if let Some(info) = lookup(code)
+        && !(strict == Strict::Enforce && StrictMode::current().panics_on(info.kind))
+        && !super::hooks::any_watcher()
+        && !super::sink::anyone_hears()
+    {
+        return;
+    }
     let diagnostic = match lookup(code) {
         Some(info) => from_row(info, Some(details)),
         None => {

@@ -420,6 +420,12 @@ fn unwatch_diagnostics(inner: &Inner) {
     WATCHERS.store(watching.len(), Ordering::Release);
 }
 
+/// Whether any hooks object has a listener (one atomic load).
+#[inline]
+pub(crate) fn any_watcher() -> bool {
+    WATCHERS.load(Ordering::Acquire) != 0
+}
+
 /// Hands `diagnostic` to every hooks object with a listener (one atomic
 /// load when there is none).
 #[inline]

@@ -165,6 +165,19 @@ pub fn capture<R>(f: impl FnOnce() -> R) -> (R, Vec<Diagnostic>) {
     (value, capture.finish())
 }
 
+/// Whether a diagnostic emitted now would reach anyone: a capture on this
+/// thread, the sink, or stderr (debug builds, or the `diagnostics` feature).
+pub(super) fn anyone_hears() -> bool {
+    cfg!(any(debug_assertions, feature = "diagnostics"))
+        || CAPTURES
+            .try_with(|captures| !captures.is_empty())
+            .unwrap_or(false)
+        || SINK
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+}
+
 /// Delivers `diagnostic`: to the innermost capture of this thread, else to
 /// the sink, else to stderr.
 pub(super) fn deliver(diagnostic: Diagnostic) {
