@@ -186,13 +186,13 @@ fn framealloc_game() -> Run {
     let mut frame_times = Vec::new();
     let mut calls_before = 0;
     println!(
-        "{:>5} | {:>7} | {:>7} | {:>9} | {:>9} | {:>7} | {:>10} | {:>10} | {:>8}",
+        "{:>5} | {:>7} | {:>7} | {:>9} | {:>9} | {:>14} | {:>10} | {:>9} | {:>8}",
         "frame",
         "enemies",
         "visible",
         "tiles hit",
         "particles",
-        "refused",
+        "refused so far",
         "frame peak",
         "frame net",
         "textures"
@@ -303,7 +303,7 @@ fn framealloc_game() -> Run {
         if n % 60 == 59 {
             let stats = alloc.stats();
             println!(
-                "{n:>5} | {:>7} | {visible:>7} | {tiles_hit:>9} | {:>9} | {refused:>7} | {:>10} | {:>10} | {:>8}",
+                "{n:>5} | {:>7} | {visible:>7} | {tiles_hit:>9} | {:>9} | {refused:>14} | {:>10} | {:>9} | {:>8}",
                 enemies.len(),
                 bursts.len() * 8,
                 report.peak_bytes,
