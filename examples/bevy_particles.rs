@@ -13,10 +13,7 @@
 //! system allocator). All three compute the same checksums, which it checks.
 //!
 //! Run it with `cargo run --release --example bevy_particles --features bevy`.
-#![expect(unsafe_code, reason = "a counting `GlobalAlloc` is unsafe by definition")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy_app::{App, Update};
@@ -25,33 +22,8 @@ use framealloc::allocator_api2::vec::Vec as FrameVec;
 use framealloc::bevy::{AllocFrameReport, SmartAllocPlugin};
 use framealloc::{Frame, frame_system};
 
-/// Counts calls to the global allocator (alloc, realloc; frees are not
-/// counted), process-wide.
-struct Counting;
-
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` unchanged; the counter is the
-// only addition.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 const PARTICLES: u32 = 20_000;
 const FRAMES: usize = 200;
@@ -305,13 +277,11 @@ fn run(variant: Variant, print: bool) -> Run {
         );
     }
     for frame in 0..FRAMES {
-        let calls = CALLS.load(Ordering::Relaxed);
+        let calls = counting::calls();
         let start = Instant::now();
         app.update();
         result.frame_times.push(start.elapsed());
-        result
-            .calls_per_frame
-            .push(CALLS.load(Ordering::Relaxed) - calls);
+        result.calls_per_frame.push(counting::calls() - calls);
         let checksums = *app.world().resource::<Checksums>();
         result.checksums.push(checksums);
         if print && (frame < 3 || frame % 50 == 49) {

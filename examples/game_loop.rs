@@ -17,11 +17,8 @@
 //! framealloc run's bytes per intent. The README explains every column.
 //!
 //! Run it with `cargo run --release --example game_loop`.
-#![expect(unsafe_code, reason = "a counting `GlobalAlloc` is unsafe by definition")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -30,33 +27,8 @@ use framealloc::{
     AllocConfig, AllocationTag, Frame, PoolBox, SmartAlloc, StreamId, StreamPriority, frame_format,
 };
 
-/// Counts calls to the global allocator (alloc and realloc; frees are not
-/// counted), from every thread.
-struct Counting;
-
-static CALLS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: every method forwards to `System` unchanged; the counter is the
-// only addition.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: the caller's contract is `System`'s.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        CALLS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 const FRAMES: u64 = 360;
 /// Frames before measuring: arenas, pools and textures warm up.
@@ -199,7 +171,7 @@ fn framealloc_game() -> Run {
     );
     for n in 0..FRAMES {
         if n == WARM_UP {
-            calls_before = CALLS.load(Ordering::Relaxed);
+            calls_before = counting::calls();
         }
         let started = Instant::now();
 
@@ -312,7 +284,7 @@ fn framealloc_game() -> Run {
             );
         }
     }
-    let calls = CALLS.load(Ordering::Relaxed) - calls_before;
+    let calls = counting::calls() - calls_before;
     let stats = alloc.stats();
     let streaming = alloc.streaming().stats();
     let tag = alloc.budgets().usage(particles);
@@ -382,7 +354,7 @@ fn std_game() -> Run {
     let mut calls_before = 0;
     for n in 0..FRAMES {
         if n == WARM_UP {
-            calls_before = CALLS.load(Ordering::Relaxed);
+            calls_before = counting::calls();
         }
         let started = Instant::now();
 
@@ -469,7 +441,7 @@ fn std_game() -> Run {
             frame_times.push(started.elapsed());
         }
     }
-    let calls = CALLS.load(Ordering::Relaxed) - calls_before;
+    let calls = counting::calls() - calls_before;
     drop(dead);
     cleanup.join().expect("the cleanup thread ends");
     Run {
